@@ -1,0 +1,44 @@
+# Every target that needs Python first makes sure .venv exists and matches requirements.txt,
+# so `make test` and `make demo` work on a fresh clone with nothing installed by hand.
+SHELL := /bin/bash
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+.PHONY: venv test lint demo sandbox up bench reliability clean airflow-init
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
+	@.venv/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@.venv/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+airflow-init: $(STAMP)
+	@bin/setup-airflow
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not reliability" $(PYTEST_ARGS)
+
+reliability: $(STAMP)
+	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
+
+sandbox: $(STAMP)
+	$(PY) -m cr_sandbox
+
+demo: $(STAMP)
+	$(PY) -m crsync.demo
+
+up: $(STAMP)
+	bin/up
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf .airflow .sandbox

@@ -1,0 +1,1 @@
+"""Netsuite stand-in (sandbox only)."""

@@ -1,0 +1,1 @@
+"""Salesforce stand-in (sandbox only)."""
