@@ -1,13 +1,49 @@
-"""Shared fixtures: one sandbox process per test session, on free ports, with its own state folder."""
+"""Shared fixtures.
+
+- Airflow is configured before anything imports it, from the same ``bin/airflow-env.sh`` that
+  ``bin/airflow`` uses, with ``AIRFLOW_HOME`` in a temporary folder (its own SQLite metadata DB and
+  XCom object-storage folder).
+- ``sandbox``: one sandbox process per test session, on free ports, with its own state folder.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from cr_sandbox.process import RunningSandbox, running_sandbox
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project_airflow_env(airflow_home: str) -> dict[str, str]:
+    """The variables bin/airflow-env.sh exports (connections excluded: tests set their own)."""
+    out = subprocess.run(
+        ["bash", "-c", f'source "{ROOT}/bin/airflow-env.sh" && env -0'],
+        env={**os.environ, "AIRFLOW_HOME": airflow_home, "CRSYNC_USE_SANDBOX": "0", "ROOT": str(ROOT)},
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    pairs = (item.split("=", 1) for item in out.split("\0") if "=" in item)
+    return {k: v for k, v in pairs if k.startswith("AIRFLOW") or k == "NO_PROXY"}
+
+
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="crsync-airflow-")
+os.environ.update(_project_airflow_env(_AIRFLOW_HOME))
+
+from cr_sandbox.process import RunningSandbox, running_sandbox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated Airflow metadata DB (SQLite) in the session's AIRFLOW_HOME."""
+    subprocess.run(
+        [str(ROOT / ".venv/bin/airflow"), "db", "migrate"], check=True, capture_output=True, env=dict(os.environ)
+    )
+    return os.environ["AIRFLOW_HOME"]
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +56,21 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
 
 @pytest.fixture(scope="session")
 def sandbox_env(sandbox: RunningSandbox) -> Iterator[dict[str, str]]:
-    """Point `cr_sandbox.config.SandboxConfig()` and the project's connections at the test sandbox."""
-    saved = {k: os.environ.get(k) for k in sandbox.env()}
-    os.environ.update(sandbox.env())
-    yield sandbox.env()
+    """Point `SandboxConfig()` and the Airflow connections `netsuite_default`/`salesforce_default` at the
+    test sandbox (sandbox-only credentials)."""
+    import json
+
+    from cr_sandbox.config import SandboxConfig
+    from cr_sandbox.connections import env_var_name, sandbox_connections
+
+    env = dict(sandbox.env())
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    for conn_id, definition in sandbox_connections(SandboxConfig()).items():
+        env[env_var_name(conn_id)] = json.dumps(definition)
+    saved.update({k: os.environ.get(k) for k in env if k not in saved})
+    os.environ.update(env)
+    yield env
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

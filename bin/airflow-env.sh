@@ -1,0 +1,25 @@
+# Sourced by bin/airflow and the Makefile targets: the project's Airflow configuration as environment
+# variables (AIRFLOW__SECTION__KEY), so there is no airflow.cfg to keep in step.
+: "${ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+export AIRFLOW_HOME="${AIRFLOW_HOME:-$ROOT/.airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-$ROOT/dags}"
+export AIRFLOW__CORE__PLUGINS_FOLDER="${AIRFLOW__CORE__PLUGINS_FOLDER:-$ROOT/plugins}"
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+export AIRFLOW__CORE__UNIT_TEST_MODE="${AIRFLOW__CORE__UNIT_TEST_MODE:-False}"
+# Cron strings get a [start, end) data interval (the DAGs also use explicit timetables).
+export AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS="${AIRFLOW__SCHEDULER__CREATE_CRON_DATA_INTERVALS:-True}"
+# Batches between tasks: only a reference in the metadata DB, the data in object storage
+# (a local folder here; s3://... etc. in production).
+export AIRFLOW__CORE__XCOM_BACKEND="${AIRFLOW__CORE__XCOM_BACKEND:-airflow.providers.common.io.xcom.backend.XComObjectStorageBackend}"
+export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH:-file://$AIRFLOW_HOME/xcom}"
+export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD:-512}"
+export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION:-gzip}"
+export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES="${AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES:-crsync.*}"
+export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
+export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
+export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
+if [ "${CRSYNC_USE_SANDBOX:-1}" = "1" ]; then
+  # Sandbox-only credentials (README "The sandbox"): connection JSON for the local stand-ins.
+  eval "$("$ROOT/.venv/bin/python" -m cr_sandbox.connections --shell)"
+fi

@@ -1,0 +1,67 @@
+"""Manual-run parameters (the trigger form in the Airflow UI), validated by JSON schema before any task runs.
+
+Ids are validated by pattern here and again where queries are built (they are never spliced into a
+query unchecked).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+SALESFORCE_ID_PATTERN = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"
+
+
+def opportunity_params() -> dict[str, Param]:
+    return {
+        "opportunity_ids": Param(
+            [],
+            type="array",
+            items={"type": "string", "pattern": SALESFORCE_ID_PATTERN},
+            uniqueItems=True,
+            maxItems=2000,
+            title="Opportunity ids",
+            description="Send only these Opportunities (15- or 18-character ids), whatever their status. "
+            "Leave empty to use the run's window.",
+        ),
+        "mode": Param(
+            "queued",
+            type="string",
+            enum=["queued", "window"],
+            title="Mode",
+            description="queued: Opportunities whose Sync Status is Processing, modified before the window's "
+            "end. window: re-send every eligible Opportunity modified inside the window, whatever "
+            "its status (backfills after a mapping fix).",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Extract and transform, show what would be written, write nothing.",
+        ),
+    }
+
+
+def netsuite_source_params(record_label: str) -> dict[str, Param]:
+    return {
+        "netsuite_ids": Param(
+            [],
+            type="array",
+            items={"type": "integer", "minimum": 1},
+            uniqueItems=True,
+            maxItems=5000,
+            title=f"NetSuite {record_label} ids",
+            description=f"Sync only these NetSuite {record_label} internal ids. Leave empty to use the window.",
+        ),
+        "full_resync": Param(
+            False,
+            type="boolean",
+            title="Full resync",
+            description="Ignore the window and sync every record (upserts: nothing is duplicated).",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Extract and transform, show what would change, write nothing.",
+        ),
+    }

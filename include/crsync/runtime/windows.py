@@ -1,0 +1,71 @@
+"""Half-open sync windows ``[start, end)`` from an Airflow run, with or without a logical date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SyncWindow:
+    """A half-open UTC window ``[start, end)``; ``start`` is None for a full resync."""
+
+    start: datetime | None
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.end.tzinfo is None or (self.start is not None and self.start.tzinfo is None):
+            raise ValueError("sync window bounds must be timezone-aware")
+        if self.start is not None and self.start >= self.end:
+            raise ValueError(f"empty sync window: start {self.start} is not before end {self.end}")
+
+    @property
+    def soql_start(self) -> str | None:
+        """SOQL datetime literal (no quotes), e.g. ``2024-01-01T00:00:00Z``."""
+        return None if self.start is None else _soql(self.start)
+
+    @property
+    def soql_end(self) -> str:
+        return _soql(self.end)
+
+    @property
+    def suiteql_start(self) -> str | None:
+        """``YYYY-MM-DD HH24:MI:SS`` for ``TO_TIMESTAMP(..., 'YYYY-MM-DD HH24:MI:SS')``."""
+        return None if self.start is None else _suiteql(self.start)
+
+    @property
+    def suiteql_end(self) -> str:
+        return _suiteql(self.end)
+
+    def describe(self) -> str:
+        start = "the beginning" if self.start is None else self.start.isoformat()
+        return f"[{start}, {self.end.isoformat()})"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _soql(value: datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _suiteql(value: datetime) -> str:
+    return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def window_from_context(context: Any, *, default_length: timedelta, full_resync: bool = False) -> SyncWindow:
+    """The run's window.
+
+    Scheduled and backfill runs carry ``data_interval_start``/``data_interval_end``. Manual and
+    asset-triggered runs may have no logical date and therefore no data interval: their window ends
+    at ``dag_run.run_after`` and is ``default_length`` long (the DAG's schedule period).
+    """
+    start = context.get("data_interval_start")
+    end = context.get("data_interval_end")
+    if start is None or end is None or start == end:
+        end = context["dag_run"].run_after
+        start = end - default_length
+    end = _utc(end)
+    return SyncWindow(start=None if full_resync else _utc(start), end=end)
