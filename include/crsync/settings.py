@@ -1,0 +1,507 @@
+"""The integration settings: one validated YAML file that users change without a deploy.
+
+``load_settings()`` reads the file named by ``CRSYNC_SETTINGS_FILE`` (else the packaged
+``settings.yaml``) and returns :class:`IntegrationSettings`. A bad file raises :class:`SettingsError`
+whose message names the file, the line and the reason for every problem found, e.g.::
+
+    settings.yaml line 12: order_type_map.'Contract Upsel': unknown Order_Type__c value; expected one of
+    'Contract New', 'Contract Upsell', 'Contract Renewal'
+
+Unknown keys, duplicate keys and wrong types are errors, never ignored. docs/settings.md documents
+every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from crsync import fields as f
+
+SETTINGS_ENV_VAR = "CRSYNC_SETTINGS_FILE"
+DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yaml")
+
+
+class FlowId(StrEnum):
+    """The four flows, named by their Airflow DAG ids."""
+
+    OPPORTUNITY_TO_SALES_ORDER = "sf_opportunity_to_ns_sales_order"
+    CONTRACT_TO_CONTRACT = "ns_contract_to_sf_contract"
+    CONTRACT_ITEM_TO_CONTRACT_ITEM = "ns_contract_item_to_sf_contract_item"
+    RENEWAL_ESTIMATE_TO_OPPORTUNITY = "ns_renewal_estimate_to_sf_opportunity"
+
+
+class SettingsError(ValueError):
+    """The settings file is unreadable or invalid; ``problems`` lists one message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+# --------------------------------------------------------------------------------------------------
+# Field-name validators (extra mappings must name real-looking fields, never arbitrary text)
+# --------------------------------------------------------------------------------------------------
+
+_SF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c|__r)?$")
+_NS_COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
+_NS_BODY_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
+
+
+def _salesforce_field(value: str) -> str:
+    if not _SF_FIELD.fullmatch(value):
+        raise ValueError(f"{value!r} is not a Salesforce field API name (letters, digits, single '_')")
+    return value
+
+
+def _salesforce_field_path(value: str) -> str:
+    parts = value.split(".")
+    if len(parts) > 5 or not all(_SF_FIELD.fullmatch(p) for p in parts):
+        raise ValueError(f"{value!r} is not a Salesforce field or relationship path (e.g. Account.Industry)")
+    return value
+
+
+def _netsuite_column(value: str) -> str:
+    if not _NS_COLUMN.fullmatch(value):
+        raise ValueError(f"{value!r} is not a NetSuite SuiteQL column (lower-case letters, digits, '_')")
+    return value
+
+
+def _netsuite_body_field(value: str) -> str:
+    if not _NS_BODY_FIELD.fullmatch(value):
+        raise ValueError(f"{value!r} is not a NetSuite record field id (letters, digits, '_')")
+    return value
+
+
+def _order_type_label(value: str) -> str:
+    if value not in {t.value for t in f.OrderType}:
+        expected = ", ".join(repr(t.value) for t in f.OrderType)
+        raise ValueError(f"unknown Order_Type__c value; expected one of {expected}")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. UTC, Europe/London)") from exc
+    return value
+
+
+def _pricebook(value: str) -> str:
+    if value != "standard" and not _SF_ID.fullmatch(value):
+        raise ValueError(f"{value!r} is neither 'standard' nor a Pricebook2 id")
+    return value
+
+
+_NAME_PLACEHOLDERS = frozenset({"customer", "contract", "tranid", "start_date", "end_date"})
+
+
+def _name_template(value: str) -> str:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid template: {exc}") from exc
+    unknown = names - _NAME_PLACEHOLDERS
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder(s) {sorted(unknown)}; use {', '.join('{' + n + '}' for n in sorted(_NAME_PLACEHOLDERS))}"
+        )
+    return value
+
+
+SalesforceField = Annotated[str, AfterValidator(_salesforce_field)]
+SalesforceFieldPath = Annotated[str, AfterValidator(_salesforce_field_path)]
+NetSuiteColumn = Annotated[str, AfterValidator(_netsuite_column)]
+NetSuiteBodyField = Annotated[str, AfterValidator(_netsuite_body_field)]
+OrderTypeLabel = Annotated[str, AfterValidator(_order_type_label)]
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=120)]
+PositiveId = Annotated[int, Field(gt=0)]
+
+# --------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    """Every settings model refuses unknown keys and is immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class EnabledFlows(_Strict):
+    sf_opportunity_to_ns_sales_order: bool
+    ns_contract_to_sf_contract: bool
+    ns_contract_item_to_sf_contract_item: bool
+    ns_renewal_estimate_to_sf_opportunity: bool
+
+
+class RenewalTransactionType(StrEnum):
+    """The module's "Transaction Type to Create" preference, as the integration reads renewals."""
+
+    ESTIMATE = "estimate"
+    OPPORTUNITY = "opportunity"
+    SALES_ORDER = "salesorder"
+
+    @property
+    def suiteql_type(self) -> f.NsTransactionType:
+        """``transaction.type`` code of this transaction type."""
+        return _RENEWAL_SUITEQL_TYPE[self]
+
+    @property
+    def record_type(self) -> f.NsRecordType:
+        """REST record type (what an order is transformed from)."""
+        return _RENEWAL_RECORD_TYPE[self]
+
+
+_RENEWAL_SUITEQL_TYPE = {
+    RenewalTransactionType.ESTIMATE: f.NsTransactionType.ESTIMATE,
+    RenewalTransactionType.OPPORTUNITY: f.NsTransactionType.OPPORTUNITY,
+    RenewalTransactionType.SALES_ORDER: f.NsTransactionType.SALES_ORDER,
+}
+_RENEWAL_RECORD_TYPE = {
+    RenewalTransactionType.ESTIMATE: f.NsRecordType.ESTIMATE,
+    RenewalTransactionType.OPPORTUNITY: f.NsRecordType.OPPORTUNITY,
+    RenewalTransactionType.SALES_ORDER: f.NsRecordType.SALES_ORDER,
+}
+
+
+class RenewalSettings(_Strict):
+    target: Literal["opportunity", "quote"] = "opportunity"
+    stage_name: NonEmptyText = "Prospecting"
+    close_date_rule: Literal["contract_end", "renewal_start", "estimate_date"] = "contract_end"
+    transaction_type: RenewalTransactionType = RenewalTransactionType.ESTIMATE
+    name_template: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_name_template)] = (
+        "Renewal {contract} ({tranid})"
+    )
+
+
+class FieldMappings(_Strict):
+    """Extra mappings per flow: source field -> target field."""
+
+    sf_opportunity_to_ns_sales_order: dict[SalesforceFieldPath, NetSuiteBodyField] = {}
+    ns_contract_to_sf_contract: dict[NetSuiteColumn, SalesforceField] = {}
+    ns_contract_item_to_sf_contract_item: dict[NetSuiteColumn, SalesforceField] = {}
+    ns_renewal_estimate_to_sf_opportunity: dict[NetSuiteColumn, SalesforceField] = {}
+
+    def for_flow(self, flow: FlowId | str) -> dict[str, str]:
+        """The extra mappings of one flow (source -> target)."""
+        return dict(getattr(self, FlowId(flow).value))
+
+
+class BatchSizes(_Strict):
+    suiteql_page: Annotated[int, Field(ge=1, le=1000)] = 1000
+    salesforce_collection: Annotated[int, Field(ge=1, le=200)] = 200
+    id_lookup: Annotated[int, Field(ge=1, le=1000)] = 200
+    netsuite_writes_per_task: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
+class NetSuiteLists(_Strict):
+    contract_status: dict[PositiveId, NonEmptyText]
+    contract_item_state: dict[PositiveId, NonEmptyText]
+    order_type: dict[PositiveId, NonEmptyText]
+    bill_to_tier: dict[PositiveId, NonEmptyText]
+    item_category: dict[PositiveId, NonEmptyText]
+    currency: dict[PositiveId, Annotated[str, Field(pattern=r"^[A-Z]{3}$")]]
+
+
+class NetSuiteSettings(_Strict):
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 5
+    custom_price_level_id: Annotated[str, Field(pattern=r"^-?\d+$")] = "-1"
+    customer_subsidiary_id: PositiveId | None = None
+    lists: NetSuiteLists
+    renewing_item_categories: frozenset[PositiveId]
+
+
+class SalesforceSettings(_Strict):
+    bulk_threshold: Annotated[int, Field(ge=1)] = 2000
+    pricebook: Annotated[str, AfterValidator(_pricebook)] = "standard"
+    default_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+class IntegrationSettings(_Strict):
+    """The whole settings file."""
+
+    enabled_flows: EnabledFlows
+    order_type_map: dict[OrderTypeLabel, PositiveId]
+    renewal: RenewalSettings = RenewalSettings()
+    field_mappings: FieldMappings = FieldMappings()
+    batch_sizes: BatchSizes = BatchSizes()
+    netsuite: NetSuiteSettings
+    salesforce: SalesforceSettings = SalesforceSettings()
+    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
+
+    def is_enabled(self, flow: FlowId | str) -> bool:
+        """Whether the flow (a DAG id) is enabled."""
+        return bool(getattr(self.enabled_flows, FlowId(flow).value))
+
+    def order_type_id(self, order_type: f.OrderType | str) -> int:
+        """NetSuite ``custbody_order_type`` id of a Salesforce ``Order_Type__c`` value."""
+        return self.order_type_map[f.OrderType(order_type).value]
+
+    @property
+    def renewal_order_type_id(self) -> int:
+        """``custbody_order_type`` id that marks renewal transactions."""
+        return self.order_type_id(f.OrderType.RENEWAL)
+
+    @property
+    def renewing_category_labels(self) -> frozenset[str]:
+        """Labels of the item categories that renew (as Salesforce ``Item_Category__c`` holds them)."""
+        labels = self.netsuite.lists.item_category
+        return frozenset(labels[c] for c in self.netsuite.renewing_item_categories if c in labels)
+
+
+#: Target fields each flow sets itself; an extra mapping may not override them.
+FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
+    FlowId.OPPORTUNITY_TO_SALES_ORDER: frozenset(
+        {
+            f.NsBody.EXTERNAL_ID,
+            f.NsBody.ENTITY,
+            f.NsBody.ITEM_SUBLIST,
+            f.NsBody.ORDER_TYPE,
+            f.NsBody.CONTRACT_NAME,
+            f.NsBody.FROM_CONTRACT,
+            f.NsBody.START_DATE,
+            f.NsBody.END_DATE,
+            f.NsBody.TERM_MONTHS,
+            f.NsBody.CONTRACT_START_DATE,
+            f.NsBody.CONTRACT_END_DATE,
+            f.NsBody.BILL_TO_TIER,
+        }
+    ),
+    FlowId.CONTRACT_TO_CONTRACT: frozenset(
+        {
+            f.Contract.ID,
+            f.Contract.NETSUITE_ID,
+            f.Contract.ACCOUNT,
+            "AccountId",
+            f.Contract.START_DATE,
+            f.Contract.CONTRACT_TERM,
+            f.Contract.END_DATE,
+            f.Contract.NETSUITE_NAME,
+            f.Contract.NETSUITE_STATUS,
+            f.Contract.CONTRACT_VALUE,
+            f.Contract.TARGET_RENEWAL_DATE,
+        }
+    ),
+    FlowId.CONTRACT_ITEM_TO_CONTRACT_ITEM: frozenset(
+        {
+            f.ContractItem.ID,
+            f.ContractItem.NETSUITE_ID,
+            f.ContractItem.NAME,
+            f.ContractItem.CONTRACT_REF,
+            "Contract__c",
+            f.ContractItem.PRODUCT_REF,
+            "Product__c",
+            f.ContractItem.QUANTITY,
+            f.ContractItem.START_DATE,
+            f.ContractItem.END_DATE,
+            f.ContractItem.TERM_MONTHS,
+            f.ContractItem.STATUS,
+            f.ContractItem.RENEW_WITH,
+            f.ContractItem.LIST_RATE,
+        }
+    ),
+    FlowId.RENEWAL_ESTIMATE_TO_OPPORTUNITY: frozenset(
+        {
+            f.Opportunity.ID,
+            f.Opportunity.NAME,
+            f.Opportunity.NETSUITE_RENEWAL_ESTIMATE_ID,
+            f.Opportunity.ORDER_TYPE,
+            f.Opportunity.STAGE_NAME,
+            f.Opportunity.CLOSE_DATE,
+            f.Opportunity.CONTRACT,
+            f.Opportunity.CONTRACT_ID,
+            f.Opportunity.ACCOUNT,
+            f.Opportunity.ACCOUNT_ID,
+            f.Opportunity.PRICEBOOK_ID,
+            f.Opportunity.SYNC_STATUS,
+            f.Quote.NETSUITE_ESTIMATE_ID,
+            f.Quote.OPPORTUNITY,
+        }
+    ),
+}
+
+# --------------------------------------------------------------------------------------------------
+# Loading and error reporting
+# --------------------------------------------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+def load_settings(path: str | Path | None = None) -> IntegrationSettings:
+    """Read and validate the integration settings file.
+
+    :param path: the file; default ``$CRSYNC_SETTINGS_FILE``, else the packaged ``settings.yaml``.
+    :returns: the validated settings.
+    :raises SettingsError: the file is missing, not YAML, or invalid; the message names the file, the
+        line and the reason for every problem.
+    """
+    resolved = Path(path or os.environ.get(SETTINGS_ENV_VAR) or DEFAULT_SETTINGS_FILE)
+    try:
+        text = resolved.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError([f"{resolved}: cannot read the settings file: {exc.strerror or exc}"]) from exc
+    return parse_settings(text, source=str(resolved))
+
+
+def parse_settings(text: str, source: str = "settings.yaml") -> IntegrationSettings:
+    """Validate settings given as YAML text.
+
+    :param text: the YAML document.
+    :param source: the file name used in error messages.
+    :raises SettingsError: as :func:`load_settings`.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" line {mark.line + 1}" if mark else ""
+        raise SettingsError([f"{source}{line}: not valid YAML: {exc.problem or exc}"]) from exc
+    if root is None or not isinstance(data, dict):
+        raise SettingsError([f"{source} line 1: expected a mapping of settings (see docs/settings.md)"])
+
+    problems = [f"{source} line {line}: {message}" for line, message in _duplicate_keys(root)]
+    settings: IntegrationSettings | None = None
+    try:
+        settings = IntegrationSettings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            problems.append(_format_problem(source, root, loc, _reason(error, loc)))
+    if settings is not None:
+        for loc, reason in _cross_checks(settings):
+            problems.append(_format_problem(source, root, loc, reason))
+    if problems:
+        raise SettingsError(problems)
+    assert settings is not None
+    return settings
+
+
+def _cross_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
+    """Rules that span several settings (located at the setting to change)."""
+    order_types = settings.netsuite.lists.order_type
+    for label, ns_id in settings.order_type_map.items():
+        if ns_id not in order_types:
+            yield (
+                ("order_type_map", label),
+                f"NetSuite order type id {ns_id} is not listed under netsuite.lists.order_type "
+                f"(known: {sorted(order_types)})",
+            )
+    missing = [t.value for t in f.OrderType if t.value not in settings.order_type_map]
+    if missing:
+        yield ("order_type_map",), f"every Order_Type__c value must be mapped; missing {missing}"
+    categories = settings.netsuite.lists.item_category
+    for category in sorted(settings.netsuite.renewing_item_categories):
+        if category not in categories:
+            yield (
+                ("netsuite", "renewing_item_categories"),
+                f"item category {category} is not listed under netsuite.lists.item_category",
+            )
+    for flow in FlowId:
+        owned = FLOW_OWNED_TARGETS[flow]
+        for source, target in settings.field_mappings.for_flow(flow).items():
+            if target in owned:
+                yield (
+                    ("field_mappings", flow.value, source),
+                    f"target {target!r} is set by the flow itself; an extra mapping cannot override it",
+                )
+
+
+def _reason(error: dict[str, Any], loc: Loc) -> str:
+    """A readable reason for one pydantic error."""
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f"; expected one of {', '.join(allowed)}" if allowed else ""
+        return f"unknown setting{hint}"
+    if error["type"] == "missing":
+        return "required setting is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """Field names of the settings model found at ``loc`` (empty when it is not a model)."""
+    model: Any = IntegrationSettings
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return []
+        model = model.model_fields[str(part)].annotation
+        if get_origin(model) is Annotated:
+            model = get_args(model)[0]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _format_problem(source: str, root: yaml.Node, loc: Loc, reason: str) -> str:
+    line, path = _locate(root, loc)
+    where = f"{path}: " if path else ""
+    return f"{source} line {line}: {where}{reason}"
+
+
+def _locate(root: yaml.Node, loc: Loc) -> tuple[int, str]:
+    """The line of the deepest YAML node matching ``loc``, and ``loc`` as a readable path.
+
+    Pydantic locations may contain markers that are not YAML keys (``[key]``, union branch names);
+    those are skipped. A trailing key that is not in the file (a missing setting) keeps the line of
+    its parent.
+    """
+    node: yaml.Node = root
+    line = root.start_mark.line + 1
+    shown: list[str] = []
+    for index, part in enumerate(loc):
+        if part == "[key]":
+            continue
+        child = _child(node, part)
+        if child is None:
+            if index == len(loc) - 1 or loc[index + 1] == "[key]":
+                shown.append(_show(part))
+            continue
+        key_node, value_node = child
+        line = (key_node or value_node).start_mark.line + 1
+        shown.append(_show(part))
+        node = value_node
+    return line, ".".join(shown)
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if str(key_node.value) == str(part):
+                return key_node, value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
+
+
+def _show(part: str | int) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_]+", text) else f"'{text}'"
+
+
+def _duplicate_keys(node: yaml.Node, path: str = "") -> Iterator[tuple[int, str]]:
+    """Duplicate mapping keys (PyYAML would silently keep the last one)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            here = f"{path}.{_show(key)}" if path else _show(key)
+            if key in seen:
+                yield key_node.start_mark.line + 1, f"{here}: duplicate key; each setting may appear once"
+            seen.add(key)
+            yield from _duplicate_keys(value_node, here)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, f"{path}[{index}]")

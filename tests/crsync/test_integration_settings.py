@@ -1,0 +1,170 @@
+"""crsync.settings: the default file is valid; bad files fail with the line and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crsync.settings import (
+    DEFAULT_SETTINGS_FILE,
+    SETTINGS_ENV_VAR,
+    FlowId,
+    IntegrationSettings,
+    RenewalTransactionType,
+    SettingsError,
+    load_settings,
+    parse_settings,
+)
+
+DEFAULT_TEXT = DEFAULT_SETTINGS_FILE.read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    """1-based line number of the first line containing ``needle``."""
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+def problems_of(text: str, tmp_path: Path) -> list[str]:
+    path = tmp_path / "settings.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    return caught.value.problems
+
+
+def test_default_file_is_valid(settings: IntegrationSettings) -> None:
+    assert all(settings.is_enabled(flow) for flow in FlowId)
+    assert settings.order_type_map == {"Contract New": 1, "Contract Upsell": 3, "Contract Renewal": 2}
+    assert settings.renewal_order_type_id == 2
+    assert settings.renewal.target == "opportunity"
+    assert settings.renewal.stage_name == "Prospecting"
+    assert settings.renewal.transaction_type is RenewalTransactionType.ESTIMATE
+    assert settings.renewal.transaction_type.suiteql_type == "Estimate"
+    assert settings.salesforce.bulk_threshold == 2000
+    assert settings.salesforce.pricebook == "standard"
+    assert settings.netsuite.custom_price_level_id == "-1"
+    assert settings.netsuite.lists.contract_status[2] == "Active"
+    assert settings.netsuite.renewing_item_categories == frozenset({2, 3, 4, 5, 6})
+    assert settings.timezone == "UTC"
+
+
+def test_env_var_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    custom = tmp_path / "mine.yaml"
+    custom.write_text(DEFAULT_TEXT.replace("stage_name: Prospecting", "stage_name: Qualification"))
+    monkeypatch.setenv(SETTINGS_ENV_VAR, str(custom))
+    assert load_settings().renewal.stage_name == "Qualification"
+
+
+def test_unknown_order_type_reports_file_line_and_reason(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("  Contract Upsell: 3", "  Contract Upsel: 3")
+    problems = problems_of(text, tmp_path)
+    expected_line = line_of(text, "Contract Upsel:")
+    assert any(
+        p.startswith(
+            f"{tmp_path / 'settings.yaml'} line {expected_line}: order_type_map.'Contract Upsel': "
+            "unknown Order_Type__c value; expected one of"
+        )
+        for p in problems
+    ), problems
+
+
+def test_unknown_key_is_refused_with_its_line(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("  stage_name: Prospecting", "  stage_name: Prospecting\n  stage: Closed Won")
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'stage: Closed Won')}: renewal.stage: unknown setting" in problem
+    assert "stage_name" in problem  # says what is allowed
+
+
+def test_unknown_top_level_key_is_refused(tmp_path: Path) -> None:
+    (problem,) = problems_of(DEFAULT_TEXT + "\nbatch_size: 10\n", tmp_path)
+    assert "batch_size: unknown setting" in problem
+
+
+def test_wrong_type_and_range_are_reported(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("concurrency: 5", "concurrency: five").replace(
+        "salesforce_collection: 200", "salesforce_collection: 500"
+    )
+    problems = problems_of(text, tmp_path)
+    assert any(f"line {line_of(text, 'concurrency: five')}: netsuite.concurrency:" in p for p in problems)
+    assert any(
+        f"line {line_of(text, 'salesforce_collection: 500')}: batch_sizes.salesforce_collection: "
+        "Input should be less than or equal to 200" in p
+        for p in problems
+    )
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("  target: opportunity", "  target: opportunity\n  target: quote")
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'target: quote')}: renewal.target: duplicate key" in problem
+
+
+def test_order_type_must_exist_in_the_netsuite_list(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("  Contract Renewal: 2", "  Contract Renewal: 99")
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'Contract Renewal: 99')}: order_type_map.'Contract Renewal': " in problem
+    assert "99 is not listed under netsuite.lists.order_type" in problem
+
+
+def test_every_order_type_must_be_mapped(tmp_path: Path) -> None:
+    (problem,) = problems_of(DEFAULT_TEXT.replace("  Contract Renewal: 2\n", ""), tmp_path)
+    assert "order_type_map: every Order_Type__c value must be mapped; missing ['Contract Renewal']" in problem
+
+
+def test_extra_mapping_names_are_validated(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace(
+        "  ns_contract_to_sf_contract: {}",
+        "  ns_contract_to_sf_contract:\n    custrecord_swe_annual_contract_val_net: Annual_Value__c\n"
+        '    "name; DROP": Description',
+    )
+    (problem,) = problems_of(text, tmp_path)
+    assert (
+        f"line {line_of(text, 'DROP')}: field_mappings.ns_contract_to_sf_contract.'name; DROP': " in problem
+    )
+    assert "is not a NetSuite SuiteQL column" in problem
+
+
+def test_extra_mapping_cannot_override_a_flow_field(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace(
+        "  ns_contract_to_sf_contract: {}",
+        "  ns_contract_to_sf_contract:\n    custrecord_contracts_end_user: StartDate",
+    )
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, ': StartDate')}:" in problem
+    assert "'StartDate' is set by the flow itself" in problem
+
+
+def test_valid_extra_mapping_is_loaded() -> None:
+    text = DEFAULT_TEXT.replace(
+        "  sf_opportunity_to_ns_sales_order: {}", "  sf_opportunity_to_ns_sales_order:\n    Description: memo"
+    )
+    settings = parse_settings(text)
+    assert settings.field_mappings.for_flow(FlowId.OPPORTUNITY_TO_SALES_ORDER) == {"Description": "memo"}
+
+
+def test_bad_template_and_time_zone(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', '"Renewal {owner}"').replace(
+        "timezone: UTC", "timezone: Mars/Base"
+    )
+    problems = problems_of(text, tmp_path)
+    assert any("renewal.name_template: unknown placeholder(s) ['owner']" in p for p in problems)
+    assert any("timezone: 'Mars/Base' is not an IANA time zone" in p for p in problems)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    text = DEFAULT_TEXT.replace("  stage_name: Prospecting", "  stage_name: [Prospecting")
+    (problem,) = problems_of(text, tmp_path)
+    assert "not valid YAML" in problem and " line " in problem
+
+
+def test_missing_file_and_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read the settings file"):
+        load_settings(tmp_path / "nope.yaml")
+    with pytest.raises(SettingsError, match="expected a mapping of settings"):
+        parse_settings("")
+
+
+def test_settings_are_immutable(settings: IntegrationSettings) -> None:
+    with pytest.raises(ValueError):
+        settings.renewal.stage_name = "x"  # type: ignore[misc]

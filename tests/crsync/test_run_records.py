@@ -1,0 +1,95 @@
+"""crsync.records: the interface models and the run summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from crsync.records import NetSuiteWrite, RecordFailure, RunSummary, WriteResult, dump_all, load_all
+
+
+def test_netsuite_write_round_trips_through_json() -> None:
+    write = NetSuiteWrite(
+        key="0065g00000AbCdEAAV",
+        record_type="salesOrder",
+        external_id="0065g00000AbCdEAAV",
+        body={"entity": {"id": "1001"}},
+        transform_from={"record_type": "estimate", "id": "123"},
+    )
+    (dumped,) = dump_all([write])
+    assert json.loads(json.dumps(dumped)) == dumped
+    assert load_all(NetSuiteWrite, [dumped]) == [write]
+
+
+@pytest.mark.parametrize("bad", ["a b", "x/../y", "id'; --", ""])
+def test_netsuite_write_refuses_unsafe_external_ids(bad: str) -> None:
+    with pytest.raises(ValidationError, match="external id"):
+        NetSuiteWrite(key="k", record_type="customer", external_id=bad, body={})
+
+
+def test_transform_from_needs_a_numeric_id() -> None:
+    with pytest.raises(ValidationError):
+        NetSuiteWrite(
+            key="k",
+            record_type="salesOrder",
+            external_id="x",
+            body={},
+            transform_from={"record_type": "estimate", "id": "12 OR 1=1"},
+        )
+
+
+def results() -> list[dict]:
+    return [
+        {"key": "a", "external_id": "a", "status": "created", "id": "1", "error": None},
+        {"key": "b", "external_id": "b", "status": "updated", "id": "2", "error": None},
+        {
+            "key": "c",
+            "external_id": "c",
+            "status": "failed",
+            "id": None,
+            "error": {"code": "INVALID_CONTENT", "message": "Invalid item", "path": "item.items[0].item"},
+        },
+    ]
+
+
+def test_summary_counts_results_failures_and_skips() -> None:
+    summary = RunSummary(flow="sf_opportunity_to_ns_sales_order").add_read(5).add_results(results())
+    summary.add_failures([RecordFailure(key="d", code="missing_item", message="sync the product first")])
+    summary.add_skipped("already_synced", 1)
+    assert (summary.read, summary.created, summary.updated, summary.failed, summary.skipped) == (
+        5,
+        1,
+        1,
+        2,
+        1,
+    )
+    assert summary.failures_by_code == {"INVALID_CONTENT": 1, "missing_item": 1}
+    assert summary.first_failures[0].message == "Invalid item (at item.items[0].item)"
+    assert not summary.ok
+    text = summary.render()
+    assert "FAILED" in text and "created 1, updated 1, failed 2, skipped 1" in text
+    assert "d [missing_item] sync the product first" in text
+    assert json.loads(json.dumps(summary.as_dict()))["failed"] == 2
+
+
+def test_summary_merge_adds_counts_and_caps_failures() -> None:
+    one = RunSummary(flow="f", failures_kept=2).add_failures(
+        [RecordFailure(key=str(i), code="x", message="m") for i in range(2)]
+    )
+    two = RunSummary().add_read(3).add_results(results())
+    merged = one.merge(two.as_dict())
+    assert merged.read == 3 and merged.failed == 3 and merged.created == 1
+    assert merged.failures_by_code == {"x": 2, "INVALID_CONTENT": 1}
+    assert len(merged.first_failures) == 2
+    assert one.failed == 2  # merge returns a new summary
+
+
+def test_empty_summary_is_ok() -> None:
+    assert RunSummary().ok
+    assert "read 0, created 0" in RunSummary().render()
+
+
+def test_write_result_ok() -> None:
+    assert [WriteResult.model_validate(r).ok for r in results()] == [True, True, False]
