@@ -6,12 +6,37 @@ __version__ = "0.1.0"
 
 
 def get_provider_info() -> dict:
+    # Connection form declared here (Airflow 3.2+ reads it without importing the hook).
+    from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
+
     return {
         "package-name": "contract-renewal-sync",
         "name": "Contract Renewal Sync (NetSuite)",
         "description": "NetSuite SuiteTalk REST hook and operators, Salesforce collections/Bulk 2.0 operators.",
         "versions": [__version__],
+        "hooks": [
+            {
+                "integration-name": "NetSuite",
+                "python-modules": ["crsync_provider.hooks.netsuite", "crsync_provider.hooks.salesforce"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "NetSuite",
+                "python-modules": ["crsync_provider.operators.netsuite", "crsync_provider.operators.salesforce"],
+            }
+        ],
         "connection-types": [
-            {"connection-type": "netsuite", "hook-class-name": "crsync_provider.hooks.netsuite.NetSuiteHook"}
+            {
+                "connection-type": "netsuite",
+                "hook-class-name": "crsync_provider.hooks.netsuite.NetSuiteHook",
+                "hook-name": "NetSuite",
+                "conn-fields": NETSUITE_CONN_FIELDS,
+                "ui-field-behaviour": NETSUITE_UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "extra-links": [
+            "crsync_provider.links.NetSuiteRecordLink",
+            "crsync_provider.links.SalesforceRecordLink",
         ],
     }

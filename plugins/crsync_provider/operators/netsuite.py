@@ -1,0 +1,164 @@
+"""NetSuite operators: a windowed SuiteQL extract and a many-record load. Thin: the hook does the work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from crsync_provider.hooks.netsuite import NetSuiteHook
+from crsync_provider.links import NetSuiteRecordLink, netsuite_record_url
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+NETSUITE_POOL = "netsuite_api"
+
+
+def _as_datetime(value: Any) -> Any:
+    """Rendered templates are strings: ISO timestamps become datetimes (SuiteQL TO_TIMESTAMP)."""
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
+
+
+class NetSuiteSuiteQLOperator(BaseOperator):
+    """
+    Run a SuiteQL query, windowed by templated bounds, and return its rows (a list of dicts).
+
+    The query may use ``:window_start`` / ``:window_end`` and ``:name`` placeholders from
+    ``parameters``; values are written as SuiteQL literals (datetimes as ``TO_TIMESTAMP(...)``)::
+
+        NetSuiteSuiteQLOperator(
+            task_id="contracts",
+            query="SELECT id, name FROM customrecord_contracts "
+            "WHERE lastmodified >= :window_start AND lastmodified < :window_end ORDER BY id",
+            window_start="{{ data_interval_start }}",
+            window_end="{{ data_interval_end }}",
+        )
+
+    :param query: SuiteQL (templated; a ``.sql`` file path works too). ``ORDER BY`` a unique key.
+    :param netsuite_conn_id: the NetSuite connection.
+    :param parameters: values for ``:name`` placeholders (templated).
+    :param window_start: lower bound bound to ``:window_start`` (templated; ISO string or datetime).
+    :param window_end: upper bound bound to ``:window_end`` (templated).
+    :param page_size: rows per request (at most 1000).
+    :param keyset_key: page by this unique key past the 100,000-row cap; the query must then contain
+        ``{key_filter}`` and ``ORDER BY`` the key (see :meth:`NetSuiteHook.suiteql_keyset`).
+    """
+
+    template_fields: Sequence[str] = ("query", "parameters", "window_start", "window_end")
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers = {"query": "sql", "parameters": "json"}
+    ui_color = "#cfe3f5"
+
+    def __init__(
+        self,
+        *,
+        query: str,
+        netsuite_conn_id: str = NetSuiteHook.default_conn_name,
+        parameters: Mapping[str, Any] | None = None,
+        window_start: str | datetime | None = None,
+        window_end: str | datetime | None = None,
+        page_size: int = 1000,
+        keyset_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("pool", NETSUITE_POOL)
+        super().__init__(**kwargs)
+        self.query = query
+        self.netsuite_conn_id = netsuite_conn_id
+        self.parameters = parameters
+        self.window_start = window_start
+        self.window_end = window_end
+        self.page_size = page_size
+        self.keyset_key = keyset_key
+
+    def bound_parameters(self) -> dict[str, Any]:
+        values = {k: _as_datetime(v) for k, v in dict(self.parameters or {}).items()}
+        if self.window_start is not None:
+            values["window_start"] = _as_datetime(self.window_start)
+        if self.window_end is not None:
+            values["window_end"] = _as_datetime(self.window_end)
+        return values
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        parameters = self.bound_parameters()
+        if self.keyset_key:
+            rows = hook.suiteql_keyset(
+                self.query, key=self.keyset_key, page_size=self.page_size, parameters=parameters
+            )
+        else:
+            rows = hook.suiteql(self.query, page_size=self.page_size, parameters=parameters)
+        out = list(rows)
+        self.log.info("SuiteQL returned %s row(s)", len(out))
+        return out
+
+
+class NetSuiteUpsertOperator(BaseOperator):
+    """
+    Write NetSuite write instructions (design.md "Interfaces") through the bounded client.
+
+    Each instruction ``{"key", "record_type", "external_id", "body", "transform_from"}`` becomes one
+    write request: ``PUT record/v1/<type>/eid:<external id>``, or a transform carrying ``externalId``
+    when the record does not exist yet. Returns one write result per instruction, in order:
+    ``{"key", "external_id", "status": "created"|"updated"|"failed", "id", "error"}``.
+    Per-record failures do not fail the task (the run summary does that after write-back) unless
+    ``fail_on_error`` is set.
+
+    :param writes: the write instructions (templated; usually an upstream task's XCom).
+    :param netsuite_conn_id: the NetSuite connection.
+    :param fail_on_error: raise after writing everything if any record failed.
+    """
+
+    template_fields: Sequence[str] = ("writes",)
+    operator_extra_links = (NetSuiteRecordLink(),)
+    ui_color = "#cfe3f5"
+
+    def __init__(
+        self,
+        *,
+        writes: Sequence[Mapping[str, Any]] | Any,
+        netsuite_conn_id: str = NetSuiteHook.default_conn_name,
+        fail_on_error: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("pool", NETSUITE_POOL)
+        super().__init__(**kwargs)
+        self.writes = writes
+        self.netsuite_conn_id = netsuite_conn_id
+        self.fail_on_error = fail_on_error
+        self.netsuite_link = ""
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        writes = list(self.writes or [])
+        results = hook.write_many(writes)
+        counts = Counter(r["status"] for r in results)
+        self.log.info(
+            "NetSuite writes: %s created, %s updated, %s failed (of %s)",
+            counts["created"],
+            counts["updated"],
+            counts["failed"],
+            len(results),
+        )
+        for result in results:
+            if result["status"] == "failed":
+                self.log.warning("NetSuite refused %s: %s", result["key"], result["error"])
+        written = [
+            (w, r) for w, r in zip(writes, results, strict=True) if r["status"] != "failed" and r["id"]
+        ]
+        if written:
+            write, result = written[0]
+            record_type = write.get("record_type") if isinstance(write, Mapping) else None
+            self.netsuite_link = netsuite_record_url(hook.ui_base_url, record_type, result["id"])
+        if self.fail_on_error and counts["failed"]:
+            raise RuntimeError(f"{counts['failed']} of {len(results)} NetSuite write(s) failed")
+        return results
