@@ -1,0 +1,63 @@
+"""
+### NetSuite Contract Item to Salesforce Contract Item (nightly, after contracts)
+
+Contract items created or changed in the window become `Contract_Item__c` records upserted by
+`NetSuite_Id__c`, parented through the Contract's `NetSuite_Id__c`.
+
+It runs 30 minutes after `ns_contract_to_sf_contract` (a schedule offset, so it still backfills on its
+own). An item whose contract is not in Salesforce yet is not lost: it is reported, remembered, and
+retried by every later run until its parent exists.
+
+Tasks: `extract` (window + items awaiting their contract) -> `transform` -> `load` -> `report`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
+from crsync.runtime.params import netsuite_source_params
+
+DAG_ID = "ns_contract_item_to_sf_contract_item"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=nightly_timetable(minute=30),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    params=netsuite_source_params("contract item"),
+    default_args=default_args(),
+    tags=["contract-renewals", "netsuite-to-salesforce"],
+    doc_md=__doc__,
+)
+def ns_contract_item_to_sf_contract_item():
+    @task
+    def extract(**context) -> dict:
+        from crsync.runtime.flows import contract_item as flow
+
+        return flow.extract(context, window_length=DAILY)
+
+    @task
+    def transform(batch: dict) -> dict:
+        from crsync.runtime.flows import contract_item as flow
+
+        return flow.transform(batch)
+
+    @task
+    def load(plan: dict, **context) -> dict:
+        from crsync.runtime.flows import contract_item as flow
+
+        return flow.load(plan, context)
+
+    @task
+    def report(summary: dict) -> dict:
+        from crsync.runtime.flows import common
+
+        return common.report(summary)
+
+    report(load(transform(extract())))
+
+
+ns_contract_item_to_sf_contract_item()

@@ -1,0 +1,70 @@
+"""
+### NetSuite Contract to Salesforce Contract (nightly)
+
+Contracts that NetSuite's Contract Renewals module created or changed in the window
+(`customrecord_contracts.lastmodified` in `[start, end)`, keyset-paged SuiteQL) become Salesforce
+Contracts upserted by `NetSuite_Id__c`, on the Account found through the customer's NetSuite id.
+The Opportunity that produced each contract (its sales order's external id) gets its `ContractId`.
+
+Tasks: `extract` -> `transform` -> `load` (collections, Bulk API 2.0 above the threshold) ->
+`link_opportunities` -> `report`. A contract whose customer has no Salesforce Account fails alone.
+Manual runs: NetSuite ids, full resync, dry run (trigger form, README).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
+from crsync.runtime.params import netsuite_source_params
+
+DAG_ID = "ns_contract_to_sf_contract"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=nightly_timetable(minute=0),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    params=netsuite_source_params("contract"),
+    default_args=default_args(),
+    tags=["contract-renewals", "netsuite-to-salesforce"],
+    doc_md=__doc__,
+)
+def ns_contract_to_sf_contract():
+    @task
+    def extract(**context) -> dict:
+        from crsync.runtime.flows import contract as flow
+
+        return flow.extract(context, window_length=DAILY)
+
+    @task
+    def transform(batch: dict) -> dict:
+        from crsync.runtime.flows import contract as flow
+
+        return flow.transform(batch)
+
+    @task
+    def load(plan: dict, **context) -> dict:
+        from crsync.runtime.flows import contract as flow
+
+        return flow.load(plan, context)
+
+    @task
+    def link_opportunities(plan: dict, loaded: dict, **context) -> dict:
+        from crsync.runtime.flows import contract as flow
+
+        return flow.link_opportunities(plan, loaded, context)
+
+    @task
+    def report(summary: dict) -> dict:
+        from crsync.runtime.flows import common
+
+        return common.report(summary)
+
+    plan = transform(extract())
+    report(link_opportunities(plan, load(plan)))
+
+
+ns_contract_to_sf_contract()

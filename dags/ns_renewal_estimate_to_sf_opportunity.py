@@ -1,0 +1,63 @@
+"""
+### NetSuite Contract Renewal Estimate to Salesforce Opportunity (nightly)
+
+The Contract Renewals module's renewal script creates a renewal transaction (an estimate by default)
+ahead of a contract's end. This DAG turns each one created or changed in the window into a renewal
+Opportunity upserted by `NetSuite_Renewal_Estimate_Id__c` (or a Quote, when the settings say so),
+linked to the renewed Contract, with line items upserted by their NetSuite line ids; lines dropped in
+NetSuite are removed. When the renewal is won and "Create NetSuite Order" is clicked, the hourly
+flow orders it by transforming this same estimate.
+
+Tasks: `extract` -> `transform` -> `load` -> `report`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
+from crsync.runtime.params import netsuite_source_params
+
+DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=nightly_timetable(minute=0, hour=3),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    params=netsuite_source_params("renewal transaction"),
+    default_args=default_args(),
+    tags=["contract-renewals", "netsuite-to-salesforce"],
+    doc_md=__doc__,
+)
+def ns_renewal_estimate_to_sf_opportunity():
+    @task
+    def extract(**context) -> dict:
+        from crsync.runtime.flows import renewal_estimate as flow
+
+        return flow.extract(context, window_length=DAILY)
+
+    @task
+    def transform(batch: dict) -> dict:
+        from crsync.runtime.flows import renewal_estimate as flow
+
+        return flow.transform(batch)
+
+    @task
+    def load(plan: dict, **context) -> dict:
+        from crsync.runtime.flows import renewal_estimate as flow
+
+        return flow.load(plan, context)
+
+    @task
+    def report(summary: dict) -> dict:
+        from crsync.runtime.flows import common
+
+        return common.report(summary)
+
+    report(load(transform(extract())))
+
+
+ns_renewal_estimate_to_sf_opportunity()

@@ -1,0 +1,93 @@
+"""
+### Salesforce Opportunity to CR Sales Order (hourly)
+
+When a rep clicks **Create NetSuite Order**, the Opportunity's Sync Status becomes `Processing`.
+Every hour this DAG sends those Opportunities (new contract, upsell, renewal) to NetSuite as sales
+orders upserted by external id (the 18-character Opportunity id), so the Contract Renewals module
+creates or extends the contract, and writes the outcome back to the Opportunity: NetSuite id, order
+number, `Synced` or `Error` with what to fix, and the sync time.
+
+Tasks: `extract` (SOQL) -> `transform` (validate, map) -> `load_customers` -> `load_orders`
+(mapped over chunks, in the `netsuite_api` pool) -> `write_back` (collections) -> `report`.
+The run fails when any record failed, after every good record was written and every failure was
+written back. Manual runs: see the trigger form (ids, mode, dry run) and README.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from crsync.runtime.dag_defaults import (
+    HOURLY,
+    NETSUITE_POOL,
+    NETSUITE_TASK_SLOTS,
+    START_DATE,
+    default_args,
+    hourly_timetable,
+)
+from crsync.runtime.params import opportunity_params
+
+DAG_ID = "sf_opportunity_to_ns_sales_order"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=hourly_timetable(),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    params=opportunity_params(),
+    default_args=default_args(),
+    tags=["contract-renewals", "salesforce-to-netsuite"],
+    doc_md=__doc__,
+)
+def sf_opportunity_to_ns_sales_order():
+    @task
+    def extract(**context) -> dict:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.extract(context, window_length=HOURLY)
+
+    @task
+    def transform(batch: dict) -> dict:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.transform(batch)
+
+    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    def load_customers(plan: dict, **context) -> dict:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.load_customers(plan, context, concurrency=NETSUITE_TASK_SLOTS)
+
+    @task
+    def order_chunks(plan: dict) -> list[dict]:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.order_chunks(plan)
+
+    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    def load_orders(chunk: dict, customers: dict, **context) -> dict:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.load_orders(chunk, customers, context, concurrency=NETSUITE_TASK_SLOTS)
+
+    @task
+    def write_back(plan: dict, customers: dict, order_results: list[dict], **context) -> dict:
+        from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+        return flow.write_back(plan, customers, list(order_results), context)
+
+    @task
+    def report(summary: dict) -> dict:
+        from crsync.runtime.flows import common
+
+        return common.report(summary)
+
+    plan = transform(extract())
+    customers = load_customers(plan)
+    results = load_orders.partial(customers=customers).expand(chunk=order_chunks(plan))
+    report(write_back(plan, customers, results))
+
+
+sf_opportunity_to_ns_sales_order()

@@ -1,0 +1,97 @@
+"""Every DAG file imports cleanly, fast, without I/O, with a data-interval schedule and the documented tasks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+
+EXPECTED_TASKS = {
+    "sf_opportunity_to_ns_sales_order": {
+        "extract", "transform", "load_customers", "order_chunks", "load_orders", "write_back", "report",
+    },
+    "ns_contract_to_sf_contract": {"extract", "transform", "load", "link_opportunities", "report"},
+    "ns_contract_item_to_sf_contract_item": {"extract", "transform", "load", "report"},
+    "ns_renewal_estimate_to_sf_opportunity": {"extract", "transform", "load", "report"},
+}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_dagbag_has_the_four_flows_and_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == set(EXPECTED_TASKS)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_TASKS))
+def test_dag_shape(dagbag, dag_id):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.dags[dag_id]
+    assert {t.task_id for t in dag.tasks} == EXPECTED_TASKS[dag_id]
+    # A plain cron string would give a CronTriggerTimetable with an empty data interval.
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert "dry_run" in dag.params
+    for task in dag.tasks:
+        assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure notifier"
+
+
+def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
+    dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]
+    for task_id in ("load_customers", "load_orders"):
+        assert dag.get_task(task_id).pool == "netsuite_api"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "window_end"),
+    [
+        ("sf_opportunity_to_ns_sales_order", "2026-03-01T10:00:00+00:00"),
+        ("ns_contract_to_sf_contract", "2026-03-01T02:00:00+00:00"),
+        ("ns_contract_item_to_sf_contract_item", "2026-03-01T02:30:00+00:00"),
+        ("ns_renewal_estimate_to_sf_opportunity", "2026-03-01T03:00:00+00:00"),
+    ],
+)
+def test_schedules_give_utc_windows_of_one_period(dagbag, dag_id, window_end):
+    from datetime import timedelta
+
+    from airflow.timetables.interval import CronDataIntervalTimetable as SchedulerTimetable
+
+    definition = dagbag.dags[dag_id].timetable
+    assert str(definition.timezone) == "UTC"
+    timetable = SchedulerTimetable(definition.expression, definition.timezone)
+    import pendulum
+
+    interval = timetable.infer_manual_data_interval(run_after=pendulum.datetime(2026, 3, 1, 10, 45, tz="UTC"))
+    period = timedelta(hours=1) if dag_id.startswith("sf_") else timedelta(days=1)
+    assert interval.end.isoformat() == window_end
+    assert interval.end - interval.start == period
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_parses_fast_without_heavy_imports(dag_file):
+    """Parse time beyond importing Airflow stays well under a second, with no pandas/simple-salesforce."""
+    code = (
+        "import sys, time, runpy\n"
+        "import airflow.sdk\n"
+        "t = time.perf_counter()\n"
+        f"runpy.run_path({str(dag_file)!r})\n"
+        "elapsed = time.perf_counter() - t\n"
+        "heavy = [m for m in ('pandas', 'simple_salesforce', 'requests_oauthlib') if m in sys.modules]\n"
+        "print(elapsed, ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    elapsed, heavy = out.strip().split(" ", 1) if " " in out.strip() else (out.strip(), "")
+    assert float(elapsed) < 0.5, f"{dag_file.name} took {elapsed}s to parse"
+    assert heavy == "", f"{dag_file.name} imports {heavy} at parse time"
