@@ -58,26 +58,26 @@ _NS_BODY_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 
 
-def _salesforce_field(value: str) -> str:
+def salesforce_field(value: str) -> str:
     if not _SF_FIELD.fullmatch(value):
         raise ValueError(f"{value!r} is not a Salesforce field API name (letters, digits, single '_')")
     return value
 
 
-def _salesforce_field_path(value: str) -> str:
+def salesforce_field_path(value: str) -> str:
     parts = value.split(".")
     if len(parts) > 5 or not all(_SF_FIELD.fullmatch(p) for p in parts):
         raise ValueError(f"{value!r} is not a Salesforce field or relationship path (e.g. Account.Industry)")
     return value
 
 
-def _netsuite_column(value: str) -> str:
+def netsuite_column(value: str) -> str:
     if not _NS_COLUMN.fullmatch(value):
         raise ValueError(f"{value!r} is not a NetSuite SuiteQL column (lower-case letters, digits, '_')")
     return value
 
 
-def _netsuite_body_field(value: str) -> str:
+def netsuite_body_field(value: str) -> str:
     if not _NS_BODY_FIELD.fullmatch(value):
         raise ValueError(f"{value!r} is not a NetSuite record field id (letters, digits, '_')")
     return value
@@ -120,10 +120,10 @@ def _name_template(value: str) -> str:
     return value
 
 
-SalesforceField = Annotated[str, AfterValidator(_salesforce_field)]
-SalesforceFieldPath = Annotated[str, AfterValidator(_salesforce_field_path)]
-NetSuiteColumn = Annotated[str, AfterValidator(_netsuite_column)]
-NetSuiteBodyField = Annotated[str, AfterValidator(_netsuite_body_field)]
+SalesforceField = Annotated[str, AfterValidator(salesforce_field)]
+SalesforceFieldPath = Annotated[str, AfterValidator(salesforce_field_path)]
+NetSuiteColumn = Annotated[str, AfterValidator(netsuite_column)]
+NetSuiteBodyField = Annotated[str, AfterValidator(netsuite_body_field)]
 OrderTypeLabel = Annotated[str, AfterValidator(_order_type_label)]
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=120)]
 PositiveId = Annotated[int, Field(gt=0)]
@@ -227,6 +227,7 @@ class SalesforceSettings(_Strict):
     bulk_threshold: Annotated[int, Field(ge=1)] = 2000
     pricebook: Annotated[str, AfterValidator(_pricebook)] = "standard"
     default_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    multi_currency: bool = False
 
 
 class IntegrationSettings(_Strict):
