@@ -135,7 +135,7 @@ def test_window_opportunities_soql_ignores_status_but_needs_an_order_type() -> N
 
 def test_opportunities_by_ids_soql_uses_18_char_ids() -> None:
     soql = opportunities_soql("ids", ids=["0065g00000AbCdE", "006ABCDEABCDEAB"])
-    assert "WHERE Id IN ('0065g00000AbCdEAAV', '006ABCDEABCDEAB5X3') ORDER BY Id" in soql
+    assert "WHERE Id IN ('0065g00000AbCdEAAV', '006ABCDEABCDEABY55') ORDER BY Id" in soql
 
 
 def test_extra_mapping_sources_are_selected(settings: IntegrationSettings) -> None:
