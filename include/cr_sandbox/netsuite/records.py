@@ -1,0 +1,621 @@
+"""The REST record service: typed field specs per record type, validation, reads and writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from cr_sandbox.netsuite import module
+from cr_sandbox.netsuite.db import LISTS, Store
+from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
+
+EXTERNAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_LINES_WEB_SERVICES = 5000
+
+
+@dataclass(frozen=True)
+class Field:
+    """One REST field: its column and kind (text, int, float, date, datetime, bool, ref:<table>,
+    list:<list name>, or id/links for read-only system fields)."""
+
+    name: str
+    column: str
+    kind: str = "text"
+    readonly: bool = False
+    required: bool = False
+
+
+def _f(name: str, kind: str = "text", column: str | None = None, **kw: Any) -> Field:
+    return Field(name=name, column=column or name.lower(), kind=kind, **kw)
+
+
+TRANSACTION_FIELDS = [
+    _f("tranId"), _f("entity", "ref:customer", required=True), _f("tranDate", "date"), _f("startDate", "date"),
+    _f("endDate", "date"), _f("currency", "ref:currency"), _f("memo"), _f("externalId"),
+    _f("status", "status", readonly=True), _f("total", "float", column="foreigntotal", readonly=True),
+    _f("createdFrom", "ref:transaction", readonly=True),
+    _f("createdDate", "datetime", readonly=True), _f("lastModifiedDate", "datetime", readonly=True),
+    _f("custbody_order_type", "list:customlist_order_type"),
+    _f("custbody_contract_name", "ref:customrecord_contracts"),
+    _f("custbody_swe_contract_start_date", "date"), _f("custbody_swe_contract_end_date", "date"),
+    _f("custbody_tran_term_in_months", "float"),
+    _f("custbody_swe_from_contract", "ref:customrecord_contracts"),
+    _f("custbody_end_user", "ref:customer"),
+    _f("custbody_bill_to_tier", "list:customlist_channel_tier"),
+    _f("custbody_ship_to_tier", "list:customlist_channel_tier"),
+    _f("custbody_reseller", "ref:customer"), _f("custbody_distributor", "ref:customer"),
+]
+LINE_FIELDS = [
+    _f("line", "int", column="id", readonly=True), _f("item", "ref:item", required=True),
+    _f("quantity", "float"), _f("rate", "float"), _f("amount", "float"), _f("description", column="memo"),
+    _f("custcol_swe_contract_start_date", "date"), _f("custcol_swe_contract_end_date", "date"),
+    _f("custcol_swe_contract_item_term_months", "float"),
+    _f("custcol_item_category", "list:customlist_item_category"), _f("custcol_list_rate", "float"),
+]
+CUSTOMER_FIELDS = [
+    _f("entityId"), _f("companyName", required=True), _f("externalId"), _f("email"), _f("currency", "ref:currency"),
+    _f("isInactive", "bool"), _f("custentity_channel_tier", "list:customlist_channel_tier"),
+    _f("dateCreated", "datetime", readonly=True), _f("lastModifiedDate", "datetime", readonly=True),
+]
+ITEM_FIELDS = [
+    _f("itemId", required=True), _f("displayName"), _f("description"), _f("externalId"),
+    _f("custitem_item_category", "list:customlist_item_category"), _f("basePrice", "float"),
+    _f("isInactive", "bool"), _f("itemType", column="itemtype", readonly=True),
+    _f("createdDate", "datetime", readonly=True), _f("lastModifiedDate", "datetime", readonly=True),
+]
+CUSTOM_RECORD_COMMON = [
+    _f("name"), _f("externalId"), _f("isInactive", "bool"),
+    _f("created", "datetime", readonly=True), _f("lastModified", "datetime", readonly=True),
+]
+CONTRACT_FIELDS = CUSTOM_RECORD_COMMON + [
+    _f("custrecord_contracts_start_date", "date"), _f("custrecord_contracts_end_date", "date"),
+    _f("custrecord_contracts_bill_to_customer", "ref:customer"), _f("custrecord_contracts_end_user", "ref:customer"),
+    _f("custrecord_swe_contract_type", "list:customlist_contract_type"),
+    _f("custrecord_contract_status", "list:customlist_contract_status"),
+    _f("custrecord_swe_contract_value", "float"), _f("custrecord_swe_annual_contract_val_net", "float"),
+    _f("custrecord_swe_target_renewal_date", "date"), _f("custrecord_contract_renewal_tran", "ref:transaction"),
+    _f("custrecord_swe_original_contract", "ref:customrecord_contracts"),
+    _f("custrecord_contract_date_renewed", "date"), _f("custrecord_swe_contract_currency", "ref:currency"),
+]
+CONTRACT_ITEM_FIELDS = CUSTOM_RECORD_COMMON + [
+    _f("custrecord_ci_contract_id", "ref:customrecord_contracts", required=True),
+    _f("custrecord_ci_item", "ref:item"), _f("custrecord_ci_quantity", "float"),
+    _f("custrecord_ci_startdate", "date"), _f("custrecord_ci_enddate", "date"), _f("custrecord_ci_term", "float"),
+    _f("custrecord_ci_renew_with", "ref:item"), _f("custrecord_ci_bill_to_customer", "ref:customer"),
+    _f("custrecord_ci_original_transaction", "ref:transaction"), _f("custrecord_ci_original_so_lineno", "int"),
+    _f("custrecord_ci_original_list_rate", "float"),
+    _f("custrecord_ci_status", "list:customlist_contract_status"), _f("custrecord_ci_state", "list:customlist_ci_state"),
+]
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """A REST record type backed by a table (``discriminator`` = value of its type column)."""
+
+    name: str
+    table: str
+    fields: list[Field]
+    type_column: str | None = None
+    discriminator: str | None = None
+    sublists: dict[str, list[Field]] = field(default_factory=dict)
+
+    def field_map(self) -> dict[str, Field]:
+        return {f.name.lower(): f for f in self.fields}
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    rt.name.lower(): rt
+    for rt in (
+        RecordType("customer", "customer", CUSTOMER_FIELDS),
+        RecordType("nonInventorySaleItem", "item", ITEM_FIELDS, "itemtype", "NonInvtPart"),
+        RecordType("noninventoryitem", "item", ITEM_FIELDS, "itemtype", "NonInvtPart"),
+        RecordType("inventoryItem", "item", ITEM_FIELDS, "itemtype", "InvtPart"),
+        RecordType("serviceSaleItem", "item", ITEM_FIELDS, "itemtype", "Service"),
+        RecordType("salesOrder", "transaction", TRANSACTION_FIELDS, "type", "SalesOrd", {"item": LINE_FIELDS}),
+        RecordType("estimate", "transaction", TRANSACTION_FIELDS, "type", "Estimate", {"item": LINE_FIELDS}),
+        RecordType("opportunity", "transaction", TRANSACTION_FIELDS, "type", "Opprtnty", {"item": LINE_FIELDS}),
+        RecordType("customrecord_contracts", "customrecord_contracts", CONTRACT_FIELDS),
+        RecordType("customrecord_contract_item", "customrecord_contract_item", CONTRACT_ITEM_FIELDS),
+    )
+}
+TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP"}
+DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A"}
+STATUS_NAMES = {
+    ("SalesOrd", "A"): "Pending Approval", ("SalesOrd", "B"): "Pending Fulfillment", ("SalesOrd", "G"): "Billed",
+    ("Estimate", "A"): "Open", ("Estimate", "C"): "Processed",
+    ("Opprtnty", "A"): "In Progress", ("Opprtnty", "C"): "Closed - Won",
+}
+REF_LABEL = {
+    "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
+    "customrecord_contracts": "name", "customrecord_contract_item": "name",
+}
+TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity"}
+
+
+def record_type(name: str) -> RecordType:
+    rt = RECORD_TYPES.get(name.lower())
+    if rt is None:
+        raise NetSuiteError(
+            404, "NONEXISTENT_ID",
+            f"Record type '{name}' does not exist or is not supported by REST web services.",
+        )
+    return rt
+
+
+# -- value conversion ---------------------------------------------------------------------------
+def _parse_date(value: Any, name: str, path: str) -> str:
+    if not isinstance(value, str):
+        raise invalid_field_value(name, value, path)
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError as exc:
+        raise invalid_field_value(name, value, path) from exc
+
+
+def convert_in(conn: sqlite3.Connection, spec: Field, value: Any, path: str) -> Any:
+    """Validate a JSON value for ``spec`` and return what is stored in its column."""
+    name = spec.name
+    if value is None:
+        return None
+    kind = spec.kind
+    if kind == "text":
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise invalid_field_value(name, value, path)
+        return str(value)
+    if kind in ("int", "float"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise invalid_field_value(name, value, path)
+        return int(value) if kind == "int" else float(value)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise invalid_field_value(name, value, path)
+        return "T" if value else "F"
+    if kind == "date":
+        return _parse_date(value, name, path)
+    if kind.startswith(("ref:", "list:")):
+        if not isinstance(value, dict) or "id" not in value:
+            raise invalid_content(
+                f"Invalid value for field {name}: a reference must be an object such as {{\"id\": \"1\"}}.",
+                path,
+            )
+        raw = value["id"]
+        try:
+            ref_id = int(str(raw))
+        except ValueError as exc:
+            raise invalid_field_value(name, raw, f"{path}.id") from exc
+        if kind.startswith("list:"):
+            if ref_id not in LISTS[kind[5:]]:
+                raise invalid_field_value(name, raw, path)
+            return ref_id
+        table = kind[4:]
+        if conn.execute(f'SELECT 1 FROM "{table}" WHERE id=?', (ref_id,)).fetchone() is None:
+            raise invalid_field_value(name, raw, path)
+        return ref_id
+    raise invalid_field_value(name, value, path)
+
+
+def convert_out(conn: sqlite3.Connection, spec: Field, value: Any, base_url: str, row: sqlite3.Row) -> Any:
+    kind = spec.kind
+    if kind == "bool":
+        return value == "T"
+    if kind == "datetime":
+        return str(value).replace(" ", "T") + "Z"
+    if kind == "status":
+        return {"id": value, "refName": STATUS_NAMES.get((row["type"], value), value)}
+    if kind.startswith("list:"):
+        return {"id": str(value), "refName": LISTS[kind[5:]].get(int(value), str(value))}
+    if kind.startswith("ref:"):
+        table = kind[4:]
+        label_row = conn.execute(
+            f'SELECT {REF_LABEL[table]}{", type" if table == "transaction" else ""} FROM "{table}" WHERE id=?',
+            (value,),
+        ).fetchone()
+        ref: dict[str, Any] = {"id": str(value)}
+        if table != "currency":
+            ref_type = table
+            if table == "transaction" and label_row is not None:
+                ref_type = TYPE_OF_TRANSACTION.get(label_row[1], "transaction")
+            elif table == "item":
+                ref_type = "noninventoryitem"
+            ref["links"] = [{"rel": "self", "href": f"{base_url}/services/rest/record/v1/{ref_type}/{value}"}]
+        if label_row is not None and label_row[0] is not None:
+            ref["refName"] = str(label_row[0])
+        return ref
+    if kind == "float" and isinstance(value, float) and value.is_integer():
+        return value
+    return value
+
+
+# -- the service ---------------------------------------------------------------------------------
+class RecordService:
+    """CRUD, upsert and transform over the stand-in's tables, with the module hooked into saves."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _resolve_id(self, conn: sqlite3.Connection, rt: RecordType, key: str) -> int | None:
+        if key.startswith("eid:"):
+            eid = key[4:]
+            where, params = "externalid=?", [eid]
+        else:
+            try:
+                where, params = "id=?", [int(key)]
+            except ValueError as exc:
+                raise NetSuiteError(400, "INVALID_ID", f"Invalid record id '{key}'.") from exc
+        if rt.type_column:
+            where += f" AND {rt.type_column}=?"
+            params.append(rt.discriminator)
+        row = conn.execute(f'SELECT id FROM "{rt.table}" WHERE {where}', params).fetchone()
+        return row[0] if row else None
+
+    def _require_id(self, conn: sqlite3.Connection, rt: RecordType, key: str) -> int:
+        record_id = self._resolve_id(conn, rt, key)
+        if record_id is None:
+            raise not_found(rt.name, key)
+        return record_id
+
+    # reads
+    def get(self, type_name: str, key: str, base_url: str, expand: bool) -> dict[str, Any]:
+        rt = record_type(type_name)
+        with self.store.lock:
+            conn = self.store.conn
+            record_id = self._require_id(conn, rt, key)
+            row = conn.execute(f'SELECT * FROM "{rt.table}" WHERE id=?', (record_id,)).fetchone()
+            self_href = f"{base_url}/services/rest/record/v1/{type_name}/{record_id}"
+            out: dict[str, Any] = {"links": [{"rel": "self", "href": self_href}], "id": str(record_id)}
+            for spec in rt.fields:
+                value = row[spec.column]
+                if value is not None:
+                    out[spec.name] = convert_out(conn, spec, value, base_url, row)
+            for sublist, specs in rt.sublists.items():
+                links = [{"rel": "self", "href": f"{self_href}/{sublist}"}]
+                if not expand:
+                    out[sublist] = {"links": links}
+                    continue
+                lines = conn.execute(
+                    "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F' ORDER BY id",
+                    (record_id,),
+                ).fetchall()
+                items = []
+                for line in lines:
+                    entry: dict[str, Any] = {"links": [{"rel": "self", "href": f"{self_href}/{sublist}/{line['id']}"}]}
+                    for spec in specs:
+                        value = line[spec.column]
+                        if value is not None:
+                            entry[spec.name] = convert_out(conn, spec, value, base_url, line)
+                    items.append(entry)
+                out[sublist] = {"links": links, "items": items, "totalResults": len(items)}
+            return out
+
+    # writes
+    def _body_values(
+        self, conn: sqlite3.Connection, rt: RecordType, body: Any, *, creating: bool
+    ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+        if not isinstance(body, dict):
+            raise invalid_content("The request body must be a JSON object.")
+        fields = rt.field_map()
+        values: dict[str, Any] = {}
+        sublists: dict[str, list[dict[str, Any]]] = {}
+        for key, value in body.items():
+            if key in ("links", "id"):
+                continue
+            if key in rt.sublists:
+                sublists[key] = self._sublist_values(conn, rt, key, value)
+                continue
+            spec = fields.get(key.lower())
+            if spec is None:
+                raise invalid_content(
+                    f"Invalid field '{key}' in the request body: the field does not exist on record type "
+                    f"{rt.name}, or it is not exposed to REST web services.",
+                    key,
+                )
+            if spec.readonly:
+                continue
+            converted = convert_in(conn, spec, value, key)
+            if spec.column == "externalid" and converted is not None and not EXTERNAL_ID_PATTERN.match(converted):
+                raise invalid_content(
+                    f"Invalid value for field externalId: '{converted}'. An external ID may contain only "
+                    "letters, digits, underscores (_) and hyphens (-).",
+                    key,
+                )
+            values[spec.column] = converted
+        if creating:
+            for spec in rt.fields:
+                if spec.required and values.get(spec.column) is None:
+                    raise invalid_content(
+                        f"Please enter value(s) for: {spec.name}. The field {spec.name} is mandatory.", spec.name
+                    )
+        return values, sublists
+
+    def _sublist_values(self, conn: sqlite3.Connection, rt: RecordType, name: str, value: Any) -> list[dict[str, Any]]:
+        if not isinstance(value, dict) or not isinstance(value.get("items"), list):
+            raise invalid_content(f"Invalid value for sublist {name}: expected {{\"items\": [...]}}.", name)
+        if len(value["items"]) > MAX_LINES_WEB_SERVICES:
+            raise invalid_content(
+                f"The {name} sublist has more than {MAX_LINES_WEB_SERVICES} lines, the web services limit.", name
+            )
+        specs = {f.name.lower(): f for f in rt.sublists[name]}
+        lines = []
+        for index, line in enumerate(value["items"]):
+            path = f"{name}.items[{index}]"
+            if not isinstance(line, dict):
+                raise invalid_content(f"Invalid line in sublist {name}: expected an object.", path)
+            converted: dict[str, Any] = {}
+            for key, raw in line.items():
+                if key == "links":
+                    continue
+                spec = specs.get(key.lower())
+                if spec is None:
+                    raise invalid_content(
+                        f"Invalid field '{key}' in sublist {name}: the field does not exist on the sublist.",
+                        f"{path}.{key}",
+                    )
+                if spec.column == "id":
+                    if isinstance(raw, bool) or not isinstance(raw, int | str) or not str(raw).isdigit():
+                        raise invalid_field_value("line", raw, f"{path}.line")
+                    converted["id"] = int(raw)
+                    continue
+                converted[spec.column] = convert_in(conn, spec, raw, f"{path}.{key}")
+            converted["_path"] = path
+            lines.append(converted)
+        return lines
+
+    def _check_external_id_free(self, conn: sqlite3.Connection, rt: RecordType, eid: str, own_id: int | None) -> None:
+        sql = f'SELECT id FROM "{rt.table}" WHERE externalid=?'
+        params: list[Any] = [eid]
+        if rt.table == "transaction":
+            sql += " AND type=?"
+            params.append(rt.discriminator)
+        row = conn.execute(sql, params).fetchone()
+        if row is not None and row[0] != own_id:
+            raise NetSuiteError(
+                400, "DUP_RCRD",
+                f"A {rt.name} record with external ID '{eid}' already exists (internal id {row[0]}). "
+                f"Use PUT record/v1/{rt.name}/eid:{eid} to update it.",
+                "externalId",
+            )
+
+    def _insert(self, conn: sqlite3.Connection, rt: RecordType, values: dict[str, Any]) -> int:
+        now = self.store.now_text()
+        values = dict(values)
+        if rt.type_column:
+            values[rt.type_column] = rt.discriminator
+        if rt.table == "customer":
+            values.setdefault("datecreated", now)
+            values.setdefault("currency", 1)
+            values["entityid"] = values.get("entityid") or values.get("companyname")
+        elif rt.table in ("item", "transaction"):
+            values.setdefault("createddate", now)
+        else:
+            values.setdefault("created", now)
+        if rt.table == "transaction":
+            values.setdefault("trandate", self.store.today().isoformat())
+            values.setdefault("status", DEFAULT_STATUS[rt.discriminator or "SalesOrd"])
+            if values.get("currency") is None:
+                row = conn.execute("SELECT currency FROM customer WHERE id=?", (values["entity"],)).fetchone()
+                values["currency"] = row[0] if row else 1
+        values["lastmodified" if rt.table.startswith("customrecord") else "lastmodifieddate"] = now
+        if rt.table.startswith("customrecord") and not values.get("name"):
+            values["name"] = None
+        cols = list(values)
+        cursor = conn.execute(
+            f'INSERT INTO "{rt.table}" ({", ".join(f"{c!r}".replace(chr(39), chr(34)) for c in cols)}) '
+            f"VALUES ({', '.join('?' for _ in cols)})",
+            [values[c] for c in cols],
+        )
+        new_id = int(cursor.lastrowid)
+        if rt.table == "transaction" and not values.get("tranid"):
+            conn.execute('UPDATE "transaction" SET tranid=? WHERE id=?',
+                         (f"{TRANSACTION_PREFIX[rt.discriminator or 'SalesOrd']}{new_id}", new_id))
+        if rt.table == "customrecord_contract_item" and not values.get("name"):
+            conn.execute("UPDATE customrecord_contract_item SET name=? WHERE id=?", (f"{new_id:08d}", new_id))
+        if rt.table == "customrecord_contracts" and not values.get("name"):
+            conn.execute("UPDATE customrecord_contracts SET name=? WHERE id=?", (str(new_id), new_id))
+        return new_id
+
+    def _update(self, conn: sqlite3.Connection, rt: RecordType, record_id: int, values: dict[str, Any]) -> None:
+        values = dict(values)
+        values["lastmodified" if rt.table.startswith("customrecord") else "lastmodifieddate"] = self.store.now_text()
+        assignments = ", ".join(f'"{c}"=?' for c in values)
+        conn.execute(f'UPDATE "{rt.table}" SET {assignments} WHERE id=?', [*values.values(), record_id])
+
+    def write_lines(
+        self, conn: sqlite3.Connection, tran_id: int, lines: list[dict[str, Any]], *, replace: bool
+    ) -> None:
+        """Apply item lines: ``replace`` drops the old lines; otherwise lines with ``line`` update that
+        line and lines without it are appended (NetSuite's PATCH merge)."""
+        existing = {
+            r["id"]: dict(r)
+            for r in conn.execute(
+                "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F'", (tran_id,)
+            )
+        }
+        next_line = (conn.execute('SELECT MAX(id) FROM transactionline WHERE "transaction"=?', (tran_id,)).fetchone()[0] or 0) + 1
+        if replace:
+            conn.execute("DELETE FROM transactionline WHERE \"transaction\"=? AND mainline='F'", (tran_id,))
+            existing_for_merge: dict[int, dict[str, Any]] = {}
+        else:
+            existing_for_merge = existing
+        for line in lines:
+            path = line.pop("_path")
+            line_id = line.pop("id", None)
+            if line_id is not None and line_id in existing_for_merge:
+                merged = {**existing_for_merge[line_id], **line}
+                conn.execute('DELETE FROM transactionline WHERE "transaction"=? AND id=?', (tran_id, line_id))
+            else:
+                if line_id is not None and not replace:
+                    raise invalid_field_value("line", line_id, f"{path}.line")
+                if line.get("item") is None:
+                    raise invalid_content("Please enter value(s) for: item. The field item is mandatory.", f"{path}.item")
+                merged = dict(line)
+                merged["id"] = next_line
+                next_line += 1
+            merged.pop("uniquekey", None)
+            self._fill_line(conn, merged)
+            merged.update({"transaction": tran_id, "mainline": "F", "linesequencenumber": merged["id"]})
+            cols = list(merged)
+            conn.execute(
+                f'INSERT INTO transactionline ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f"VALUES ({', '.join('?' for _ in cols)})",
+                [merged[c] for c in cols],
+            )
+        self.refresh_total(conn, tran_id)
+
+    @staticmethod
+    def _fill_line(conn: sqlite3.Connection, line: dict[str, Any]) -> None:
+        item = conn.execute("SELECT custitem_item_category, baseprice FROM item WHERE id=?", (line["item"],)).fetchone()
+        quantity = line.get("quantity")
+        if quantity is None:
+            quantity = line["quantity"] = 1.0
+        if line.get("rate") is None:
+            if line.get("amount") is not None and quantity:
+                line["rate"] = line["amount"] / quantity
+            else:
+                line["rate"] = item["baseprice"] if item else 0.0
+        if line.get("amount") is None:
+            line["amount"] = round(quantity * (line["rate"] or 0.0), 2)
+        if line.get("custcol_item_category") is None and item is not None:
+            line["custcol_item_category"] = item["custitem_item_category"]
+        if line.get("custcol_list_rate") is None and item is not None:
+            line["custcol_list_rate"] = item["baseprice"]
+
+    @staticmethod
+    def refresh_total(conn: sqlite3.Connection, tran_id: int) -> None:
+        total = conn.execute(
+            "SELECT COALESCE(SUM(amount), 0) FROM transactionline WHERE \"transaction\"=? AND mainline='F'", (tran_id,)
+        ).fetchone()[0]
+        conn.execute('UPDATE "transaction" SET foreigntotal=? WHERE id=?', (total, tran_id))
+        # NetSuite's transactionline also holds the header as the mainline row (id 0).
+        conn.execute(
+            "INSERT INTO transactionline (\"transaction\", id, linesequencenumber, mainline, amount, quantity) "
+            "VALUES (?, 0, 0, 'T', ?, NULL) ON CONFLICT (\"transaction\", id) DO UPDATE SET amount=excluded.amount",
+            (tran_id, total),
+        )
+
+    def _after_save(self, conn: sqlite3.Connection, rt: RecordType, record_id: int) -> None:
+        if rt.discriminator == "SalesOrd":
+            module.on_sales_order_saved(conn, self.store, record_id)
+
+    def create(self, type_name: str, body: Any) -> int:
+        rt = record_type(type_name)
+        with self.store.transaction() as conn:
+            values, sublists = self._body_values(conn, rt, body, creating=True)
+            if values.get("externalid"):
+                self._check_external_id_free(conn, rt, values["externalid"], None)
+            record_id = self._insert(conn, rt, values)
+            if rt.sublists:
+                self.write_lines(conn, record_id, sublists.get("item", []), replace=True)
+            self._after_save(conn, rt, record_id)
+            return record_id
+
+    def update(self, type_name: str, key: str, body: Any, replace: set[str]) -> int:
+        rt = record_type(type_name)
+        with self.store.transaction() as conn:
+            record_id = self._require_id(conn, rt, key)
+            values, sublists = self._body_values(conn, rt, body, creating=False)
+            if values.get("externalid"):
+                self._check_external_id_free(conn, rt, values["externalid"], record_id)
+            self._update(conn, rt, record_id, values)
+            for name, lines in sublists.items():
+                self.write_lines(conn, record_id, lines, replace=name in replace)
+            self._after_save(conn, rt, record_id)
+            return record_id
+
+    def upsert(self, type_name: str, key: str, body: Any) -> tuple[int, bool]:
+        """PUT ``eid:<externalId>``: update the record with that external id or create it."""
+        rt = record_type(type_name)
+        if not key.startswith("eid:"):
+            raise NetSuiteError(
+                405, "INVALID_REQUEST",
+                "PUT is supported only for upsert by external ID: PUT record/v1/<type>/eid:<externalId>.",
+            )
+        eid = key[4:]
+        if not EXTERNAL_ID_PATTERN.match(eid):
+            raise NetSuiteError(
+                400, "INVALID_ID",
+                f"Invalid external ID '{eid}'. An external ID may contain only letters, digits, underscores (_) "
+                "and hyphens (-).",
+            )
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k.lower() != "externalid"}
+        with self.store.transaction() as conn:
+            record_id = self._resolve_id(conn, rt, key)
+            if record_id is None:
+                values, sublists = self._body_values(conn, rt, body, creating=True)
+                values["externalid"] = eid
+                record_id = self._insert(conn, rt, values)
+                created = True
+                if rt.sublists:
+                    self.write_lines(conn, record_id, sublists.get("item", []), replace=True)
+            else:
+                values, sublists = self._body_values(conn, rt, body, creating=False)
+                self._update(conn, rt, record_id, values)
+                created = False
+                # Guessed: an upsert replaces sublists it carries (it is a full-state write).
+                for lines in sublists.values():
+                    self.write_lines(conn, record_id, lines, replace=True)
+            self._after_save(conn, rt, record_id)
+            return record_id, created
+
+    def delete(self, type_name: str, key: str) -> None:
+        rt = record_type(type_name)
+        with self.store.transaction() as conn:
+            record_id = self._require_id(conn, rt, key)
+            if rt.table == "transaction":
+                conn.execute('DELETE FROM transactionline WHERE "transaction"=?', (record_id,))
+                conn.execute('DELETE FROM module_processed WHERE "transaction"=?', (record_id,))
+            if rt.table == "customrecord_contracts":
+                children = conn.execute(
+                    "SELECT COUNT(*) FROM customrecord_contract_item WHERE custrecord_ci_contract_id=?", (record_id,)
+                ).fetchone()[0]
+                if children:
+                    raise NetSuiteError(
+                        400, "THIS_RECORD_CANNOT_BE_DELETED_BECAUSE_IT_HAS_DEPENDENT_RECORDS",
+                        "This record cannot be deleted because it has dependent records (contract items).",
+                    )
+            conn.execute(f'DELETE FROM "{rt.table}" WHERE id=?', (record_id,))
+
+    def transform(self, source_type: str, key: str, target_type: str, body: Any, replace: set[str]) -> int:
+        """``POST record/v1/estimate/<id>/!transform/salesOrder``: copy the estimate into a new order
+        (``createdFrom`` keeps the link), then apply the body as overrides."""
+        source = record_type(source_type)
+        target = record_type(target_type)
+        if source.discriminator not in ("Estimate", "Opprtnty") or target.discriminator != "SalesOrd":
+            raise NetSuiteError(
+                400, "INVALID_REQUEST", f"Transformation from {source.name} to {target.name} is not supported."
+            )
+        with self.store.transaction() as conn:
+            source_id = self._require_id(conn, source, key)
+            head = dict(conn.execute('SELECT * FROM "transaction" WHERE id=?', (source_id,)).fetchone())
+            if head["status"] == "C":
+                raise NetSuiteError(
+                    400, "USER_ERROR", f"The {source.name} {head['tranid']} has already been processed into an order."
+                )
+            values, sublists = self._body_values(conn, target, body or {}, creating=False)
+            copied = {
+                k: v for k, v in head.items()
+                if k not in ("id", "tranid", "type", "externalid", "status", "createddate", "lastmodifieddate",
+                             "foreigntotal", "trandate", "createdfrom")
+            }
+            copied.update(values)
+            copied["createdfrom"] = source_id
+            if copied.get("externalid"):
+                self._check_external_id_free(conn, target, copied["externalid"], None)
+            new_id = self._insert(conn, target, copied)
+            source_lines = [
+                {k: v for k, v in dict(r).items() if k not in ("uniquekey", "transaction", "mainline", "linesequencenumber")}
+                | {"_path": f"item.items[{i}]"}
+                for i, r in enumerate(conn.execute(
+                    "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F' ORDER BY id", (source_id,)))
+            ]
+            self.write_lines(conn, new_id, source_lines, replace=True)
+            for name, lines in sublists.items():
+                self.write_lines(conn, new_id, lines, replace=name in replace)
+            conn.execute(
+                'UPDATE "transaction" SET status=\'C\', lastmodifieddate=? WHERE id=?', (self.store.now_text(), source_id)
+            )
+            self._after_save(conn, target, new_id)
+            return new_id
