@@ -444,6 +444,8 @@ class RecordService:
             line_id = line.pop("id", None)
             if line_id is not None and line_id in existing_for_merge:
                 merged = {**existing_for_merge[line_id], **line}
+                if "amount" not in line and ("quantity" in line or "rate" in line):
+                    merged["amount"] = None  # recomputed from quantity x rate
                 conn.execute('DELETE FROM transactionline WHERE "transaction"=? AND id=?', (tran_id, line_id))
             else:
                 if line_id is not None and not replace:
