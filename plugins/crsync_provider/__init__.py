@@ -23,7 +23,10 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": "NetSuite",
-                "python-modules": ["crsync_provider.operators.netsuite", "crsync_provider.operators.salesforce"],
+                "python-modules": [
+                    "crsync_provider.operators.netsuite",
+                    "crsync_provider.operators.salesforce",
+                ],
             }
         ],
         "connection-types": [

@@ -198,9 +198,11 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for 429, 5xx and dropped connections; False for auth and validation errors."""
+    """True for 429, 5xx and dropped connections; False for auth, validation and TLS errors."""
     if isinstance(exc, NetSuiteError):
         return exc.retryable
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
+        return False
     return isinstance(exc, _RETRYABLE_TRANSPORT)
 
 
@@ -605,9 +607,19 @@ class NetSuiteHook(BaseHook):
 
         def post() -> requests.Response:
             with self.semaphore:
-                resp = self.session.post(self.token_url, data=data, timeout=self.timeout)
+                resp = self.session.post(self.token_url, data=data, timeout=self.timeout, verify=self._verify)
             if resp.status_code >= 400:
-                raise error_from_response(resp)
+                error = error_from_response(resp)
+                if 400 <= resp.status_code < 500 and resp.status_code != 429:
+                    # Any refusal at the token endpoint is an authentication failure: no retry.
+                    raise NetSuiteAuthError(
+                        error.status,
+                        error.code,
+                        f"OAuth 2.0 token request refused: {error.detail}",
+                        method="POST",
+                        url=self.token_url,
+                    )
+                raise error
             return resp
 
         resp = self._retrying(post)
@@ -632,10 +644,15 @@ class NetSuiteHook(BaseHook):
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        ca_bundle = self.extras.get("ca_bundle")
-        session.verify = str(Path(ca_bundle).expanduser()) if ca_bundle else True
+        session.verify = self._verify
         session.headers.update({"Accept": "application/json", "User-Agent": "crsync-provider/netsuite"})
         return session
+
+    @cached_property
+    def _verify(self) -> str | bool:
+        # Passed on every request too: requests lets REQUESTS_CA_BUNDLE override ``session.verify``.
+        ca_bundle = self.extras.get("ca_bundle")
+        return str(Path(ca_bundle).expanduser()) if ca_bundle else True
 
     def get_conn(self) -> requests.Session:
         """Return the HTTP session (authentication is applied per request)."""
@@ -703,6 +720,7 @@ class NetSuiteHook(BaseHook):
                 headers=request_headers,
                 auth=auth,
                 timeout=self.timeout,
+                verify=self._verify,
             )
             resp.content  # noqa: B018 - read the whole body while holding the slot
         if resp.status_code < 400:

@@ -1,0 +1,307 @@
+"""NetSuiteHook against the NetSuite stand-in over HTTPS: auth, paging, records, retries, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from crsync_provider.hooks.netsuite import (
+    NetSuiteAuthError,
+    NetSuiteHook,
+    NetSuiteValidationError,
+    bind_suiteql,
+    default_base_url,
+    suiteql_timestamp,
+)
+
+NS = "netsuite"
+
+
+def customer_writes(n: int, prefix: str = "CUST") -> list[dict]:
+    return [
+        {
+            "key": f"k{i}",
+            "record_type": "customer",
+            "external_id": f"{prefix}-{i:05d}",
+            "body": {"companyName": f"Customer {prefix} {i}"},
+            "transform_from": None,
+        }
+        for i in range(n)
+    ]
+
+
+def count_external_ids(hook: NetSuiteHook, prefix: str) -> dict[str, int]:
+    rows = hook.suiteql(
+        f"SELECT externalid, COUNT(*) AS n FROM customer WHERE externalid LIKE '{prefix}-%' "
+        "GROUP BY externalid ORDER BY externalid"
+    )
+    return {r["externalid"]: int(r["n"]) for r in rows}
+
+
+# ------------------------------------------------------------------------------- pure helpers
+
+
+def test_default_base_url_and_literals():
+    assert default_base_url("1234567_SB1") == "https://1234567-sb1.suitetalk.api.netsuite.com"
+    assert suiteql_timestamp("2024-01-02T03:04:05+00:00") == (
+        "TO_TIMESTAMP('2024-01-02 03:04:05', 'YYYY-MM-DD HH24:MI:SS')"
+    )
+    assert bind_suiteql("x = :a AND y = :b AND z = ':c'", {"a": "o'k", "b": 3}) == (
+        "x = 'o''k' AND y = 3 AND z = ':c'"
+    )
+
+
+# ------------------------------------------------------------------------------- auth
+
+
+@pytest.mark.parametrize("auth", ["tba", "oauth2_m2m"])
+def test_both_auth_methods_and_test_button(ns, netsuite_conn, auth):
+    hook = NetSuiteHook(netsuite_conn(f"ns_{auth}", auth=auth))
+    ok, message = hook.test_connection()
+    assert ok, message
+    rows = list(hook.suiteql("SELECT id, companyname FROM customer ORDER BY id"))
+    assert rows and "links" not in rows[0]
+    assert rows[0]["id"] in (1001, "1001")
+
+
+def test_m2m_token_is_cached(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn("ns_m2m_cache", auth="oauth2_m2m"))
+    calls.reset(NS)
+    for _ in range(3):
+        hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1)
+    other = NetSuiteHook("ns_m2m_cache")  # another hook in the same process shares the token
+    other.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1)
+    assert calls.count(NS, path_contains="oauth2/v1/token") <= 1
+    assert calls.count(NS, path_contains="suiteql", status=200) == 4
+
+
+def test_bad_secret_fails_fast_with_one_attempt(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn("ns_bad", password="wrong-secret"))
+    calls.reset(NS)
+    started = time.monotonic()
+    with pytest.raises(NetSuiteAuthError) as info:
+        list(hook.suiteql("SELECT id FROM customer"))
+    assert time.monotonic() - started < 5
+    assert info.value.status == 401
+    assert info.value.code == "INVALID_LOGIN"
+    assert calls.stats(NS)["total"] == 1
+    ok, message = hook.test_connection()
+    assert not ok and "INVALID_LOGIN" in message
+
+
+def test_bad_m2m_key_fails_fast(ns, calls, netsuite_conn, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    hook = NetSuiteHook(netsuite_conn("ns_bad_m2m", auth="oauth2_m2m", private_key=other.decode(),
+                                      private_key_file=None, certificate_id="wrong-cert"))
+    calls.reset(NS)
+    with pytest.raises(NetSuiteAuthError) as info:
+        hook.suiteql_page("SELECT id FROM customer", limit=1)
+    assert info.value.status in (400, 401)
+    assert "certificate" in info.value.detail.lower() or info.value.code
+    assert calls.stats(NS)["total"] == 1
+
+
+# ------------------------------------------------------------------------------- SuiteQL
+
+
+def test_suiteql_paging_2500_rows(ns, calls, netsuite_conn):
+    ns.control(NS, "seed", {"customers": 2500})
+    hook = NetSuiteHook(netsuite_conn())
+    calls.reset(NS)
+    rows = list(hook.suiteql("SELECT id FROM customer WHERE id >= 2001 ORDER BY id"))
+    assert len(rows) == 2500
+    assert len({r["id"] for r in rows}) == 2500
+    assert calls.count(NS, path_contains="suiteql") == 3
+
+
+def test_bad_query_is_a_validation_error(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    calls.reset(NS)
+    with pytest.raises(NetSuiteValidationError) as info:
+        list(hook.suiteql("SELECT nosuchcolumn FROM customer"))
+    assert info.value.status == 400
+    assert info.value.code == "INVALID_PARAMETER"
+    assert calls.stats(NS)["total"] == 1
+
+
+@pytest.mark.slow
+def test_keyset_paging_past_100000_rows(ns, netsuite_conn):
+    ns.control(NS, "seed", {"customers": 100_500})
+    hook = NetSuiteHook(netsuite_conn())
+    total = 0
+    last = 0
+    for row in hook.suiteql_keyset(
+        "SELECT id FROM customer WHERE id >= 2001 AND {key_filter} ORDER BY id", key="id"
+    ):
+        assert int(row["id"]) > last
+        last = int(row["id"])
+        total += 1
+    assert total == 100_500
+
+
+# ------------------------------------------------------------------------------- records
+
+
+def test_record_round_trip(ns, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    new_id = hook.create_record("customer", {"companyName": "Created Co", "externalId": "CRT-1"})
+    assert new_id and new_id.isdigit()
+    record = hook.get_record("customer", new_id)
+    assert record["companyName"] == "Created Co"
+    hook.update_record("customer", new_id, {"companyName": "Renamed Co"})
+    assert hook.get_record("customer", "eid:CRT-1")["companyName"] == "Renamed Co"
+    upserted = hook.upsert_record("customer", "CRT-1", {"companyName": "Upserted Co"})
+    assert upserted == new_id
+    hook.delete_record("customer", new_id)
+    with pytest.raises(NetSuiteValidationError) as info:
+        hook.get_record("customer", new_id)
+    assert info.value.status == 404
+
+
+def test_validation_error_carries_code_and_path(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    calls.reset(NS)
+    with pytest.raises(NetSuiteValidationError) as info:
+        hook.upsert_record("customer", "NOPE-1", {})  # companyName is required
+    assert info.value.code
+    assert info.value.detail
+    assert calls.stats(NS)["total"] == 1
+    with pytest.raises(NetSuiteValidationError):
+        hook.upsert_record("customer", "bad id!", {"companyName": "x"})
+    assert calls.stats(NS)["total"] == 1  # refused before any request
+
+
+def test_transform_estimate_to_sales_order(ns, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    estimates = list(hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id"))
+    assert estimates, "the default seed has open estimates"
+    estimate_id = estimates[0]["id"]
+    results = hook.write_many(
+        [
+            {
+                "key": "opp-1",
+                "record_type": "salesOrder",
+                "external_id": "SO-OPP-1",
+                "body": {"memo": "from renewal"},
+                "transform_from": {"record_type": "estimate", "id": str(estimate_id)},
+            }
+        ]
+    )
+    assert results[0]["status"] == "created", results
+    order_id = results[0]["id"]
+    order = hook.get_record("salesOrder", order_id)
+    assert str(order["createdFrom"]["id"]) == str(estimate_id)
+    # Sent again: the order exists, so it is upserted by external id (no second transform).
+    again = hook.write_many(
+        [
+            {
+                "key": "opp-1",
+                "record_type": "salesOrder",
+                "external_id": "SO-OPP-1",
+                "body": {"memo": "updated"},
+                "transform_from": {"record_type": "estimate", "id": str(estimate_id)},
+            }
+        ]
+    )
+    assert again[0]["status"] == "updated" and again[0]["id"] == order_id
+    assert hook.get_record("salesOrder", order_id)["memo"] == "updated"
+
+
+# ------------------------------------------------------------------------------- write_many
+
+
+def test_write_many_created_updated_failed_in_order(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    writes = customer_writes(30, "WM")
+    writes[5]["body"] = {}  # missing companyName: refused by NetSuite
+    writes[7]["external_id"] = "bad id"  # refused before sending
+    calls.reset(NS)
+    results = hook.write_many(writes)
+    assert [r["key"] for r in results] == [w["key"] for w in writes]
+    assert [r["status"] for r in results].count("created") == 28
+    assert results[5]["status"] == "failed" and results[5]["error"]["code"]
+    assert results[7]["status"] == "failed" and results[7]["error"]["code"] == "INVALID_EXTERNAL_ID"
+    assert all(r["id"] for r in results if r["status"] == "created")
+    assert calls.count(NS, method="PUT") == 29  # one write per sendable record
+
+    writes[5]["body"] = {"companyName": "fixed"}
+    again = hook.write_many(writes[:10])
+    assert [r["status"] for r in again] == ["updated"] * 5 + ["created"] + ["updated"] + ["failed"] + ["updated"] * 2
+
+
+def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn(max_attempts=10))
+    ns.control(NS, "governance", {"rate_429": 0.2 / 3, "rate_503": 0.2 / 3, "rate_drop": 0.2 / 3, "seed": 7})
+    calls.reset(NS)
+    writes = customer_writes(300, "FLT")
+    results = hook.write_many(writes)
+    injected = calls.stats(NS)["injected_faults"]
+    ns.control(NS, "governance", {"rate_429": 0, "rate_503": 0, "rate_drop": 0})
+    assert sum(injected.values()) > 20, injected
+    assert all(r["status"] == "created" for r in results), [r for r in results if r["status"] != "created"][:3]
+    counts = count_external_ids(hook, "FLT")
+    assert len(counts) == 300 and set(counts.values()) == {1}
+
+
+def test_transform_retried_after_ambiguous_failure_creates_once(ns, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn(max_attempts=10))
+    estimates = [
+        r["id"] for r in hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id")
+    ]
+    ns.control(NS, "governance", {"rate_503": 0.3, "rate_drop": 0.2, "seed": 3})
+    results = hook.write_many(
+        [
+            {
+                "key": f"e{n}",
+                "record_type": "salesOrder",
+                "external_id": f"SO-T-{n}",
+                "body": {},
+                "transform_from": {"record_type": "estimate", "id": str(eid)},
+            }
+            for n, eid in enumerate(estimates)
+        ]
+    )
+    ns.control(NS, "governance", {"rate_503": 0, "rate_drop": 0})
+    assert all(r["status"] == "created" for r in results), results
+    rows = list(hook.suiteql("SELECT externalid FROM transaction WHERE externalid LIKE 'SO-T-%'"))
+    assert len(rows) == len(estimates)
+
+
+def test_concurrency_cap_never_exceeded_with_8_parallel_callers(ns, calls, netsuite_conn):
+    conn_id = netsuite_conn("ns_cap")
+    ns.control(NS, "governance", {"latency_ms": 30, "concurrency_limit": 5})
+    calls.reset(NS)
+    barrier = threading.Barrier(8)
+
+    def caller(n: int) -> list[dict]:
+        hook = NetSuiteHook(conn_id)  # separate hooks share the account's slots
+        barrier.wait()
+        return hook.write_many(customer_writes(25, f"PAR{n}"))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [r for batch in pool.map(caller, range(8)) for r in batch]
+    snapshot = calls.stats(NS)
+    assert all(r["status"] == "created" for r in results)
+    assert snapshot["rejected_over_limit"] == 0
+    assert calls.count(NS, status=429) == 0
+    assert 1 < snapshot["peak_concurrency"] <= 5
+
+
+def test_map_concurrently_uses_the_whole_limit(ns, calls, netsuite_conn):
+    hook = NetSuiteHook(netsuite_conn())
+    ns.control(NS, "governance", {"latency_ms": 50})
+    calls.reset(NS)
+    started = time.monotonic()
+    out = hook.map_concurrently(lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(20))
+    elapsed = time.monotonic() - started
+    assert len(out) == 20
+    assert calls.stats(NS)["peak_concurrency"] == 5
+    assert elapsed < 20 * 0.05 / 2  # well under the one-at-a-time time
