@@ -1,0 +1,94 @@
+"""What every flow's tasks share: settings and params of the run, hooks, dry runs and the run report."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from crsync.records import RunSummary
+from crsync.runtime.windows import SyncWindow, window_from_context
+from crsync.settings import IntegrationSettings, load_settings
+
+log = logging.getLogger(__name__)
+
+NETSUITE_CONN_ID = "netsuite_default"
+SALESFORCE_CONN_ID = "salesforce_default"
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What one run covers: its window, or explicit ids, and whether it writes."""
+
+    flow_id: str
+    settings: IntegrationSettings
+    window: SyncWindow
+    ids: list[Any]
+    dry_run: bool
+    params: dict[str, Any]
+
+    def describe(self) -> str:
+        scope = f"{len(self.ids)} requested id(s)" if self.ids else f"window {self.window.describe()}"
+        return f"{self.flow_id}: {scope}{' (dry run: nothing is written)' if self.dry_run else ''}"
+
+
+def enabled_settings(flow_id: str) -> IntegrationSettings:
+    """The settings, or a clean skip (with the reason in the log) when the flow is disabled."""
+    settings = load_settings()
+    if not getattr(settings.enabled_flows, flow_id):
+        raise AirflowSkipException(
+            f"Flow {flow_id} is disabled in the integration settings (enabled_flows.{flow_id}: false). "
+            "Set it to true to run it."
+        )
+    return settings
+
+
+def run_scope(context: Any, flow_id: str, *, window_length: timedelta, ids_param: str) -> RunScope:
+    """Resolve settings, params and the window of the running task's DAG run."""
+    settings = enabled_settings(flow_id)
+    params = dict(context.get("params") or {})
+    ids = list(params.get(ids_param) or [])
+    full_resync = bool(params.get("full_resync", False))
+    window = window_from_context(context, default_length=window_length, full_resync=full_resync)
+    scope = RunScope(
+        flow_id=flow_id,
+        settings=settings,
+        window=window,
+        ids=ids,
+        dry_run=bool(params.get("dry_run", False)),
+        params=params,
+    )
+    log.info("Scope: %s", scope.describe())
+    return scope
+
+
+def netsuite_hook(*, concurrency: int | None = None):
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+
+    return NetSuiteHook(NETSUITE_CONN_ID, concurrency_limit=concurrency)
+
+
+def salesforce_hook():
+    from crsync_provider.hooks.salesforce import SalesforceSyncHook
+
+    return SalesforceSyncHook(SALESFORCE_CONN_ID)
+
+
+def log_dry_run(what: str, records: list[dict[str, Any]], *, shown: int = 5) -> None:
+    """Show what a dry run would write (the first few records in full)."""
+    log.info("Dry run: would write %d %s record(s); nothing was written.", len(records), what)
+    for record in records[:shown]:
+        log.info("  would write: %s", record)
+
+
+def report(summary: dict[str, Any]) -> dict[str, Any]:
+    """Log the run summary; fail the run (after all writes and write-backs) when any record failed."""
+    run = RunSummary.model_validate(summary)
+    text = run.render()
+    log.info("%s", text)
+    if not run.ok:
+        raise AirflowFailException(text)
+    return run.as_dict()
