@@ -1,0 +1,1 @@
+"""One module per mapping: pandas + pydantic transforms between the two systems' record shapes."""

@@ -1,0 +1,301 @@
+"""crsync.mappings.opportunity_to_sales_order: order types, validation rules, write-back."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import resource
+import time
+from typing import Any
+
+import pytest
+
+from crsync.mappings.opportunity_to_sales_order import (
+    account_write_back,
+    opportunities_to_sales_orders,
+    opportunity_write_back,
+    resolve_new_customers,
+)
+from crsync.queries import to_18_char_id
+from crsync.records import NetSuiteWrite, RecordFailure, WriteResult
+from crsync.settings import IntegrationSettings
+
+ACCOUNT = "0015g00000AcC01"
+CONTRACT = {"NetSuite_Id__c": "77", "NetSuite_Name__c": "77_2025-01-01_2025-12-31",
+            "StartDate": "2025-01-01", "End_Date__c": "2025-12-31"}  # fmt: skip
+
+
+def line(**overrides: Any) -> dict[str, Any]:
+    record = {
+        "attributes": {"type": "OpportunityLineItem"}, "Id": "00k5g00000AbC01", "Quantity": 3.0,
+        "UnitPrice": 1200.0, "ListPrice": 1200.0, "Start_Date__c": "2025-02-01", "End_Date__c": "2026-01-31",
+        "Term_Months__c": None, "NetSuite_Line_Id__c": None, "Product2Id": "01t5g00000AbC01",
+        "Product2": {"Name": "Pro Edition Term License", "NetSuite_Id__c": "501", "Item_Category__c": "License-Term"},
+    }  # fmt: skip
+    record.update(overrides)
+    return record
+
+
+def opportunity(
+    number: int, order_type: str = "Contract New", lines: list | None = None, **overrides: Any
+) -> dict:
+    record = {
+        "attributes": {"type": "Opportunity"}, "Id": f"0065g00000AbC{number:02d}", "Name": f"Deal {number}",
+        "Order_Type__c": order_type, "CloseDate": "2025-01-20", "Sync_Status__c": "Processing",
+        "NetSuite_Id__c": None, "NetSuite_Renewal_Estimate_Id__c": None, "AccountId": ACCOUNT,
+        "Account": {"Id": ACCOUNT, "Name": "Acme Analytics Inc.", "NetSuite_Id__c": "1001",
+                    "Channel_Tier__c": "End User"},
+        "ContractId": None, "Contract": None,
+        "OpportunityLineItems": {"totalSize": 1, "done": True, "records": [line()] if lines is None else lines},
+    }  # fmt: skip
+    record.update(overrides)
+    return record
+
+
+def upsell(number: int, lines: list | None = None, **overrides: Any) -> dict:
+    dated = lines if lines is not None else [line(Start_Date__c="2025-06-01", End_Date__c="2025-12-31")]
+    return opportunity(number, "Contract Upsell", dated, ContractId="8005g00000AbC01", Contract=dict(CONTRACT),
+                       **overrides)  # fmt: skip
+
+
+def renewal(number: int, **overrides: Any) -> dict:
+    return opportunity(number, "Contract Renewal", [line(Start_Date__c="2026-01-01", End_Date__c="2026-12-31")],
+                       ContractId="8005g00000AbC01", Contract=dict(CONTRACT), **overrides)  # fmt: skip
+
+
+def key(number: int) -> str:
+    return to_18_char_id(f"0065g00000AbC{number:02d}")
+
+
+def only_failure(batch: Any, number: int) -> RecordFailure:
+    assert [f.key for f in batch.failures] == [key(number)], batch.failures
+    return batch.failures[0]
+
+
+# -- order types ------------------------------------------------------------------------------------
+
+
+def test_new_contract_order(settings: IntegrationSettings) -> None:
+    batch = opportunities_to_sales_orders([opportunity(1)], settings)
+    assert batch.failures == [] and batch.customers == []
+    (order,) = batch.orders
+    assert order.record_type == "salesOrder" and order.external_id == key(1) == order.key
+    assert order.transform_from is None
+    body = order.body
+    assert body["externalId"] == key(1)
+    assert body["entity"] == {"id": "1001"}
+    assert body["custbody_order_type"] == {"id": "1"}
+    assert (body["startdate"], body["enddate"], body["custbody_tran_term_in_months"]) == (
+        "2025-02-01",
+        "2026-01-31",
+        12,
+    )
+    assert (body["custbody_swe_contract_start_date"], body["custbody_swe_contract_end_date"]) == (
+        "2025-02-01", "2026-01-31",
+    )  # fmt: skip
+    assert body["custbody_bill_to_tier"] == {"id": "1"}
+    assert "custbody_contract_name" not in body and "custbody_swe_from_contract" not in body
+    assert body["item"] == {
+        "items": [
+            {"item": {"id": "501"}, "quantity": 3, "rate": 1200, "price": {"id": "-1"},
+             "custcol_swe_contract_start_date": "2025-02-01", "custcol_swe_contract_end_date": "2026-01-31",
+             "custcol_swe_contract_item_term_months": 12}
+        ]
+    }  # fmt: skip
+
+
+def test_upsell_order_is_tied_to_the_contract(settings: IntegrationSettings) -> None:
+    (order,) = opportunities_to_sales_orders([upsell(2)], settings).orders
+    assert order.body["custbody_order_type"] == {"id": "3"}
+    assert order.body["custbody_contract_name"] == {"id": "77"}
+    assert order.body["custbody_swe_contract_start_date"] == "2025-01-01"
+    assert order.body["custbody_swe_contract_end_date"] == "2025-12-31"
+    assert order.body["startdate"] == "2025-06-01"
+    assert order.body["custbody_tran_term_in_months"] == 7
+
+
+def test_upsell_line_without_dates_is_co_termed(settings: IntegrationSettings) -> None:
+    undated = upsell(3, lines=[line(Start_Date__c=None, End_Date__c=None)])
+    (order,) = opportunities_to_sales_orders([undated], settings).orders
+    (item,) = order.body["item"]["items"]
+    assert item["custcol_swe_contract_start_date"] == "2025-01-20"  # the close date, inside the term
+    assert item["custcol_swe_contract_end_date"] == "2025-12-31"
+
+
+def test_renewal_order_references_the_renewed_contract(settings: IntegrationSettings) -> None:
+    (order,) = opportunities_to_sales_orders([renewal(4)], settings).orders
+    assert order.body["custbody_order_type"] == {"id": "2"}
+    assert order.body["custbody_swe_from_contract"] == {"id": "77"}
+    assert "custbody_contract_name" not in order.body
+    assert order.transform_from is None
+
+
+def test_renewal_from_a_netsuite_estimate_is_transformed(settings: IntegrationSettings) -> None:
+    (order,) = opportunities_to_sales_orders(
+        [renewal(5, NetSuite_Renewal_Estimate_Id__c="4321")], settings
+    ).orders
+    assert order.transform_from is not None
+    assert order.transform_from.model_dump() == {"record_type": "estimate", "id": "4321"}
+    assert order.external_id == key(5)
+
+
+def test_end_date_from_term_months(settings: IntegrationSettings) -> None:
+    termed = opportunity(6, lines=[line(End_Date__c=None, Term_Months__c=12)])
+    (order,) = opportunities_to_sales_orders([termed], settings).orders
+    assert order.body["enddate"] == "2026-01-31"
+
+
+def test_non_renewing_line_needs_no_dates(settings: IntegrationSettings) -> None:
+    services = line(Start_Date__c=None, End_Date__c=None,
+                    Product2={"Name": "Onboarding", "NetSuite_Id__c": "507", "Item_Category__c": "Services"})  # fmt: skip
+    (order,) = opportunities_to_sales_orders([opportunity(7, lines=[line(), services])], settings).orders
+    first, second = order.body["item"]["items"]
+    assert "custcol_swe_contract_start_date" in first and "custcol_swe_contract_start_date" not in second
+
+
+# -- customers ---------------------------------------------------------------------------------------
+
+
+def test_account_without_customer_gets_one_and_orders_resolve_it(settings: IntegrationSettings) -> None:
+    no_customer = {
+        "Id": ACCOUNT,
+        "Name": "Acme Analytics Inc.",
+        "NetSuite_Id__c": None,
+        "Channel_Tier__c": None,
+    }
+    batch = opportunities_to_sales_orders(
+        [opportunity(8, Account=dict(no_customer)), opportunity(9, Account=dict(no_customer))], settings
+    )
+    (customer,) = batch.customers
+    account = to_18_char_id(ACCOUNT)
+    assert customer.record_type == "customer" and customer.external_id == account == customer.key
+    assert customer.body == {"externalId": account, "companyName": "Acme Analytics Inc."}
+    assert all(o.body["entity"] == {"externalId": account} for o in batch.orders)
+
+    created = [{"key": account, "external_id": account, "status": "created", "id": "2001", "error": None}]
+    ready, failures = resolve_new_customers([o.model_dump() for o in batch.orders], created)
+    assert failures == [] and [o.body["entity"] for o in ready] == [{"id": "2001"}, {"id": "2001"}]
+    assert account_write_back(created).records == [{"Id": account, "NetSuite_Id__c": "2001"}]
+
+    refused = [{"key": account, "external_id": account, "status": "failed", "id": None,
+                "error": {"code": "INVALID_CONTENT", "message": "Subsidiary is required", "path": "subsidiary"}}]  # fmt: skip
+    ready, failures = resolve_new_customers(batch.orders, refused)
+    assert ready == [] and [f.key for f in failures] == [key(8), key(9)]
+    assert "could not be created: Subsidiary is required" in failures[0].message
+
+
+# -- validation: one bad record among good ones fails alone ------------------------------------------
+
+GOOD = [1, 2]
+
+
+def good_opportunities() -> list[dict]:
+    return [opportunity(1), upsell(2)]
+
+
+@pytest.mark.parametrize(
+    ("bad", "code", "text"),
+    [
+        (opportunity(20, Account=None, AccountId=None), "missing_customer", "Opportunity has no Account"),
+        (opportunity(21, Account={"Id": ACCOUNT, "Name": None, "NetSuite_Id__c": None}), "missing_customer",
+         "no NetSuite customer and no name"),
+        (opportunity(22, lines=[line(Product2={"Name": "Gold Support", "NetSuite_Id__c": None,
+                                               "Item_Category__c": "Support-New"})]),
+         "missing_item", "Product 'Gold Support' (01t5g00000AbC01) has no NetSuite item id; sync the product first"),
+        (opportunity(23, "Contract Upsell", ContractId=None, Contract=None), "missing_contract",
+         "Upsell has no Contract"),
+        (opportunity(24, "Contract Renewal", ContractId=None, Contract=None), "missing_contract",
+         "Renewal has no Contract"),
+        (opportunity(25, "Contract Upsell", ContractId="8005g00000AbC01",
+                     Contract={"NetSuite_Id__c": None, "NetSuite_Name__c": None}),
+         "missing_contract", "has no NetSuite id; wait for the nightly contract sync"),
+        (opportunity(26, lines=[line(Start_Date__c="2025-02-01", End_Date__c="2025-01-01")]), "end_before_start",
+         "End date 2025-01-01 is before start date 2025-02-01"),
+        (upsell(27, lines=[line(Start_Date__c="2025-06-01", End_Date__c="2026-05-31")]), "upsell_outside_contract",
+         "runs 2025-06-01 to 2026-05-31, outside the contract term 2025-01-01 to 2025-12-31"),
+        (opportunity(28, lines=[line(Quantity=0)]), "bad_quantity", "quantity 0 must be greater than 0"),
+        (opportunity(29, lines=[line(Quantity=-2)]), "bad_quantity", "quantity -2"),
+        (opportunity(30, lines=[]), "no_line_items", "Opportunity has no products"),
+        (opportunity(31, lines=None, OpportunityLineItems=None), "no_line_items", "has no products"),
+        (opportunity(32, "Contract Downsell"), "unknown_order_type", "Order Type 'Contract Downsell'"),
+        (opportunity(33, None), "unknown_order_type", "Order Type '?'"),
+        (opportunity(34, Account={"Id": ACCOUNT, "Name": "X" * 90, "NetSuite_Id__c": None}), "oversize_text",
+         "is 90 characters; NetSuite customer names allow 83"),
+        (opportunity(35, lines=[line(UnitPrice=None)]), "missing_price", "has no sales price"),
+        (opportunity(36, lines=[line(Start_Date__c=None)]), "missing_dates", "has no start or end date"),
+        (opportunity(37, Account={"Id": ACCOUNT, "Name": "A", "NetSuite_Id__c": "1001", "Channel_Tier__c": "VAR"}),
+         "unknown_channel_tier", "Channel Tier 'VAR'"),
+    ],
+)  # fmt: skip
+def test_one_bad_record_fails_alone(settings: IntegrationSettings, bad: dict, code: str, text: str) -> None:
+    number = int(bad["Id"][-2:])
+    batch = opportunities_to_sales_orders([*good_opportunities(), copy.deepcopy(bad)], settings)
+    failure = only_failure(batch, number)
+    assert failure.code == code
+    assert text in failure.message
+    assert [o.key for o in batch.orders] == [key(n) for n in GOOD]
+
+
+def test_all_problems_of_a_record_are_reported_together(settings: IntegrationSettings) -> None:
+    bad = opportunity(40, lines=[line(Quantity=0), line(Product2={"Name": "Gold", "NetSuite_Id__c": None})])
+    failure = only_failure(opportunities_to_sales_orders([bad], settings), 40)
+    assert "quantity 0" in failure.message and "has no NetSuite item id" in failure.message
+
+
+def test_incomplete_child_page_is_not_ordered(settings: IntegrationSettings) -> None:
+    bad = opportunity(41)
+    bad["OpportunityLineItems"]["done"] = False
+    assert only_failure(opportunities_to_sales_orders([bad], settings), 41).code == "incomplete_lines"
+
+
+def test_extra_field_mapping_is_applied(settings: IntegrationSettings) -> None:
+    custom = settings.model_copy(
+        update={"field_mappings": settings.field_mappings.model_copy(
+            update={"sf_opportunity_to_ns_sales_order": {"Name": "memo", "Account.Name": "custbody_customer_name"}})}
+    )  # fmt: skip
+    (order,) = opportunities_to_sales_orders([opportunity(1)], custom).orders
+    assert order.body["memo"] == "Deal 1" and order.body["custbody_customer_name"] == "Acme Analytics Inc."
+
+
+# -- write-back --------------------------------------------------------------------------------------
+
+
+def test_write_back_records_success_and_errors() -> None:
+    at = dt.datetime(2025, 3, 1, 1, 2, 3, tzinfo=dt.UTC)
+    results = [
+        WriteResult(key=key(1), external_id=key(1), status="created", id="9001"),
+        WriteResult(key=key(2), external_id=key(2), status="failed",
+                    error={"code": "INVALID_CONTENT", "message": "Item 501 is inactive", "path": "item.items[0]"}),
+    ]  # fmt: skip
+    failures = [RecordFailure(key=key(3), code="bad_quantity", message="x" * 40_000),
+                RecordFailure(key=to_18_char_id(ACCOUNT), code="missing_customer", message="not an opportunity")]  # fmt: skip
+    batch = opportunity_write_back(results, failures, order_numbers={key(1): "SO1001"}, synced_at=at)
+    assert batch.sobject == "Opportunity" and batch.external_id_field == "Id"
+    synced, refused, invalid = batch.records
+    assert synced == {"Id": key(1), "NetSuite_Id__c": "9001", "NetSuite_Order_Number__c": "SO1001",
+                      "Sync_Status__c": "Synced", "Sync_Error__c": None, "Last_Synced__c": "2025-03-01T01:02:03Z"}  # fmt: skip
+    assert refused["Sync_Status__c"] == "Error"
+    assert refused["Sync_Error__c"] == "Item 501 is inactive (at item.items[0])"
+    assert invalid["Sync_Status__c"] == "Error" and len(invalid["Sync_Error__c"]) == 32_768
+    assert invalid["Sync_Error__c"].endswith("...")
+
+
+# -- scale ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_100k_lines_transform_quickly_with_modest_memory(settings: IntegrationSettings) -> None:
+    lines = [line(Quantity=float(k + 1)) for k in range(3)]
+    opportunities = []
+    for i in range(33_334):
+        record = {**opportunity(1, lines=lines), "Id": to_18_char_id(f"006{i:012d}")}
+        opportunities.append(record)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    batch = opportunities_to_sales_orders(opportunities, settings)
+    seconds = time.perf_counter() - started
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert len(batch.orders) == 33_334 and sum(len(o.body["item"]["items"]) for o in batch.orders) == 100_002
+    assert seconds < 20, seconds  # typically 2-4 s; generous for shared CI machines
+    assert grown_mb < 500, grown_mb
+    assert isinstance(batch.orders[0], NetSuiteWrite)
