@@ -37,13 +37,17 @@ def sf(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture
-def netsuite_conn(
-    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., str]:
+def netsuite_conn(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Create a `netsuite` connection (env var JSON) for the sandbox: ``netsuite_conn("id", **extra)``."""
 
-    def make(conn_id: str = "ns_test", *, auth: str = "tba", login: str | None = None, password: str | None = None,
-             **extra: Any) -> str:
+    def make(
+        conn_id: str = "ns_test",
+        *,
+        auth: str = "tba",
+        login: str | None = None,
+        password: str | None = None,
+        **extra: Any,
+    ) -> str:
         creds = _creds()
         base: dict[str, Any] = {
             "account_id": creds.account_id,
@@ -78,8 +82,9 @@ def netsuite_conn(
 def salesforce_conn(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Create a `salesforce` connection in session mode for the sandbox."""
 
-    def make(conn_id: str = "sf_test", *, token: str | None = None, via_password: bool = False,
-             **extra: Any) -> str:
+    def make(
+        conn_id: str = "sf_test", *, token: str | None = None, via_password: bool = False, **extra: Any
+    ) -> str:
         token = token or SandboxConfig().salesforce.access_token
         conn: dict[str, Any] = {"conn_type": "salesforce"}
         base: dict[str, Any] = {
@@ -127,6 +132,25 @@ class Calls:
 
     def reset(self, system: str) -> None:
         self.sandbox.control(system, "stats/reset")
+
+    def snapshot(self, system: str) -> dict[tuple[str, str, int], int]:
+        return {(r["method"], r["path"], r["status"]): r["count"] for r in self.stats(system)["requests"]}
+
+    def since(
+        self,
+        system: str,
+        before: dict[tuple[str, str, int], int],
+        *,
+        method: str | None = None,
+        path_contains: str = "",
+    ) -> int:
+        """Requests since ``before`` (a :meth:`snapshot`) matching method and path."""
+        now = self.snapshot(system)
+        return sum(
+            count - before.get(key, 0)
+            for key, count in now.items()
+            if (method is None or key[0] == method) and path_contains in key[1]
+        )
 
 
 @pytest.fixture

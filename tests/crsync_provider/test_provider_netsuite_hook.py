@@ -99,8 +99,15 @@ def test_bad_m2m_key_fails_fast(ns, calls, netsuite_conn, tmp_path):
     other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    hook = NetSuiteHook(netsuite_conn("ns_bad_m2m", auth="oauth2_m2m", private_key=other.decode(),
-                                      private_key_file=None, certificate_id="wrong-cert"))
+    hook = NetSuiteHook(
+        netsuite_conn(
+            "ns_bad_m2m",
+            auth="oauth2_m2m",
+            private_key=other.decode(),
+            private_key_file=None,
+            certificate_id="wrong-cert",
+        )
+    )
     calls.reset(NS)
     with pytest.raises(NetSuiteAuthError) as info:
         hook.suiteql_page("SELECT id FROM customer", limit=1)
@@ -181,7 +188,9 @@ def test_validation_error_carries_code_and_path(ns, calls, netsuite_conn):
 
 def test_transform_estimate_to_sales_order(ns, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn())
-    estimates = list(hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id"))
+    estimates = list(
+        hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id")
+    )
     assert estimates, "the default seed has open estimates"
     estimate_id = estimates[0]["id"]
     results = hook.write_many(
@@ -234,7 +243,9 @@ def test_write_many_created_updated_failed_in_order(ns, calls, netsuite_conn):
 
     writes[5]["body"] = {"companyName": "fixed"}
     again = hook.write_many(writes[:10])
-    assert [r["status"] for r in again] == ["updated"] * 5 + ["created"] + ["updated"] + ["failed"] + ["updated"] * 2
+    assert [r["status"] for r in again] == ["updated"] * 5 + ["created"] + ["updated"] + ["failed"] + [
+        "updated"
+    ] * 2
 
 
 def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite_conn):
@@ -246,7 +257,9 @@ def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite
     injected = calls.stats(NS)["injected_faults"]
     ns.control(NS, "governance", {"rate_429": 0, "rate_503": 0, "rate_drop": 0})
     assert sum(injected.values()) > 20, injected
-    assert all(r["status"] == "created" for r in results), [r for r in results if r["status"] != "created"][:3]
+    assert all(r["status"] == "created" for r in results), [r for r in results if r["status"] != "created"][
+        :3
+    ]
     counts = count_external_ids(hook, "FLT")
     assert len(counts) == 300 and set(counts.values()) == {1}
 
@@ -254,7 +267,10 @@ def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite
 def test_transform_retried_after_ambiguous_failure_creates_once(ns, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn(max_attempts=10))
     estimates = [
-        r["id"] for r in hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id")
+        r["id"]
+        for r in hook.suiteql(
+            "SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id"
+        )
     ]
     ns.control(NS, "governance", {"rate_503": 0.3, "rate_drop": 0.2, "seed": 3})
     results = hook.write_many(
@@ -300,7 +316,9 @@ def test_map_concurrently_uses_the_whole_limit(ns, calls, netsuite_conn):
     ns.control(NS, "governance", {"latency_ms": 50})
     calls.reset(NS)
     started = time.monotonic()
-    out = hook.map_concurrently(lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(20))
+    out = hook.map_concurrently(
+        lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(20)
+    )
     elapsed = time.monotonic() - started
     assert len(out) == 20
     assert calls.stats(NS)["peak_concurrency"] == 5

@@ -29,9 +29,9 @@ from urllib.parse import urlparse
 import requests
 import tenacity
 from airflow.sdk import BaseHook
-from requests.adapters import HTTPAdapter
 
 from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
+from crsync_provider.hooks._http import make_session
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -639,12 +639,7 @@ class NetSuiteHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One session with a connection pool at least as large as the concurrency limit."""
-        session = requests.Session()
-        size = max(self.concurrency_limit + 2, 10)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=size, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.verify = self._verify
+        session = make_session(ca_bundle=self.extras.get("ca_bundle"), pool_size=self.concurrency_limit + 2)
         session.headers.update({"Accept": "application/json", "User-Agent": "crsync-provider/netsuite"})
         return session
 

@@ -23,14 +23,14 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
 import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
-from requests.adapters import HTTPAdapter
 from simple_salesforce.exceptions import SalesforceError
+
+from crsync_provider.hooks._http import make_session
 
 R = TypeVar("R")
 
@@ -104,6 +104,8 @@ def _translate(exc: SalesforceError) -> SalesforceSyncError:
 def _is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, SalesforceSyncError):
         return exc.retryable
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
+        return False
     return isinstance(exc, _RETRYABLE_TRANSPORT)
 
 
@@ -172,12 +174,7 @@ class SalesforceSyncHook(SalesforceHook):
 
     @staticmethod
     def _make_session(ca_bundle: str | None) -> requests.Session:
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        session.mount("https://", adapter)
-        if ca_bundle:
-            session.verify = str(Path(ca_bundle).expanduser())
-        return session
+        return make_session(ca_bundle=ca_bundle, pool_size=16)
 
     @staticmethod
     def _mask(secret: str) -> None:

@@ -1,0 +1,171 @@
+"""SalesforceSyncHook against the Salesforce stand-in over HTTPS: session mode, SOQL paging, collections,
+Bulk 2.0, per-record errors, lock retries and fail-fast errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from crsync_provider.hooks.salesforce import (
+    SalesforceLimitExceededError,
+    SalesforceSessionError,
+    SalesforceSyncHook,
+    bind_soql,
+    soql_literal,
+)
+
+SF = "salesforce"
+
+
+def accounts(n: int, prefix: str = "A") -> list[dict]:
+    return [{"NetSuite_Id__c": f"{prefix}{i:05d}", "Name": f"Account {prefix}{i}"} for i in range(n)]
+
+
+def test_soql_literals():
+    from datetime import UTC, datetime
+
+    assert soql_literal(datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2024-01-02T03:04:05Z"
+    assert soql_literal("O'Brien") == "'O\\'Brien'"
+    assert bind_soql(
+        "WHERE SystemModstamp >= :start AND Name = :n", {"start": datetime(2024, 1, 1), "n": "x"}
+    ) == ("WHERE SystemModstamp >= 2024-01-01T00:00:00Z AND Name = 'x'")
+
+
+@pytest.mark.parametrize("via_password", [False, True])
+def test_session_mode_and_test_button(sf, salesforce_conn, via_password):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn(f"sf_session_{via_password}", via_password=via_password))
+    ok, message = hook.test_connection()
+    assert ok, message
+    rows = list(hook.query("SELECT Id, Name, NetSuite_Id__c FROM Account ORDER BY NetSuite_Id__c"))
+    assert len(rows) >= 8
+    assert rows[0]["attributes"]["type"] == "Account"
+
+
+def test_bad_session_fails_fast(sf, calls, salesforce_conn):
+    hook = SalesforceSyncHook(salesforce_conn("sf_bad", token="not-the-token"))
+    before = calls.snapshot(SF)
+    with pytest.raises(SalesforceSessionError) as info:
+        list(hook.query("SELECT Id FROM Account"))
+    assert info.value.status == 401 and info.value.code == "INVALID_SESSION_ID"
+    assert "session" in str(info.value).lower()
+    assert calls.since(SF, before) == 1
+
+
+def test_request_limit_exceeded_fails_fast(sf, calls, salesforce_conn):
+    hook = SalesforceSyncHook(salesforce_conn())
+    assert hook.test_connection()[0]  # the stand-in starts its day (and usage count) on the first call
+    sf.control(SF, "governance", {"daily_api_limit": 5, "api_usage": 5})
+    try:
+        before = calls.snapshot(SF)
+        with pytest.raises(SalesforceLimitExceededError) as info:
+            hook.upsert_collection("Account", "NetSuite_Id__c", accounts(3))
+        assert info.value.code == "REQUEST_LIMIT_EXCEEDED"
+        assert calls.since(SF, before) == 1
+    finally:
+        sf.control(SF, "governance", {"daily_api_limit": 1_000_000, "api_usage": 0})
+
+
+def test_query_follows_next_records_url_with_batch_size_and_children(sf, calls, salesforce_conn):
+    sf.control(SF, "seed", {"opportunities": 450, "lines_per_opportunity": 2})
+    hook = SalesforceSyncHook(salesforce_conn())
+    before = calls.snapshot(SF)
+    rows = list(
+        hook.query(
+            "SELECT Id, Name, (SELECT Id, Quantity FROM OpportunityLineItems) FROM Opportunity",
+            batch_size=200,
+            strip_attributes=True,
+            flatten_children=True,
+        )
+    )
+    assert len(rows) == 450
+    assert len({r["Id"] for r in rows}) == 450
+    assert all(len(r["OpportunityLineItems"]) == 2 for r in rows)
+    assert "attributes" not in rows[0] and "attributes" not in rows[0]["OpportunityLineItems"][0]
+    assert calls.since(SF, before, path_contains="/query") == 3  # 200 + 200 + 50
+
+
+def test_collections_chunking_401_records_is_3_calls(sf, calls, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn())
+    records = accounts(401, "C")
+    before = calls.snapshot(SF)
+    results = hook.upsert_collection("Account", "NetSuite_Id__c", records)
+    assert calls.since(SF, before, path_contains="composite/sobjects") == 3
+    assert len(results) == 401 and all(r["success"] and r["created"] for r in results)
+    again = hook.upsert_write_results("Account", "NetSuite_Id__c", records[:5])
+    assert [r["status"] for r in again] == ["updated"] * 5
+    assert [r["external_id"] for r in again] == [r["NetSuite_Id__c"] for r in records[:5]]
+
+
+def test_per_record_errors_are_surfaced_and_not_fatal(sf, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn())
+    records = accounts(5, "E")
+    del records[2]["Name"]  # required on create
+    results = hook.upsert_write_results("Account", "NetSuite_Id__c", records)
+    assert [r["status"] for r in results] == ["created", "created", "failed", "created", "created"]
+    assert results[2]["error"]["code"] == "REQUIRED_FIELD_MISSING"
+    assert results[2]["error"]["message"]
+    assert results[2]["key"] == "E00002"
+
+
+def test_unable_to_lock_row_records_are_retried(sf, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn(), lock_retry_attempts=6, backoff_base=0.01)
+    sf.control(SF, "governance", {"rate_unable_to_lock_row": 0.3, "seed": 11})
+    try:
+        results = hook.upsert_collection("Account", "NetSuite_Id__c", accounts(150, "L"))
+        injected = sf.control(SF, "stats", method="GET")["injected_faults"]
+    finally:
+        sf.control(SF, "governance", {"rate_unable_to_lock_row": 0})
+    assert injected.get("UNABLE_TO_LOCK_ROW", 0) > 10, injected
+    assert all(r["success"] for r in results), [r for r in results if not r["success"]][:3]
+
+
+def test_retries_5xx_and_dropped_connections(sf, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn(), max_attempts=10, backoff_base=0.01)
+    sf.control(SF, "governance", {"rate_503": 0.15, "rate_drop": 0.15, "seed": 5})
+    try:
+        results = hook.upsert_collection("Account", "NetSuite_Id__c", accounts(1000, "R"))
+        rows = list(
+            hook.query("SELECT NetSuite_Id__c FROM Account WHERE NetSuite_Id__c LIKE 'R%'", batch_size=200)
+        )
+        injected = sf.control(SF, "stats", method="GET")["injected_faults"]
+    finally:
+        sf.control(SF, "governance", {"rate_503": 0, "rate_drop": 0})
+    assert injected.get("drop", 0) + injected.get("503", 0) >= 2, injected
+    assert all(r["success"] for r in results)
+    assert len(rows) == 1000 and len({r["NetSuite_Id__c"] for r in rows}) == 1000
+
+
+def test_bulk_path_maps_results_back_in_order(sf, calls, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn())
+    records = accounts(2500, "B")
+    records[10]["Name"] = None  # required: fails
+    existing = hook.upsert_collection("Account", "NetSuite_Id__c", records[:3])  # 3 updates
+    assert all(r["created"] for r in existing)
+    before = calls.snapshot(SF)
+    results = hook.upsert_write_results("Account", "NetSuite_Id__c", records, bulk_threshold=2000)
+    used = calls.since(SF, before)
+    assert calls.since(SF, before, path_contains="composite") == 0
+    assert used <= 6  # create, upload, close, poll, successful results (+ failed results)
+    assert len(results) == 2500
+    assert [r["external_id"] for r in results] == [r["NetSuite_Id__c"] for r in records]
+    assert [r["status"] for r in results[:3]] == ["updated"] * 3
+    assert results[10]["status"] == "failed" and results[10]["error"]["code"]
+    assert sum(r["status"] == "created" for r in results) == 2496
+    assert all(r["id"] for r in results if r["status"] != "failed")
+
+
+def test_bulk_without_failures_is_at_most_5_calls(sf, calls, salesforce_conn):
+    sf.control(SF, "seed", {"catalog_only": True})
+    hook = SalesforceSyncHook(salesforce_conn())
+    before = calls.snapshot(SF)
+    results = hook.upsert("Account", "NetSuite_Id__c", accounts(5000, "K"))
+    assert all(r["success"] for r in results)
+    assert calls.since(SF, before) <= 5
+    assert math.ceil(5000 / 200) > 5
