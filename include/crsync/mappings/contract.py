@@ -1,0 +1,200 @@
+"""NetSuite contract (``customrecord_contracts``) -> Salesforce Contract (nightly flow).
+
+:func:`contracts_to_salesforce` maps SuiteQL rows from :func:`crsync.queries.contracts_query` to
+Contract upserts by ``NetSuite_Id__c``; :func:`contract_opportunity_links` maps the rows of
+:func:`crsync.queries.contract_orders_query` to the Opportunity ``ContractId`` updates (a sales order's
+external id is the Opportunity it came from).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from crsync import fields as f
+from crsync.mappings.common import (
+    apply_extra_mappings,
+    dates,
+    failures_by_key,
+    frame,
+    ids,
+    is_id,
+    iso_dates,
+    numbers,
+    python_numbers,
+    python_values,
+    term_months,
+    texts,
+)
+from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
+from crsync.records import RecordFailure, SalesforceUpsertBatch
+from crsync.settings import FlowId, IntegrationSettings
+
+_NC, _C = f.NsContract, f.Contract
+
+
+class ContractBatch(BaseModel):
+    """Contract upserts and the contracts refused."""
+
+    contracts: SalesforceUpsertBatch
+    failures: list[RecordFailure] = Field(default_factory=list)
+
+
+_COLUMNS = [
+    _NC.ID, _NC.NAME, _NC.START_DATE, _NC.END_DATE, _NC.BILL_TO, _NC.STATUS, _NC.VALUE, _NC.TARGET_RENEWAL_DATE,
+]  # fmt: skip
+
+
+def _label(contracts: pd.DataFrame) -> pd.Series:
+    return "Contract " + contracts["name"].fillna("?") + " (NetSuite id " + contracts["id"].fillna("?") + ")"
+
+
+def contracts_to_salesforce(
+    rows: Sequence[Mapping[str, Any]],
+    settings: IntegrationSettings,
+    *,
+    known_account_ids: Collection[str] | None = None,
+) -> ContractBatch:
+    """Map contract rows to Salesforce Contract upserts.
+
+    :param rows: SuiteQL rows (lower-case columns, dates ``YYYY-MM-DD``).
+    :param settings: contract status labels and the flow's extra field mappings.
+    :param known_account_ids: NetSuite customer ids that have a Salesforce Account; when given, a
+        contract whose bill-to customer is not among them fails alone with a message that says so.
+    """
+    extra = settings.field_mappings.for_flow(FlowId.CONTRACT_TO_CONTRACT)
+    raw = frame(rows, _COLUMNS + list(extra))
+    c = pd.DataFrame(
+        {
+            "id": ids(raw[_NC.ID]),
+            "name": texts(raw[_NC.NAME]),
+            "bill_to": ids(raw[_NC.BILL_TO]),
+            "status": ids(raw[_NC.STATUS]),
+            "start": dates(raw[_NC.START_DATE]),
+            "end": dates(raw[_NC.END_DATE]),
+            "target": dates(raw[_NC.TARGET_RENEWAL_DATE]),
+            "value": numbers(raw[_NC.VALUE]),
+        }
+    )
+    labels = {str(k): v for k, v in settings.netsuite.lists.contract_status.items()}
+    c["status_label"] = c["status"].map(labels)
+    problems = _problems(c, labels, known_account_ids)
+    failed = set(problems["key"])
+    good = ~c["id"].isin(failed)
+    c, raw = c[good], raw[good]
+
+    months = term_months(c["start"], c["end"]).round().clip(lower=1)
+    records = [
+        {
+            _C.NETSUITE_ID: netsuite_id,
+            _C.ACCOUNT: {f.Account.NETSUITE_ID: bill_to},
+            _C.START_DATE: start,
+            _C.CONTRACT_TERM: term,
+            _C.END_DATE: end,
+            _C.NETSUITE_NAME: name,
+            _C.NETSUITE_STATUS: status,
+            _C.CONTRACT_VALUE: value,
+            _C.TARGET_RENEWAL_DATE: target,
+        }
+        for netsuite_id, bill_to, start, term, end, name, status, value, target in zip(
+            c["id"].tolist(),
+            c["bill_to"].tolist(),
+            iso_dates(c["start"]),
+            python_numbers(months),
+            iso_dates(c["end"]),
+            python_values(c["name"]),
+            python_values(c["status_label"]),
+            python_numbers(c["value"]),
+            iso_dates(c["target"]),
+            strict=True,
+        )  # fmt: skip
+    ]
+    apply_extra_mappings(records, raw, extra)
+    failures = failures_by_key(problems["key"], problems["code"], problems["message"], order=c["id"].tolist())
+    return ContractBatch(
+        contracts=SalesforceUpsertBatch(
+            sobject=_C.SOBJECT, external_id_field=_C.NETSUITE_ID, records=records
+        ),
+        failures=failures,
+    )
+
+
+def _problems(
+    c: pd.DataFrame, labels: Mapping[str, str], known_account_ids: Collection[str] | None
+) -> pd.DataFrame:
+    label = _label(c)
+    checks: list[tuple[pd.Series, str, pd.Series]] = []
+    bad_id = ~is_id(c["id"])
+    checks.append((bad_id, "invalid_id", label + " has no valid NetSuite id"))
+    no_bill_to = c["bill_to"].isna()
+    checks.append(
+        (no_bill_to, "missing_customer", label + " has no bill-to customer in NetSuite; set it there")
+    )
+    if known_account_ids is not None:
+        known = {str(i) for i in known_account_ids}
+        no_account = ~no_bill_to & ~c["bill_to"].isin(list(known))
+        checks.append(
+            (
+                no_account,
+                "missing_account",
+                label + ": NetSuite customer " + c["bill_to"].fillna("?") + " has no Salesforce Account (no "
+                "Account with NetSuite_Id__c = "
+                + c["bill_to"].fillna("?")
+                + "); create or link the Account, "
+                "then re-run",
+            )
+        )
+    no_dates = c["start"].isna() | c["end"].isna()
+    checks.append((no_dates, "missing_dates", label + " has no start or end date in NetSuite"))
+    backwards = c["end"] < c["start"]
+    checks.append(
+        (
+            backwards,
+            "end_before_start",
+            label + ": End date " + c["end"].dt.strftime("%Y-%m-%d").fillna("?") + " is before start date "
+            + c["start"].dt.strftime("%Y-%m-%d").fillna("?"),
+        )
+    )  # fmt: skip
+    unknown_status = c["status"].notna() & c["status_label"].isna()
+    checks.append(
+        (
+            unknown_status,
+            "unknown_status",
+            label + ": status id " + c["status"].fillna("?") + f" is not in the settings' "
+            f"netsuite.lists.contract_status (known: {', '.join(labels)}); add it there",
+        )
+    )
+    parts = [
+        pd.DataFrame({"key": c.loc[mask, "id"].fillna("?"), "code": code, "message": message[mask]})
+        for mask, code, message in checks
+        if mask.any()
+    ]
+    return pd.concat(parts) if parts else pd.DataFrame({"key": [], "code": [], "message": []})
+
+
+def contract_opportunity_links(order_rows: Sequence[Mapping[str, Any]]) -> SalesforceUpsertBatch:
+    """Opportunity updates (by ``Id``) linking each Opportunity to the contract its order produced.
+
+    :param order_rows: rows of :func:`crsync.queries.contract_orders_query` (``externalid`` and
+        ``custbody_contract_name``). Orders whose external id is not an Opportunity id (created outside
+        the integration) are ignored.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for row in order_rows:
+        external_id, contract = row.get(f.NsTransaction.EXTERNAL_ID), row.get(f.NsTransaction.CONTRACT_NAME)
+        try:
+            opportunity_id = to_18_char_id(str(external_id))
+        except ValueError:
+            continue
+        if not opportunity_id.startswith(OPPORTUNITY_ID_PREFIX) or contract in (None, ""):
+            continue
+        records[opportunity_id] = {
+            f.Opportunity.ID: opportunity_id,
+            f.Opportunity.CONTRACT: {_C.NETSUITE_ID: str(contract).removesuffix(".0")},
+        }
+    return SalesforceUpsertBatch(
+        sobject=f.Opportunity.SOBJECT, external_id_field=f.Opportunity.ID, records=list(records.values())
+    )
