@@ -1,0 +1,172 @@
+"""Tasks of ``sf_opportunity_to_ns_sales_order``: Salesforce Opportunities to NetSuite sales orders.
+
+extract -> transform -> load_customers -> order_chunks -> load_orders (mapped) -> write_back -> report.
+Every NetSuite write is an upsert by external id (Account id for customers, 18-character Opportunity
+id for orders), or a transform of the renewal estimate carrying that external id, so retries, reruns
+and backfills never create a second record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from crsync.queries import chunked, opportunities_soql, sales_orders_by_external_ids_query
+from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, load_all
+from crsync.runtime.flows.common import (
+    log_dry_run,
+    netsuite_hook,
+    run_scope,
+    salesforce_hook,
+)
+from crsync.settings import FlowId, load_settings
+
+log = logging.getLogger(__name__)
+
+FLOW_ID = FlowId.OPPORTUNITY_TO_SALES_ORDER.value
+CHILD_RELATIONSHIP = "OpportunityLineItems"
+
+
+def _rewrap_children(record: dict[str, Any]) -> dict[str, Any]:
+    """Children fetched in full by the hook, in the nested shape Salesforce returns (what the mapping reads)."""
+    children = record.get(CHILD_RELATIONSHIP)
+    if isinstance(children, list):
+        record[CHILD_RELATIONSHIP] = {"totalSize": len(children), "done": True, "records": children}
+    return record
+
+
+def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
+    """Opportunities to order: queued, in the window (mode ``window``), or the ids named by a manual run."""
+    scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="opportunity_ids")
+    mode = "ids" if scope.ids else scope.params.get("mode", "queued")
+    window = scope.window
+    soql = opportunities_soql(
+        mode,
+        window_start=window.start,
+        window_end=window.end,
+        ids=scope.ids or None,
+        settings=scope.settings,
+    )
+    log.info("SOQL (%s): %s", mode, soql)
+    records = [
+        _rewrap_children(r)
+        for r in salesforce_hook().query(soql, strip_attributes=True, flatten_children=True)
+    ]
+    log.info("Read %d Opportunities", len(records))
+    return {"dry_run": scope.dry_run, "mode": mode, "opportunities": records}
+
+
+def transform(batch: dict[str, Any]) -> dict[str, Any]:
+    """Validate and map; every invalid Opportunity fails alone with what to fix."""
+    from crsync.mappings.opportunity_to_sales_order import opportunities_to_sales_orders
+
+    settings = load_settings()
+    mapped = opportunities_to_sales_orders(batch["opportunities"], settings)
+    log.info(
+        "Mapped %d orders, %d new customers, %d refused",
+        len(mapped.orders),
+        len(mapped.customers),
+        len(mapped.failures),
+    )
+    for failure in mapped.failures[:20]:
+        log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
+    return {
+        "dry_run": batch["dry_run"],
+        "read": len(batch["opportunities"]),
+        "customers": dump_all(mapped.customers),
+        "orders": dump_all(mapped.orders),
+        "failures": dump_all(mapped.failures),
+        "chunk_size": settings.batch_sizes.netsuite_writes_per_task,
+    }
+
+
+def load_customers(plan: dict[str, Any], context: Any, *, concurrency: int) -> dict[str, Any]:
+    """Upsert NetSuite customers for Accounts that have none yet (external id = Account id)."""
+    customers = plan["customers"]
+    if plan["dry_run"]:
+        log_dry_run("NetSuite customer", customers)
+        return {"results": []}
+    if not customers:
+        return {"results": []}
+    results = netsuite_hook(concurrency=concurrency).write_many(customers)
+    log.info("Customers: %s", _count_statuses(results))
+    return {"results": results}
+
+
+def order_chunks(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Split the orders for the mapped load tasks; always one chunk at least, so write-back runs."""
+    orders = plan["orders"]
+    size = max(1, int(plan["chunk_size"]))
+    chunks = chunked(orders, size) or [[]]
+    return [{"dry_run": plan["dry_run"], "orders": chunk} for chunk in chunks]
+
+
+def load_orders(
+    chunk: dict[str, Any], customers: dict[str, Any], context: Any, *, concurrency: int
+) -> dict[str, Any]:
+    """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
+    from crsync.mappings.opportunity_to_sales_order import resolve_new_customers
+
+    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
+    if chunk["dry_run"]:
+        log_dry_run("NetSuite sales order", dump_all(ready))
+        return {"results": [], "failures": dump_all(failures)}
+    results = netsuite_hook(concurrency=concurrency).write_many(dump_all(ready)) if ready else []
+    log.info("Sales orders: %s", _count_statuses(results))
+    return {"results": results, "failures": dump_all(failures)}
+
+
+def write_back(
+    plan: dict[str, Any], customers: dict[str, Any], order_results: list[dict[str, Any]], context: Any
+) -> dict[str, Any]:
+    """Record every outcome on the Opportunity (and new customer ids on the Account); build the summary."""
+    from crsync.mappings.opportunity_to_sales_order import account_write_back, opportunity_write_back
+
+    results = [r for chunk in order_results for r in chunk["results"]]
+    failures = list(plan["failures"]) + [f for chunk in order_results for f in chunk["failures"]]
+    summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(failures)
+    if plan["dry_run"]:
+        summary.add_skipped("dry_run", len(plan["orders"]))
+        return summary.as_dict()
+
+    ok_keys = [r.external_id for r in load_all(WriteResult, results) if r.ok]
+    order_numbers = _order_numbers(ok_keys) if ok_keys else {}
+    opportunities = opportunity_write_back(results, failures, order_numbers=order_numbers)
+    accounts = account_write_back(customers["results"])
+    sf = salesforce_hook()
+    for batch in (accounts, opportunities):
+        if not batch.records:
+            continue
+        outcome = sf.update_collection(batch.sobject, batch.records)
+        refused = [
+            RecordFailure(
+                key=str(record["Id"]),
+                code="write_back_failed",
+                message=f"Salesforce refused the {batch.sobject} write-back: "
+                + "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or []),
+            )
+            for record, result in zip(batch.records, outcome, strict=True)
+            if not result.get("success")
+        ]
+        summary.add_failures(refused)
+        log.info("Wrote back %d %s record(s), %d refused", len(batch.records), batch.sobject, len(refused))
+    return summary.as_dict()
+
+
+def _order_numbers(external_ids: list[str]) -> dict[str, str]:
+    """Opportunity id -> NetSuite document number (tranid), one SuiteQL query per 1,000 orders."""
+    hook = netsuite_hook()
+    numbers: dict[str, str] = {}
+    for part in chunked(sorted(set(external_ids)), 1000):
+        for row in hook.suiteql(sales_orders_by_external_ids_query(part)):
+            if row.get("tranid"):
+                numbers[str(row["externalid"])] = str(row["tranid"])
+    return numbers
+
+
+def _count_statuses(results: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts

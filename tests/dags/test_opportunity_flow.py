@@ -1,0 +1,91 @@
+"""End to end: sf_opportunity_to_ns_sales_order through dag.test() against both stand-ins over HTTPS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+DAG_ID = "sf_opportunity_to_ns_sales_order"
+
+
+def opportunity(sf_api, opp_id: str) -> dict[str, Any]:
+    return sf_api.query(
+        "SELECT Id, Sync_Status__c, Sync_Error__c, NetSuite_Id__c, NetSuite_Order_Number__c, Last_Synced__c "
+        f"FROM Opportunity WHERE Id = '{opp_id}'"
+    )["records"][0]
+
+
+def orders_for(ns_sql, opp_id: str) -> list[dict[str, Any]]:
+    return ns_sql(f"SELECT id, tranid, entity FROM transaction WHERE type = 'SalesOrd' AND externalid = '{opp_id}'")
+
+
+@pytest.fixture
+def run_flow(flow_dags):
+    def run(**run_conf):
+        return flow_dags[DAG_ID].test(run_conf=run_conf or None, logical_date=None)
+
+    return run
+
+
+def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
+    fresh_sandbox, run_flow, sf_api, ns_sql
+):
+    seeded = fresh_sandbox.control(
+        "salesforce", "seed", {"opportunities": 2, "lines_per_opportunity": 3, "order_type": "Contract New"}
+    )
+    opp_ids = seeded["opportunity_ids"]
+
+    run = run_flow()
+
+    assert run.state == "success"
+    for opp_id in opp_ids:
+        orders = orders_for(ns_sql, opp_id)
+        assert len(orders) == 1, f"expected one sales order for {opp_id}, got {orders}"
+        synced = opportunity(sf_api, opp_id)
+        assert synced["Sync_Status__c"] == "Synced"
+        assert synced["NetSuite_Id__c"] == orders[0]["id"]
+        assert synced["NetSuite_Order_Number__c"] == orders[0]["tranid"]
+        assert synced["Sync_Error__c"] is None and synced["Last_Synced__c"]
+        contracts = ns_sql(
+            "SELECT c.id, c.name FROM customrecord_contracts c JOIN transaction t "
+            f"ON t.custbody_contract_name = c.id WHERE t.externalid = '{opp_id}'"
+        )
+        assert len(contracts) == 1
+        items = ns_sql(f"SELECT id FROM customrecord_contract_item WHERE custrecord_ci_contract_id = {contracts[0]['id']}")
+        assert len(items) >= 1
+
+    # The same window again picks up nothing (they are Synced); a manual run for the same ids re-sends them
+    # as upserts: still exactly one order each.
+    assert run_flow().state == "success"
+    assert run_flow(opportunity_ids=opp_ids).state == "success"
+    for opp_id in opp_ids:
+        assert len(orders_for(ns_sql, opp_id)) == 1
+        assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    assert len(ns_sql("SELECT id FROM customrecord_contracts")) == len(opp_ids)
+
+
+def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run_flow, sf_api, ns_sql):
+    good = fresh_sandbox.control("salesforce", "seed", {"opportunities": 2, "order_type": "Contract New"})
+    bad = fresh_sandbox.control("salesforce", "seed", {"opportunities": 1, "order_type": "Contract Upsell"})
+
+    run = run_flow()
+
+    assert run.state == "failed"  # red in the UI because one record failed ...
+    for opp_id in good["opportunity_ids"]:  # ... after every good record was written
+        assert len(orders_for(ns_sql, opp_id)) == 1
+        assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    refused = opportunity(sf_api, bad["opportunity_ids"][0])
+    assert refused["Sync_Status__c"] == "Error"
+    assert "Contract" in refused["Sync_Error__c"]
+    assert orders_for(ns_sql, bad["opportunity_ids"][0]) == []
+
+
+def test_invalid_manual_ids_are_refused_before_any_api_call(fresh_sandbox, flow_dags):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = flow_dags[DAG_ID]
+    with pytest.raises(ParamValidationError):
+        dag.params.validate()  # defaults are valid ...
+        params = dag.params.deep_merge({"opportunity_ids": ["0065g00000AbCdE' OR Name LIKE '%"]})
+        params.validate()
