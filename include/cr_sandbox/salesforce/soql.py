@@ -630,11 +630,15 @@ class Evaluator:
 
 
 def _norm(f: FieldDef, value: Any) -> Any:
-    """A stored value in comparable form: text lower-cased, numbers as floats."""
+    """A stored value in comparable form: text lower-cased, numbers as floats.
+
+    Dates and datetimes keep their case: lower-casing the ``T`` of a stored datetime would make it
+    compare greater than a literal of the same day.
+    """
     if value is None:
         return None
     if isinstance(value, str):
-        return value.lower()
+        return value if f.type in ("date", "datetime") else value.lower()
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
