@@ -33,6 +33,8 @@ def build_servers(config: SandboxConfig) -> list[uvicorn.Server]:
             log_level="warning",
             access_log=False,
             timeout_keep_alive=30,
+            # Idle TLS keep-alive connections otherwise hold shutdown until the SSL close times out.
+            timeout_graceful_shutdown=2,
             lifespan="off",
         )
         servers.append(uvicorn.Server(uv_config))
