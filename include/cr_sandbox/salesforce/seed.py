@@ -6,7 +6,11 @@ NetSuite ids the NetSuite stand-in uses, USD standard price book entries, and Op
 items, either a small default set or sized by the caller::
 
     {"opportunities": 4500, "lines_per_opportunity": 2, "order_type": "Contract New",
-     "sync_status": "Processing", "stage": "Closed Won", "contract_netsuite_id": "7"}
+     "sync_status": "Processing", "stage": "Closed Won", "contract_netsuite_id": "7",
+     "account_netsuite_id": "1001"}
+
+Without ``account_netsuite_id`` accounts cycle through the catalog; line products cycle through the
+catalog items starting at the first, so the default "Contract New" opportunity has items 501-503.
 """
 
 from __future__ import annotations
@@ -95,7 +99,7 @@ def seed_catalog(store: Store, writer: Writer, schema: Schema) -> dict[str, int]
 
 def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_opportunity: int, order_type: str,
                        sync_status: str, stage: str = "Closed Won", contract_netsuite_id: str | None = None,
-                       start_index: int = 0) -> list[str]:
+                       account_netsuite_id: str | None = None) -> list[str]:
     """``count`` Opportunities of ``order_type`` with line items; returns their ids.
 
     Accounts and products cycle through the catalog deterministically, so a given call always builds the
@@ -110,10 +114,12 @@ def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_op
             product = store.get("Product2", entry["Product2Id"])
             if product and product.get("NetSuite_Id__c"):
                 entry_by_product[product["NetSuite_Id__c"]] = entry
-    base = store.count("Opportunity") + start_index
+    base = store.count("Opportunity")
+    customers = {str(c.ns_id): c for c in catalog.CUSTOMERS}
     opp_ops = []
     for n in range(count):
-        customer = catalog.CUSTOMERS[(base + n) % len(catalog.CUSTOMERS)]
+        customer = (customers[str(account_netsuite_id)] if account_netsuite_id
+                    else catalog.CUSTOMERS[(base + n) % len(catalog.CUSTOMERS)])
         payload: dict[str, Any] = {
             "Name": f"{customer.name} - {order_type} #{base + n + 1:06d}",
             "Account": {"NetSuite_Id__c": str(customer.ns_id)},
@@ -130,7 +136,7 @@ def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_op
     line_ops = []
     for n, opp_id in enumerate(opp_ids):
         for k in range(lines_per_opportunity):
-            item = catalog.ITEMS[(base + n + k) % len(catalog.ITEMS)]
+            item = catalog.ITEMS[(n + k) % len(catalog.ITEMS)]
             entry = entry_by_product[str(item.ns_id)]
             line_ops.append(WriteOp("create", "OpportunityLineItem", {
                 "OpportunityId": opp_id, "PricebookEntryId": entry["Id"], "Quantity": 1 + (n + k) % 5,
@@ -152,15 +158,16 @@ def seed(store: Store, writer: Writer, schema: Schema, params: dict[str, Any]) -
             sync_status=str(params.get("sync_status", "Processing")),
             stage=str(params.get("stage", "Closed Won")),
             contract_netsuite_id=params.get("contract_netsuite_id"),
+            account_netsuite_id=params.get("account_netsuite_id"),
         )
         summary["opportunity_ids"] = ids
     elif not params.get("catalog_only"):
         ids = seed_opportunities(store, writer, count=1, lines_per_opportunity=3, order_type="Contract New",
-                                 sync_status="Processing")
+                                 sync_status="Processing", account_netsuite_id="1001")
         ids += seed_opportunities(store, writer, count=1, lines_per_opportunity=1, order_type="Contract Upsell",
-                                  sync_status="Not Synced", stage="Negotiation/Review")
+                                  sync_status="Not Synced", stage="Negotiation/Review", account_netsuite_id="1002")
         ids += seed_opportunities(store, writer, count=1, lines_per_opportunity=2, order_type="Contract Renewal",
-                                  sync_status="Not Synced", stage="Proposal/Price Quote")
+                                  sync_status="Not Synced", stage="Proposal/Price Quote", account_netsuite_id="1003")
         summary["opportunity_ids"] = ids
     summary["opportunities"] = len(summary.get("opportunity_ids", []))
     return summary
