@@ -649,6 +649,11 @@ class NetSuiteHook(BaseHook):
         ca_bundle = self.extras.get("ca_bundle")
         return str(Path(ca_bundle).expanduser()) if ca_bundle else True
 
+    @cached_property
+    def _send_settings(self) -> dict[str, Any]:
+        """Proxies/verify/cert for the one host this hook talks to, resolved once (not per request)."""
+        return self.session.merge_environment_settings(self.api_root, {}, None, self._verify, None)
+
     def get_conn(self) -> requests.Session:
         """Return the HTTP session (authentication is applied per request)."""
         return self.session
@@ -706,17 +711,12 @@ class NetSuiteHook(BaseHook):
         else:
             token = self.access_token()  # may fetch a token: done before taking a slot
             request_headers["Authorization"] = f"Bearer {token}"
+        # Build and sign the request before taking a slot, so a slot is busy only on the wire.
+        prepared = self.session.prepare_request(
+            requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
+        )
         with self.semaphore:
-            resp = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                headers=request_headers,
-                auth=auth,
-                timeout=self.timeout,
-                verify=self._verify,
-            )
+            resp = self.session.send(prepared, timeout=self.timeout, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
         if resp.status_code < 400:
             return resp

@@ -350,6 +350,31 @@ class SalesforceSyncHook(SalesforceHook):
             raise ValueError(f"update_collection needs an Id in every record; missing at {missing[:10]}")
         return self._collections("composite/sobjects", prepared, chunk_size=chunk_size)
 
+    def delete_collection(
+        self,
+        ids: Iterable[str],
+        *,
+        chunk_size: int = COLLECTION_LIMIT,
+    ) -> list[dict[str, Any]]:
+        """Delete records by id through sObject Collections (``DELETE composite/sobjects?ids=...``).
+
+        Up to 200 ids per call, ``allOrNone=false``; returns Salesforce's per-record results in input
+        order (``id``, ``success``, ``errors``). A record already deleted fails with ``ENTITY_IS_DELETED``.
+        """
+        ids = [str(i) for i in ids]
+        if not 1 <= chunk_size <= COLLECTION_LIMIT:
+            raise ValueError(f"chunk_size must be 1..{COLLECTION_LIMIT}")
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(ids), chunk_size):
+            part = ids[start : start + chunk_size]
+            reply = self.restful(
+                "composite/sobjects", method="DELETE", params={"ids": ",".join(part), "allOrNone": "false"}
+            )
+            if not isinstance(reply, list) or len(reply) != len(part):
+                raise SalesforceSyncError(0, "UNEXPECTED_RESPONSE", f"expected {len(part)} results, got {reply!r}")
+            results.extend(reply)
+        return results
+
     # ------------------------------------------------------------------ Bulk API 2.0
 
     def upsert_bulk(
