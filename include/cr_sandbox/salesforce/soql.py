@@ -651,7 +651,7 @@ def _range_predicate(getter: Callable[[Record], Any], op: str, low: Any, high: A
         value = getter(record)
         if value is None:
             return op == "!="
-        value = value.lower() if isinstance(value, str) else value
+        # Date and datetime strings compare as stored (ISO, fixed width, upper-case "T").
         inside = low <= value < high
         return {"=": inside, "!=": not inside, "<": value < low, "<=": value < high, ">": value >= high,
                 ">=": value >= low}[op]

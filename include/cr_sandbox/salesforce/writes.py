@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from cr_sandbox.salesforce import ids
@@ -86,6 +87,12 @@ def parse_datetime(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
+def normalize_datetime_text(text: str) -> str:
+    """Any accepted datetime spelling in the stored REST format (cached: bulk files repeat timestamps)."""
+    return format_datetime(parse_datetime(text))
+
+
 def add_months(start: date, months: int) -> date:
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
@@ -98,6 +105,16 @@ class Writer:
     def __init__(self, store: Store, schema: Schema) -> None:
         self.store = store
         self.schema = schema
+        # Per object, computed once: what every create needs (bulk jobs create tens of thousands).
+        self._defaults = {
+            o.name: {f.name: f.default_value for f in o.fields.values()
+                     if f.defaulted_on_create and f.default_value is not None}
+            for o in schema.objects.values()
+        }
+        self._required = {o.name: [f.name for f in o.fields.values() if f.required_on_create]
+                          for o in schema.objects.values()}
+        self._unique = {o.name: [f for f in o.fields.values() if f.unique] for o in schema.objects.values()}
+        self._parent_cache: dict[tuple[str, str, str], str] = {}
 
     # ------------------------------------------------------------------ public entry point
 
@@ -115,6 +132,8 @@ class Writer:
             self._now = format_datetime(self.store.now())
             self._staged: dict[str, Record] = {}
             self._claims: dict[tuple[str, str, str], str] = {}
+            self._parent_cache = {}
+            self._user_id = self.sandbox_user_id()
             results: list[SaveResult] = []
             prepared: list[_Prepared | None] = []
             upsert_keys = self._duplicate_upsert_keys(ops)
@@ -251,17 +270,15 @@ class Writer:
         record: Record = {}
         record_id = self.store.new_id(obj)
         record["Id"] = record_id
-        for f in obj.fields.values():
-            if f.defaulted_on_create and f.default_value is not None:
-                record[f.name] = f.default_value
-        user_id = self.sandbox_user_id()
+        record.update(self._defaults[obj.name])
+        user_id = self._user_id
         if obj.field("OwnerId") is not None:
             record["OwnerId"] = user_id
         record.update(values)
         record.update({"IsDeleted": False, "CreatedById": user_id, "LastModifiedById": user_id,
                        "CreatedDate": self._now, "LastModifiedDate": self._now, "SystemModstamp": self._now})
         extra = self._derive(obj, record, None)
-        missing = [f.name for f in obj.fields.values() if f.required_on_create and record.get(f.name) in (None, "")]
+        missing = [name for name in self._required[obj.name] if record.get(name) in (None, "")]
         if missing:
             raise RecordFailure("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
                                 missing)
@@ -275,7 +292,7 @@ class Writer:
         values = self._apply_payload(obj, payload, creating=False)
         record = dict(old)
         record.update(values)
-        record.update({"LastModifiedById": self.sandbox_user_id(), "LastModifiedDate": self._now,
+        record.update({"LastModifiedById": self._user_id, "LastModifiedDate": self._now,
                        "SystemModstamp": self._now})
         extra = self._derive(obj, record, old)
         nulled = [n for n in values if values[n] in (None, "") and not obj.fields[n].nillable]
@@ -388,7 +405,7 @@ class Writer:
             if kind == "date":
                 return date.fromisoformat(str(raw)[:10]).isoformat() if len(str(raw)) == 10 else _bad(raw)
             if kind == "datetime":
-                return format_datetime(parse_datetime(str(raw)))
+                return normalize_datetime_text(str(raw))
             if kind == "reference":
                 return self._reference(f, str(raw))
         except (ValueError, TypeError) as exc:
@@ -422,6 +439,10 @@ class Writer:
                                 f"{target.name}", [rel_field.name])
         if ext.name == "Id":
             return self._reference(rel_field, str(value))
+        cache_key = (target.name, ext.name, index_key(value))
+        cached = self._parent_cache.get(cache_key)
+        if cached is not None:
+            return cached
         matches = self.store.ids_by_value(target.name, ext.name, value)
         if not matches:
             raise RecordFailure("INVALID_FIELD", f"Foreign key external ID: {value} not found for field {ext.name} "
@@ -429,11 +450,12 @@ class Writer:
         if len(matches) > 1:
             raise RecordFailure("DUPLICATE_EXTERNAL_ID", f"Foreign key external ID: {value} matches more than one "
                                 f"{target.name} record by {ext.name}", [rel_field.name])
-        return next(iter(matches))
+        found = self._parent_cache[cache_key] = next(iter(matches))
+        return found
 
     def _check_unique(self, obj: ObjectDef, record: Record) -> None:
-        for f in obj.fields.values():
-            if not f.unique or record.get(f.name) in (None, ""):
+        for f in self._unique[obj.name]:
+            if record.get(f.name) in (None, ""):
                 continue
             key = index_key(record[f.name])
             others = self.store.ids_by_value(obj.name, f.name, record[f.name]) - {record["Id"]}
