@@ -795,11 +795,14 @@ class NetSuiteHook(BaseHook):
         Apply ``fn`` to every item on ``concurrency_limit`` threads; results in input order.
 
         Every request ``fn`` makes through this hook holds a slot of the account semaphore, so the
-        limit is used fully and never exceeded. The first exception raised by ``fn`` propagates
-        (after the running calls finish); catch per-item errors inside ``fn`` to keep going.
+        limit is used fully and never exceeded. ``max_workers`` may exceed the limit: the extra
+        threads prepare (and sign) their next request and wait for a slot, so a slot is refilled the
+        moment it frees; requests in flight still never exceed ``concurrency_limit``.
+        The first exception raised by ``fn`` propagates (after the running calls finish); catch
+        per-item errors inside ``fn`` to keep going.
         """
         items = list(items)
-        workers = min(max_workers or self.concurrency_limit, self.concurrency_limit, max(1, len(items)))
+        workers = min(max_workers or self.concurrency_limit, max(1, len(items)))
         if workers <= 1:
             return [fn(item) for item in items]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="netsuite") as pool:
@@ -1090,7 +1093,9 @@ class NetSuiteHook(BaseHook):
                     existing[(record_type, external_id)] = ""
                 results[index] = _write_result(key, external_id, status, record_id=record_id)
 
-        self.map_concurrently(run_group, list(groups.items()))
+        # A few threads beyond the limit keep a signed request waiting for each slot that frees.
+        spare = max(1, self.concurrency_limit // 2)
+        self.map_concurrently(run_group, list(groups.items()), max_workers=self.concurrency_limit + spare)
 
         missing: dict[str, list[str]] = {}
         for result, write in zip(results, items, strict=True):

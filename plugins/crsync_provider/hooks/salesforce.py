@@ -371,7 +371,9 @@ class SalesforceSyncHook(SalesforceHook):
                 "composite/sobjects", method="DELETE", params={"ids": ",".join(part), "allOrNone": "false"}
             )
             if not isinstance(reply, list) or len(reply) != len(part):
-                raise SalesforceSyncError(0, "UNEXPECTED_RESPONSE", f"expected {len(part)} results, got {reply!r}")
+                raise SalesforceSyncError(
+                    0, "UNEXPECTED_RESPONSE", f"expected {len(part)} results, got {reply!r}"
+                )
             results.extend(reply)
         return results
 
