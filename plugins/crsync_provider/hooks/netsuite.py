@@ -896,10 +896,8 @@ class NetSuiteHook(BaseHook):
             new_last = rows[-1].get(column)
             if new_last is None:
                 raise ValueError(f"keyset column {column!r} is missing from the rows")
-            if isinstance(last, int | float) or (
-                isinstance(new_last, str) and new_last.lstrip("-").isdigit()
-            ):
-                new_last = int(new_last) if str(new_last).lstrip("-").isdigit() else new_last
+            if isinstance(new_last, str) and new_last.lstrip("-").isdigit():
+                new_last = int(new_last)  # SuiteQL may return numbers as strings; compare numerically
             if last is not None and new_last == last:
                 raise ValueError("keyset paging made no progress; ORDER BY the key ascending")
             last = new_last
@@ -988,20 +986,28 @@ class NetSuiteHook(BaseHook):
         from_id: str | int,
         to_type: str,
         body: Mapping[str, Any] | None = None,
+        *,
+        replace: Sequence[str] | None = None,
     ) -> str | None:
         """POST ``record/v1/<from>/<id>/!transform/<to>`` (e.g. estimate to salesOrder); returns the new id.
 
+        Sublists in ``body`` replace the ones copied from the source (``?replace=...``), as in
+        :meth:`upsert_record`, so a transform and a later upsert of the same body give the same lines.
         With ``externalId`` in the body, a retry after an ambiguous failure first checks whether
         the record was created, so it is never created twice.
+
+        :param replace: sublists to replace; default: every sublist present in ``body``.
         """
         body = dict(body or {})
         external_id = body.get("externalId")
         if external_id:
             validate_external_id(external_id)
+        replace = _sublists(body) if replace is None else list(replace)
         check = (lambda: self._lookup_external_id(to_type, external_id)) if external_id else None
         resp = self.request(
             "POST",
             f"record/v1/{from_type}/{from_id}/!transform/{to_type}",
+            params={"replace": ",".join(replace)} if replace else None,
             json=body,
             idempotent=False,
             already_done=check,
@@ -1125,10 +1131,14 @@ class NetSuiteHook(BaseHook):
 
     # ------------------------------------------------------------------ UI test button
 
+    #: The UI Test button's query: one cheap SuiteQL round trip (``DUAL`` support is unconfirmed in
+    #: NetSuite's docs; ``SELECT id FROM currency`` is an alternative any REST role can read).
+    test_query = "SELECT 1 AS ok FROM DUAL"
+
     def test_connection(self) -> tuple[bool, str]:
-        """Authenticate and run ``SELECT 1 AS ok FROM DUAL`` (one cheap SuiteQL round trip)."""
+        """Authenticate and run :attr:`test_query` (one cheap SuiteQL round trip)."""
         try:
-            page = self.suiteql_page("SELECT 1 AS ok FROM DUAL", limit=1)
+            page = self.suiteql_page(self.test_query, limit=1)
         except Exception as exc:
             return False, str(exc)
         return (
