@@ -639,7 +639,9 @@ class NetSuiteHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One session with a connection pool at least as large as the concurrency limit."""
-        session = make_session(ca_bundle=self.extras.get("ca_bundle"), pool_size=self.concurrency_limit + 2)
+        session = make_session(
+            ca_bundle=self.extras.get("ca_bundle"), pool_size=2 * self.concurrency_limit + 2
+        )
         session.headers.update({"Accept": "application/json", "User-Agent": "crsync-provider/netsuite"})
         return session
 

@@ -93,6 +93,9 @@ def _translate(exc: SalesforceError) -> SalesforceSyncError:
             "connection's credentials"
         )
         return SalesforceSessionError(status, code, message + hint, url=url)
+    if status == 403 and code == "REQUEST_LIMIT_EXCEEDED" and "ConcurrentPerOrgLongTxn" in message:
+        # Too many long-running requests at this moment (not the daily allowance): worth a retry.
+        return SalesforceServerError(status, code, message, url=url)
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED":
         hint = " - the org's API request limit is used up; retry after the 24-hour window rolls"
         return SalesforceLimitExceededError(status, code, message + hint, url=url)
