@@ -323,13 +323,29 @@ _SEMAPHORES_LOCK = threading.Lock()
 
 
 def _account_semaphore(key: tuple[str, str], limit: int) -> threading.BoundedSemaphore:
+    """The process-wide slots of one account, sized by the first limit seen for it."""
     with _SEMAPHORES_LOCK:
         sem = _SEMAPHORES.get(key)
-        if sem is None or getattr(sem, "_crsync_limit", None) != limit:
+        if sem is None:
             sem = threading.BoundedSemaphore(limit)
             sem._crsync_limit = limit  # type: ignore[attr-defined]
             _SEMAPHORES[key] = sem
         return sem
+
+
+class _Slots:
+    """Hold a slot of every semaphore in order (the account's, then a stricter per-hook one)."""
+
+    def __init__(self, semaphores: Sequence[threading.BoundedSemaphore]) -> None:
+        self.semaphores = semaphores
+
+    def __enter__(self) -> None:
+        for sem in self.semaphores:
+            sem.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        for sem in reversed(self.semaphores):
+            sem.release()
 
 
 # --------------------------------------------------------------------------------------------- hook
@@ -509,9 +525,25 @@ class NetSuiteHook(BaseHook):
         return self._setting("backoff_max", 30.0, float)
 
     @cached_property
-    def semaphore(self) -> threading.BoundedSemaphore:
-        """The slot every HTTP attempt to this account holds (shared by hooks of this process)."""
-        return _account_semaphore((self.account_id, self.base_url), self.concurrency_limit)
+    def semaphore(self) -> _Slots:
+        """The slot every HTTP attempt to this account holds (shared by all hooks of this process).
+
+        The account's semaphore is sized by the first limit seen for the account in this process; a
+        hook asking for a smaller limit also holds a semaphore of its own, so neither is exceeded.
+        """
+        account = _account_semaphore((self.account_id, self.base_url), self.concurrency_limit)
+        account_limit = account._crsync_limit  # type: ignore[attr-defined]
+        if account_limit == self.concurrency_limit:
+            return _Slots([account])
+        if account_limit < self.concurrency_limit:
+            self.log.warning(
+                "NetSuite account %s already runs at concurrency %s in this process; this hook asked for %s",
+                self.account_id,
+                account_limit,
+                self.concurrency_limit,
+            )
+            return _Slots([account])
+        return _Slots([threading.BoundedSemaphore(self.concurrency_limit), account])
 
     def _secret(self, name: str, *, required: bool = True) -> str | None:
         value = self.extras.get(name)
