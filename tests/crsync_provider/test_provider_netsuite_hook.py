@@ -224,6 +224,25 @@ def test_transform_estimate_to_sales_order(ns, netsuite_conn):
     assert hook.get_record("salesOrder", order_id)["memo"] == "updated"
 
 
+def test_transform_with_item_lines_replaces_the_copied_lines(ns, netsuite_conn):
+    """Item lines in the body are the order's lines (as on a later upsert), not added to the estimate's."""
+    hook = NetSuiteHook(netsuite_conn())
+    estimate_id = next(
+        hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id")
+    )["id"]
+    source = list(hook.suiteql(f"SELECT item FROM transactionline WHERE transaction = {estimate_id} AND mainline = 'F'"))
+    assert source, "the seeded estimate has lines"
+    order_id = hook.transform_record(
+        "estimate", estimate_id, "salesOrder",
+        {"externalId": "SO-OPP-LINES", "item": {"items": [{"item": {"id": "509"}, "quantity": 7, "rate": 300}]}},
+    )  # fmt: skip
+    lines = list(
+        hook.suiteql(f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F'")
+    )
+    assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", 7.0)]
+    assert str(hook.get_record("salesOrder", order_id)["createdFrom"]["id"]) == str(estimate_id)
+
+
 # ------------------------------------------------------------------------------- write_many
 
 
@@ -323,3 +342,15 @@ def test_map_concurrently_uses_the_whole_limit(ns, calls, netsuite_conn):
     assert len(out) == 20
     assert calls.stats(NS)["peak_concurrency"] == 5
     assert elapsed < 20 * 0.05 / 2  # well under the one-at-a-time time
+
+
+def test_a_stricter_hook_limit_is_held_too(ns, calls, netsuite_conn):
+    conn_id = netsuite_conn("ns_strict")
+    NetSuiteHook(conn_id).semaphore  # noqa: B018 - the account's slots exist at limit 5
+    hook = NetSuiteHook(conn_id, concurrency_limit=2)
+    ns.control(NS, "governance", {"latency_ms": 40})
+    calls.reset(NS)
+    hook.map_concurrently(
+        lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(12), max_workers=6
+    )
+    assert calls.stats(NS)["peak_concurrency"] <= 2

@@ -111,6 +111,21 @@ def test_per_record_errors_are_surfaced_and_not_fatal(sf, salesforce_conn):
     assert results[2]["key"] == "E00002"
 
 
+def test_delete_collection_chunks_ids_and_reports_per_record(sf, calls, salesforce_conn):
+    hook = SalesforceSyncHook(salesforce_conn())
+    created = hook.upsert_collection("Account", "NetSuite_Id__c", accounts(3, "D"))
+    ids = [r["id"] for r in created]
+    before = calls.snapshot(SF)
+    results = hook.delete_collection(ids[:2], chunk_size=1)
+    assert calls.since(SF, before) == 2
+    assert [r["success"] for r in results] == [True, True] and [r["id"] for r in results] == ids[:2]
+    again = hook.delete_collection([ids[0], ids[2]])
+    assert again[0]["success"] is False and again[0]["errors"][0]["statusCode"] == "ENTITY_IS_DELETED"
+    assert again[1]["success"] is True
+    left = list(hook.query("SELECT Id FROM Account WHERE NetSuite_Id__c LIKE 'D%'"))
+    assert left == []
+
+
 def test_unable_to_lock_row_records_are_retried(sf, salesforce_conn):
     sf.control(SF, "seed", {"catalog_only": True})
     hook = SalesforceSyncHook(salesforce_conn(), lock_retry_attempts=6, backoff_base=0.01)
