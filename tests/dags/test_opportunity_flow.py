@@ -20,10 +20,16 @@ def orders_for(ns_sql, opp_id: str) -> list[dict[str, Any]]:
     return ns_sql(f"SELECT id, tranid, entity FROM transaction WHERE type = 'SalesOrd' AND externalid = '{opp_id}'")
 
 
+DEFAULT_CONF = {"opportunity_ids": [], "mode": "queued", "dry_run": False}
+
+
 @pytest.fixture
 def run_flow(flow_dags):
-    def run(**run_conf):
-        return flow_dags[DAG_ID].test(run_conf=run_conf or None, logical_date=None)
+    """A manual run without a logical date (its window ends at run_after), params spelled out in full
+    because dag.test() keeps the previous run's conf on the DAG object."""
+
+    def run(**overrides):
+        return flow_dags[DAG_ID].test(run_conf={**DEFAULT_CONF, **overrides}, logical_date=None)
 
     return run
 
@@ -81,11 +87,24 @@ def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run
     assert orders_for(ns_sql, bad["opportunity_ids"][0]) == []
 
 
-def test_invalid_manual_ids_are_refused_before_any_api_call(fresh_sandbox, flow_dags):
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"opportunity_ids": ["0065g00000AbCdE' OR Name LIKE '%"]},
+        {"opportunity_ids": ["0065g00000AbCd"]},
+        {"mode": "everything"},
+        {"dry_run": "yes"},
+    ],
+)
+def test_invalid_manual_params_are_refused_before_any_task_runs(flow_dags, bad):
+    """The trigger form's JSON schema refuses bad params: no task, hence no API call, runs."""
+    import copy
+
     from airflow.sdk.definitions.param import ParamValidationError
 
-    dag = flow_dags[DAG_ID]
+    params = copy.deepcopy(flow_dags[DAG_ID].params)  # Param objects are mutable; keep the DAG's intact
+    params.validate()  # the defaults are valid
     with pytest.raises(ParamValidationError):
-        dag.params.validate()  # defaults are valid ...
-        params = dag.params.deep_merge({"opportunity_ids": ["0065g00000AbCdE' OR Name LIKE '%"]})
+        for key, value in bad.items():
+            params[key] = value  # ParamsDict validates on assignment, as the trigger form does
         params.validate()

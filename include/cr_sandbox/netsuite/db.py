@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS transactionline (
     linesequencenumber INTEGER, mainline TEXT, item INTEGER, quantity REAL, rate REAL, amount REAL,
     memo TEXT, custcol_swe_contract_start_date TEXT, custcol_swe_contract_end_date TEXT,
     custcol_swe_contract_item_term_months REAL, custcol_item_category INTEGER, custcol_list_rate REAL,
+    price INTEGER,
     UNIQUE ("transaction", id));
 CREATE TABLE IF NOT EXISTS customrecord_contracts (
     id INTEGER PRIMARY KEY, name TEXT, externalid TEXT UNIQUE, isinactive TEXT DEFAULT 'F',
@@ -113,6 +114,8 @@ LISTS: dict[str, dict[int, str]] = {
     "customlist_contract_type": {1: "Transaction Renewal", 2: "Auto Renewal", 3: "Evergreen", 4: "Non-Renewing"},
     "customlist_channel_tier": {1: "End User", 2: "Reseller", 3: "Distributor"},
     "customlist_tran_type_to_create": {1: "Opportunity", 2: "Estimate", 3: "Sales Order"},
+    # Line price level: -1 is NetSuite's "Custom" level, which keeps the rate the request sends.
+    "pricelevel": {-1: "Custom", 1: "Base Price"},
 }
 
 DEFAULT_PREFERENCES: dict[str, Any] = {

@@ -54,6 +54,7 @@ LINE_FIELDS = [
     _f("custcol_swe_contract_start_date", "date"), _f("custcol_swe_contract_end_date", "date"),
     _f("custcol_swe_contract_item_term_months", "float"),
     _f("custcol_item_category", "list:customlist_item_category"), _f("custcol_list_rate", "float"),
+    _f("price", "list:pricelevel"),
 ]
 CUSTOMER_FIELDS = [
     _f("entityId"), _f("companyName", required=True), _f("externalId"), _f("email"), _f("currency", "ref:currency"),
