@@ -696,7 +696,8 @@ class NetSuiteHook(BaseHook):
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
-            return min(float(retry_after), max(self.backoff_max, 60.0))
+            # At least what the server asked for, plus jitter so waiting threads do not return together.
+            return min(float(retry_after), max(self.backoff_max, 60.0)) + random.uniform(0, self.backoff_base)
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (retry_state.attempt_number - 1))
         return random.uniform(0, ceiling)
 
