@@ -230,14 +230,18 @@ def test_transform_with_item_lines_replaces_the_copied_lines(ns, netsuite_conn):
     estimate_id = next(
         hook.suiteql("SELECT id FROM transaction WHERE type = 'Estimate' AND status = 'A' ORDER BY id")
     )["id"]
-    source = list(hook.suiteql(f"SELECT item FROM transactionline WHERE transaction = {estimate_id} AND mainline = 'F'"))
+    source = list(
+        hook.suiteql(f"SELECT item FROM transactionline WHERE transaction = {estimate_id} AND mainline = 'F'")
+    )
     assert source, "the seeded estimate has lines"
     order_id = hook.transform_record(
         "estimate", estimate_id, "salesOrder",
         {"externalId": "SO-OPP-LINES", "item": {"items": [{"item": {"id": "509"}, "quantity": 7, "rate": 300}]}},
     )  # fmt: skip
     lines = list(
-        hook.suiteql(f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F'")
+        hook.suiteql(
+            f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F'"
+        )
     )
     assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", 7.0)]
     assert str(hook.get_record("salesOrder", order_id)["createdFrom"]["id"]) == str(estimate_id)
