@@ -18,7 +18,10 @@ EXPECTED_TASKS = {
     "ns_contract_to_sf_contract": {"extract", "transform", "load", "link_opportunities", "report"},
     "ns_contract_item_to_sf_contract_item": {"extract", "transform", "load", "report"},
     "ns_renewal_estimate_to_sf_opportunity": {"extract", "transform", "load", "report"},
+    "crsync_reconciliation": {"reconcile", "repair", "report"},
 }
+#: DAGs that only read unless a param says otherwise: no dry run, a write switch that defaults to off.
+READ_ONLY_BY_DEFAULT = {"crsync_reconciliation": "repair"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,10 @@ def test_dag_shape(dagbag, dag_id):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.max_active_runs == 1
     assert dag.catchup is False
-    assert "dry_run" in dag.params
+    if dag_id in READ_ONLY_BY_DEFAULT:
+        assert dag.params[READ_ONLY_BY_DEFAULT[dag_id]] is False
+    else:
+        assert "dry_run" in dag.params
     for task in dag.tasks:
         assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure notifier"
 
@@ -61,6 +67,7 @@ def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
         ("ns_contract_to_sf_contract", "2026-03-01T02:00:00+00:00"),
         ("ns_contract_item_to_sf_contract_item", "2026-03-01T02:30:00+00:00"),
         ("ns_renewal_estimate_to_sf_opportunity", "2026-03-01T03:00:00+00:00"),
+        ("crsync_reconciliation", "2026-03-01T04:00:00+00:00"),
     ],
 )
 def test_schedules_give_utc_windows_of_one_period(dagbag, dag_id, window_end):
