@@ -150,6 +150,8 @@ class ContractItem:
     TERM_MONTHS: Final = "Term_Months__c"
     STATUS: Final = "Status__c"
     RENEW_WITH: Final = "Renew_With__c"
+    #: ``Renew_With__c`` is a lookup to Product2: set it through the product's external id.
+    RENEW_WITH_REF: Final = "Renew_With__r"
     LIST_RATE: Final = "List_Rate__c"
 
 

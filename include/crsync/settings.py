@@ -310,6 +310,7 @@ FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
             f.ContractItem.TERM_MONTHS,
             f.ContractItem.STATUS,
             f.ContractItem.RENEW_WITH,
+            f.ContractItem.RENEW_WITH_REF,
             f.ContractItem.LIST_RATE,
         }
     ),

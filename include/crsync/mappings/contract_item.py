@@ -127,7 +127,12 @@ def contract_items_to_salesforce(
             _CI.END_DATE: end,
             _CI.TERM_MONTHS: term,
             _CI.STATUS: status,
-            _CI.RENEW_WITH: renew_with,
+            # A Product2 lookup: by the product's NetSuite id, or cleared when NetSuite has none.
+            **(
+                {_CI.RENEW_WITH_REF: {f.Product.NETSUITE_ID: renew_with}}
+                if renew_with is not None
+                else {_CI.RENEW_WITH: None}
+            ),
             _CI.LIST_RATE: rate,
         }
         for netsuite_id, contract, item, name, quantity, start, end, term, status, renew_with, rate in zip(

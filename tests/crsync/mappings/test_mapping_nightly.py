@@ -107,7 +107,7 @@ def test_contract_item_rows_become_upserts(settings: IntegrationSettings) -> Non
         {
             "NetSuite_Id__c": "135", "Contract__r": {"NetSuite_Id__c": "3097"}, "Product__r": {"NetSuite_Id__c": "505"},
             "Name": "00000135", "Quantity__c": 3, "Start_Date__c": "2015-07-14", "End_Date__c": "2016-07-13",
-            "Term_Months__c": 12, "Status__c": "Active", "Renew_With__c": "506", "List_Rate__c": 3000,
+            "Term_Months__c": 12, "Status__c": "Active", "Renew_With__r": {"NetSuite_Id__c": "506"}, "List_Rate__c": 3000,
         }
     ]  # fmt: skip
 

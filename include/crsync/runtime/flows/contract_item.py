@@ -1,0 +1,203 @@
+"""Tasks of ``ns_contract_item_to_sf_contract_item``: NetSuite contract items to ``Contract_Item__c`` (nightly).
+
+extract -> transform -> load -> report.
+
+- ``extract`` reads the contract items in scope (changed in the run's window ``[start, end)``, the
+  NetSuite ids of a manual run, or everything on a full resync), plus every item still waiting for its
+  contract (the Airflow Variable :data:`WAITING_VARIABLE`), keyset-paged; then looks up which of their
+  contracts exist in Salesforce (one SOQL query per chunk of contract ids).
+- ``transform`` maps them to ``Contract_Item__c`` upserts by ``NetSuite_Id__c`` parented through the
+  Contract's ``NetSuite_Id__c``. Items whose Contract is not in Salesforce yet are not written and not
+  failed: they are skipped with reason ``waiting_for_contract``.
+- ``load`` upserts (collections, or Bulk API 2.0 above the threshold), then rewrites the waiting list:
+  items read in this run leave it (loaded or failed), items still waiting join it. Every later run
+  re-reads them with its window until their Contract exists.
+- ``report`` logs the run summary and fails the run when any record failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from crsync import fields as f
+from crsync.queries import (
+    ChangeScope,
+    chunked,
+    contract_items_query,
+    contracts_by_netsuite_ids_soql,
+)
+from crsync.records import RunSummary
+from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope
+from crsync.runtime.flows.contract import (
+    SUITEQL_IN_LIMIT,
+    change_scopes,
+    count_statuses,
+    keyset_rows,
+    salesforce_ids_with,
+    upsert,
+)
+from crsync.settings import FlowId, load_settings
+
+log = logging.getLogger(__name__)
+
+FLOW_ID = FlowId.CONTRACT_ITEM_TO_CONTRACT_ITEM.value
+#: Airflow Variable holding the NetSuite ids of items waiting for their Contract (JSON list of integers).
+WAITING_VARIABLE = f"{FLOW_ID}.waiting_item_ids"
+WAITING_REASON = "waiting_for_contract"
+
+
+def waiting_item_ids() -> list[int]:
+    """The items remembered as waiting for their Contract (an unreadable value counts as none, logged)."""
+    from airflow.sdk import Variable
+
+    value = Variable.get(WAITING_VARIABLE, default=[], deserialize_json=True)
+    if not isinstance(value, list):
+        log.warning("Variable %s is not a JSON list (%r); ignoring it", WAITING_VARIABLE, value)
+        return []
+    ids = sorted({int(v) for v in value if str(v).isdigit() and int(v) > 0})
+    if len(ids) != len(value):
+        log.warning(
+            "Variable %s: ignored %d value(s) that are not NetSuite ids",
+            WAITING_VARIABLE,
+            len(value) - len(ids),
+        )
+    return ids
+
+
+def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
+    """Items in scope plus the items waiting for their contract, and which contracts Salesforce has."""
+    scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids")
+    settings = scope.settings
+    page = settings.batch_sizes.suiteql_page
+    hook = netsuite_hook()
+    rows: list[dict[str, Any]] = []
+    for change in change_scopes(scope):
+        query = contract_items_query(change, settings)
+        log.info("SuiteQL (%s): %s", change.mode, query.render(0))
+        rows += keyset_rows(query, page_size=page, hook=hook)
+    log.info("Read %d contract item(s) in scope", len(rows))
+
+    waiting = waiting_item_ids()
+    seen = {int(r[f.NsContractItem.ID]) for r in rows}
+    again = [i for i in waiting if i not in seen]
+    for part in chunked(again, SUITEQL_IN_LIMIT):
+        rows += keyset_rows(
+            contract_items_query(ChangeScope.by_ids(part), settings), page_size=page, hook=hook
+        )
+    if waiting:
+        log.info(
+            "%d item(s) were waiting for their contract; %d re-read (the others were in scope already)",
+            len(waiting),
+            len(again),
+        )
+
+    contracts = [str(r[f.NsContractItem.CONTRACT]) for r in rows if r.get(f.NsContractItem.CONTRACT)]
+    known = salesforce_ids_with(
+        contracts_by_netsuite_ids_soql, contracts, chunk_size=settings.batch_sizes.id_lookup
+    )
+    log.info("%d of %d contract(s) of these items are in Salesforce", len(known), len(set(contracts)))
+    return {
+        "dry_run": scope.dry_run,
+        "items": rows,
+        "waiting_before": waiting,
+        "known_contract_ids": sorted(known, key=int),
+    }
+
+
+def transform(batch: dict[str, Any]) -> dict[str, Any]:
+    """Map to ``Contract_Item__c`` upserts; set aside the items whose contract is not in Salesforce yet."""
+    from crsync.mappings.contract_item import contract_items_to_salesforce
+
+    settings = load_settings()
+    mapped = contract_items_to_salesforce(
+        batch["items"], settings, known_contract_ids=batch["known_contract_ids"]
+    )
+    log.info(
+        "Mapped %d contract item(s), %d refused, %d waiting for their contract (%s)",
+        len(mapped.items),
+        len(mapped.failures),
+        len(mapped.waiting_for_contract),
+        ", ".join(mapped.waiting_contract_ids[:20]) or "none",
+    )
+    for failure in mapped.failures[:20]:
+        log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
+    for waiting in mapped.waiting_for_contract[:20]:
+        log.info("Waiting %s: %s", waiting.key, waiting.message)
+    return {
+        "dry_run": batch["dry_run"],
+        "read": len(batch["items"]),
+        "read_ids": sorted(
+            {int(r[f.NsContractItem.ID]) for r in batch["items"] if str(r.get("id", "")).isdigit()}
+        ),
+        "waiting_before": batch["waiting_before"],
+        "items": mapped.items.model_dump(mode="json"),
+        "failures": [x.model_dump(mode="json") for x in mapped.failures],
+        "waiting": [x.model_dump(mode="json") for x in mapped.waiting_for_contract],
+        "waiting_contract_ids": mapped.waiting_contract_ids,
+    }
+
+
+def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Upsert the items, then remember the ones still waiting; returns the run summary."""
+    batch = plan["items"]
+    waiting_now = sorted({int(w["key"]) for w in plan["waiting"] if str(w["key"]).isdigit()})
+    summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_failures(plan["failures"])
+    summary.add_skipped(WAITING_REASON, len(plan["waiting"]))
+    if plan["dry_run"]:
+        log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])
+        _remember_waiting(plan, waiting_now, dry_run=True)
+        summary.add_skipped("dry_run", len(batch["records"]))
+        return summary.as_dict()
+
+    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings())
+    log.info("Contract items: %s", count_statuses(results))
+    summary.add_results(results)
+    # Only after the writes: a failed load keeps the previous list, so nothing waiting is forgotten.
+    _remember_waiting(plan, waiting_now, dry_run=False)
+    return summary.as_dict()
+
+
+def _remember_waiting(plan: dict[str, Any], waiting_now: list[int], *, dry_run: bool) -> None:
+    """Rewrite the waiting list: drop what this run read (or found gone), add what still waits.
+
+    The Variable is read again here (not taken from extract) so that ids added meanwhile are kept.
+    """
+    from airflow.sdk import Variable
+
+    current = waiting_item_ids()
+    handled = set(plan["read_ids"]) | set(plan["waiting_before"])
+    gone = sorted(set(plan["waiting_before"]) - set(plan["read_ids"]))
+    new = sorted((set(current) - handled) | set(waiting_now))
+    recovered = sorted(set(plan["waiting_before"]) - set(waiting_now) - set(gone))
+    if gone:
+        log.warning("Waiting item(s) no longer in NetSuite, forgotten: %s", gone[:50])
+    if recovered:
+        log.info("%d waiting item(s) were read again with their contract now in Salesforce", len(recovered))
+    if new == current:
+        log.info("Variable %s unchanged (%d item(s) waiting)", WAITING_VARIABLE, len(new))
+        return
+    if dry_run:
+        log.info(
+            "Dry run: would set Variable %s to %d item id(s) (now %d): %s%s; nothing was written.",
+            WAITING_VARIABLE,
+            len(new),
+            len(current),
+            new[:50],
+            " ..." if len(new) > 50 else "",
+        )
+        return
+    Variable.set(
+        WAITING_VARIABLE,
+        new,
+        description="NetSuite contract item ids whose Contract is not in Salesforce yet; every run of "
+        f"{FLOW_ID} re-reads them until it is (managed by the flow).",
+        serialize_json=True,
+    )
+    log.info(
+        "Variable %s: %d item(s) waiting for their contract (was %d)",
+        WAITING_VARIABLE,
+        len(new),
+        len(current),
+    )
