@@ -32,7 +32,7 @@ sandbox: $(STAMP)
 	$(PY) -m cr_sandbox
 
 demo: $(STAMP)
-	$(PY) -m crsync.demo
+	$(PY) -m cr_sandbox.demo
 
 up: $(STAMP)
 	bin/up

@@ -41,7 +41,9 @@ class SyncFailureNotifier(BaseNotifier):
     :param email_to: recipients for an SMTP email; ``None`` reads the settings.
     """
 
-    def __init__(self, *, slack_webhook_conn_id: str | None = None, email_to: list[str] | None = None) -> None:
+    def __init__(
+        self, *, slack_webhook_conn_id: str | None = None, email_to: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.slack_webhook_conn_id = slack_webhook_conn_id
         self.email_to = email_to
@@ -74,6 +76,6 @@ class SyncFailureNotifier(BaseNotifier):
             from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
             first_line = message.splitlines()[0].removeprefix(":red_circle: ")
-            SmtpNotifier(to=email, smtp_conn_id=smtp_conn_id, subject=first_line, html_content=f"<pre>{message}</pre>").notify(
-                context
-            )
+            SmtpNotifier(
+                to=email, smtp_conn_id=smtp_conn_id, subject=first_line, html_content=f"<pre>{message}</pre>"
+            ).notify(context)

@@ -1,0 +1,318 @@
+"""`make demo`: the whole contract renewal cycle through the real DAGs, against the sandbox.
+
+New contract -> contracts and items to Salesforce -> upsell -> clock moved to the renewal date and
+the module's nightly script -> renewal estimate to Opportunity -> renewal won and ordered from the
+estimate -> renewal contract back to Salesforce -> reconciliation. Every DAG runs with
+``bin/airflow dags test`` (the same code the scheduler runs), with this project's Airflow home, so the
+runs show up in the UI afterwards (``make up``). The demo checks both systems after each step,
+prints a report, stops the sandbox it started and exits 0 only when every expected record is there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cr_sandbox import clients
+from cr_sandbox.config import PROJECT_ROOT
+from cr_sandbox.process import RunningSandbox, running_sandbox
+
+HOURLY_DAG = "sf_opportunity_to_ns_sales_order"
+CONTRACT_DAG = "ns_contract_to_sf_contract"
+ITEM_DAG = "ns_contract_item_to_sf_contract_item"
+RENEWAL_DAG = "ns_renewal_estimate_to_sf_opportunity"
+RECONCILIATION_DAG = "crsync_reconciliation"
+RUN_STATE = re.compile(r"DagRun Finished: dag_id=(\S+?),.*?state=(\w+)")
+
+
+@dataclass
+class Step:
+    title: str
+    moved: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(passed for _, passed in self.checks)
+
+
+class Demo:
+    """Drives the sandbox and the DAGs; records what moved and whether it landed."""
+
+    def __init__(self, sandbox: RunningSandbox) -> None:
+        self.sandbox = sandbox
+        self.config = sandbox.config
+        self.sf = clients.salesforce(self.config)
+        self.steps: list[Step] = []
+        self.env = {**os.environ, **sandbox.env(), "CRSYNC_USE_SANDBOX": "1"}
+
+    # ----------------------------------------------------------------- plumbing
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        return clients.suiteql(self.config, query)
+
+    def soql(self, query: str) -> list[dict[str, Any]]:
+        return self.sf.query_all(query)["records"]
+
+    def sandbox_now(self) -> datetime:
+        clock = self.sandbox.control("netsuite", "clock", method="GET")
+        today = clock.get("today")
+        now = datetime.now(UTC)
+        offset_days = (datetime.fromisoformat(today).date() - now.date()).days if today else 0
+        return now + timedelta(days=offset_days)
+
+    def move_clock(self, day: str) -> None:
+        for system in ("netsuite", "salesforce"):
+            self.sandbox.control(system, "clock", {"today": day})
+
+    def run_dag(self, dag_id: str, period: timedelta, **conf: Any) -> str:
+        """``bin/airflow dags test`` with a logical date whose [start, end) window holds sandbox 'now'."""
+        logical = (self.sandbox_now() + period).replace(microsecond=0).isoformat()
+        self.say(f"    running {dag_id} (logical date {logical}) ...")
+        started = time.monotonic()
+        proc = subprocess.run(
+            [str(PROJECT_ROOT / "bin/airflow"), "dags", "test", dag_id, logical, "-c", json.dumps(conf)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+        )
+        output = proc.stdout + proc.stderr
+        log_dir = Path(self.env["AIRFLOW_HOME"]) / "demo-logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / f"{dag_id}-{int(time.time())}.log").write_text(output)
+        states = [m.group(2) for m in RUN_STATE.finditer(output) if m.group(1) == dag_id]
+        state = states[-1] if states else f"unknown (exit {proc.returncode})"
+        self.say(f"    {dag_id}: {state} in {time.monotonic() - started:.0f}s")
+        return state
+
+    def step(self, title: str) -> Step:
+        self.say(f"\n== {title}")
+        step = Step(title)
+        self.steps.append(step)
+        return step
+
+    def check(self, step: Step, what: str, passed: bool) -> None:
+        step.checks.append((what, passed))
+        self.say(f"    [{'ok' if passed else 'MISSING'}] {what}")
+
+    def opportunity(self, opp_id: str) -> dict[str, Any]:
+        return self.soql(
+            "SELECT Id, Name, Sync_Status__c, Sync_Error__c, NetSuite_Id__c, NetSuite_Order_Number__c, "
+            f"ContractId, StageName, Amount FROM Opportunity WHERE Id = '{opp_id}'"
+        )[0]
+
+    def order_of(self, opp_id: str) -> dict[str, Any] | None:
+        rows = self.sql(
+            "SELECT id, tranid, custbody_contract_name, createdfrom FROM transaction "
+            f"WHERE type = 'SalesOrd' AND externalid = '{opp_id}'"
+        )
+        return rows[0] if len(rows) == 1 else None
+
+    def contract(self, contract_id: str) -> dict[str, Any]:
+        return self.sql(
+            "SELECT id, name, custrecord_contract_status status, custrecord_contract_renewal_tran renewal_tran, "
+            "custrecord_swe_original_contract original, "
+            "TO_CHAR(custrecord_contracts_end_date, 'YYYY-MM-DD') end_date "
+            f"FROM customrecord_contracts WHERE id = {int(contract_id)}"
+        )[0]
+
+    def item_count(self, contract_id: str) -> int:
+        return len(self.sql(f"SELECT id FROM customrecord_contract_item WHERE custrecord_ci_contract_id = {int(contract_id)}"))
+
+    def sf_contract(self, contract_id: str) -> dict[str, Any] | None:
+        rows = self.soql(
+            "SELECT Id, NetSuite_Name__c, NetSuite_Status__c, AccountId, "
+            f"(SELECT Id FROM Contract_Items__r) FROM Contract WHERE NetSuite_Id__c = '{contract_id}'"
+        )
+        return rows[0] if rows else None
+
+    @staticmethod
+    def children(record: dict[str, Any] | None, name: str) -> int:
+        block = (record or {}).get(name)
+        return int(block["totalSize"]) if block else 0
+
+    # ----------------------------------------------------------------- the cycle
+
+    def run(self) -> bool:
+        hour, day = timedelta(hours=1), timedelta(days=1)
+        for system in ("netsuite", "salesforce"):
+            self.sandbox.control(system, "reset", {})
+        self.sandbox.control("netsuite", "seed", {"contracts": 0})
+        self.sandbox.control("salesforce", "seed", {"catalog_only": True})
+
+        s = self.step("1. New contract: a rep clicks 'Create NetSuite Order' on a Contract New Opportunity")
+        new_opp = self.sandbox.control(
+            "salesforce",
+            "seed",
+            {"opportunities": 1, "lines_per_opportunity": 3, "order_type": "Contract New", "account_netsuite_id": "1001"},
+        )["opportunity_ids"][0]
+        self.run_dag(HOURLY_DAG, hour)
+        order = self.order_of(new_opp)
+        opp = self.opportunity(new_opp)
+        self.check(s, f"one sales order for Opportunity {new_opp}", order is not None)
+        contract_id = str(order["custbody_contract_name"]) if order and order.get("custbody_contract_name") else ""
+        self.check(s, "the CR module created a contract", bool(contract_id))
+        self.check(s, "Opportunity Synced with the NetSuite id and order number",
+                   opp["Sync_Status__c"] == "Synced" and order is not None and opp["NetSuite_Id__c"] == order["id"])
+        if not s.ok:
+            return False
+        original = self.contract(contract_id)
+        s.moved.append(f"Opportunity {new_opp} -> sales order {order['id']} ({order['tranid']}) -> contract "
+                       f"{contract_id} '{original['name']}' with {self.item_count(contract_id)} items")
+
+        s = self.step("2. Nightly: contracts and contract items to Salesforce")
+        self.run_dag(CONTRACT_DAG, day)
+        self.run_dag(ITEM_DAG, day)
+        sf_contract = self.sf_contract(contract_id)
+        self.check(s, f"Salesforce Contract for NetSuite contract {contract_id}", sf_contract is not None)
+        self.check(s, "its contract items", self.children(sf_contract, "Contract_Items__r") == self.item_count(contract_id))
+        self.check(s, "the Opportunity points at the contract",
+                   bool(sf_contract) and self.opportunity(new_opp)["ContractId"] == sf_contract["Id"])
+        if not s.ok:
+            return False
+        s.moved.append(f"Contract {sf_contract['Id']} '{sf_contract['NetSuite_Name__c']}' with "
+                       f"{self.children(sf_contract, 'Contract_Items__r')} Contract_Item__c")
+
+        s = self.step("3. Upsell: a new Opportunity on the same contract")
+        items_before = self.item_count(contract_id)
+        upsell_opp = self.sandbox.control(
+            "salesforce",
+            "seed",
+            {"opportunities": 1, "lines_per_opportunity": 1, "order_type": "Contract Upsell",
+             "account_netsuite_id": "1001", "contract_netsuite_id": contract_id},
+        )["opportunity_ids"][0]
+        self.run_dag(HOURLY_DAG, hour)
+        upsell_order = self.order_of(upsell_opp)
+        self.check(s, f"one upsell sales order for {upsell_opp}", upsell_order is not None)
+        self.check(s, "co-termed items added to the same contract", self.item_count(contract_id) > items_before)
+        self.run_dag(CONTRACT_DAG, day)
+        self.run_dag(ITEM_DAG, day)
+        sf_contract = self.sf_contract(contract_id)
+        self.check(s, "Salesforce shows the upsell items on the contract",
+                   self.children(sf_contract, "Contract_Items__r") == self.item_count(contract_id))
+        if not s.ok:
+            return False
+        s.moved.append(f"Opportunity {upsell_opp} -> sales order {upsell_order['id']} -> contract {contract_id} now "
+                       f"{self.item_count(contract_id)} items")
+
+        s = self.step("4. Time passes: clock moved to the target renewal date, the module's nightly script runs")
+        renewal_day = (datetime.fromisoformat(original["end_date"]) - timedelta(days=90)).date().isoformat()
+        self.move_clock(renewal_day)
+        self.sandbox.control("netsuite", "run-scripts", {})
+        renewal = self.contract(contract_id)
+        estimate_id = str(renewal.get("renewal_tran") or "")
+        self.check(s, f"renewal estimate generated on {renewal_day}", bool(estimate_id))
+        if not s.ok:
+            return False
+        s.moved.append(f"contract {contract_id} -> status {renewal['status']}, renewal estimate {estimate_id}")
+
+        s = self.step("5. Nightly: renewal estimate to a Salesforce renewal Opportunity")
+        self.run_dag(RENEWAL_DAG, day)
+        renewal_opps = self.soql(
+            "SELECT Id, Name, StageName, ContractId, Order_Type__c, (SELECT Id FROM OpportunityLineItems) "
+            f"FROM Opportunity WHERE NetSuite_Renewal_Estimate_Id__c = '{estimate_id}'"
+        )
+        self.check(s, "one renewal Opportunity", len(renewal_opps) == 1)
+        if not s.ok:
+            return False
+        renewal_opp = renewal_opps[0]
+        self.check(s, "linked to the contract", renewal_opp["ContractId"] == sf_contract["Id"])
+        self.check(s, "with line items", self.children(renewal_opp, "OpportunityLineItems") > 0)
+        s.moved.append(f"estimate {estimate_id} -> Opportunity {renewal_opp['Id']} '{renewal_opp['Name']}' "
+                       f"({self.children(renewal_opp, 'OpportunityLineItems')} lines)")
+
+        s = self.step("6. The renewal is won and sent back: ordered from the same estimate")
+        self.sf.Opportunity.update(renewal_opp["Id"], {"StageName": "Closed Won", "Sync_Status__c": "Processing"})
+        self.run_dag(HOURLY_DAG, hour)
+        renewal_order = self.order_of(renewal_opp["Id"])
+        self.check(s, "one renewal sales order", renewal_order is not None)
+        self.check(s, "transformed from the estimate (lineage kept)",
+                   bool(renewal_order) and str(renewal_order.get("createdfrom")) == estimate_id)
+        self.check(s, "renewal Opportunity Synced", self.opportunity(renewal_opp["Id"])["Sync_Status__c"] == "Synced")
+        if not s.ok:
+            return False
+        self.sandbox.control("netsuite", "run-scripts", {})
+        new_contract_id = str(renewal_order.get("custbody_contract_name") or "")
+        if not new_contract_id:
+            rows = self.sql(f"SELECT id FROM customrecord_contracts WHERE custrecord_swe_original_contract = {int(contract_id)}")
+            new_contract_id = str(rows[0]["id"]) if rows else ""
+        self.check(s, "renewal contract created", bool(new_contract_id) and new_contract_id != contract_id)
+        s.moved.append(f"Opportunity {renewal_opp['Id']} -> sales order {renewal_order['id']} (from estimate "
+                       f"{estimate_id}) -> renewal contract {new_contract_id}")
+
+        s = self.step("7. Nightly: the renewal contract back to Salesforce")
+        self.run_dag(CONTRACT_DAG, day)
+        self.run_dag(ITEM_DAG, day)
+        sf_renewal = self.sf_contract(new_contract_id) if new_contract_id else None
+        self.check(s, f"Salesforce Contract for renewal contract {new_contract_id}", sf_renewal is not None)
+        self.check(s, "its items", self.children(sf_renewal, "Contract_Items__r") == self.item_count(new_contract_id or "0"))
+        self.check(s, "original contract shows the NetSuite renewal status",
+                   (self.sf_contract(contract_id) or {}).get("NetSuite_Status__c") in {"Renewal Processed", "Renewal Generated"})
+        if sf_renewal:
+            s.moved.append(f"Contract {sf_renewal['Id']} '{sf_renewal['NetSuite_Name__c']}' "
+                           f"({sf_renewal['NetSuite_Status__c']}); original now "
+                           f"{self.contract(contract_id)['status']} in NetSuite")
+
+        s = self.step("8. Reconciliation: both systems agree")
+        state = self.run_dag(RECONCILIATION_DAG, day)
+        self.check(s, "reconciliation run succeeded", state == "success")
+        sales_orders = self.sql("SELECT id FROM transaction WHERE type = 'SalesOrd'")
+        synced = self.soql("SELECT Id FROM Opportunity WHERE Sync_Status__c = 'Synced'")
+        self.check(s, "every sales order has a Synced Opportunity (3 orders, 3 Synced)",
+                   len(sales_orders) == 3 and len(synced) == 3)
+        s.moved.append(f"{len(sales_orders)} sales orders, {len(synced)} Synced Opportunities, "
+                       f"{len(self.soql('SELECT Id FROM Contract'))} Contracts, "
+                       f"{len(self.soql('SELECT Id FROM Contract_Item__c'))} Contract_Item__c in Salesforce")
+        return all(step.ok for step in self.steps)
+
+    def report(self, ok: bool, elapsed: float) -> None:
+        self.say("\n" + "=" * 78)
+        self.say("Contract renewal cycle: report")
+        self.say("=" * 78)
+        for step in self.steps:
+            self.say(f"{'PASS' if step.ok else 'FAIL'}  {step.title}")
+            for line in step.moved:
+                self.say(f"      {line}")
+            for what, passed in step.checks:
+                if not passed:
+                    self.say(f"      missing: {what}")
+        self.say("-" * 78)
+        self.say(f"{'Every expected record is where it should be.' if ok else 'Some records are missing (see above).'}"
+                 f" {elapsed:.0f}s. Airflow logs: {self.env['AIRFLOW_HOME']}/demo-logs")
+
+
+def main() -> int:
+    started = time.monotonic()
+    env_home = os.environ.get("AIRFLOW_HOME") or str(PROJECT_ROOT / ".airflow")
+    os.environ["AIRFLOW_HOME"] = env_home
+    print("Setting up Airflow (metadata DB, netsuite_api pool) ...", flush=True)
+    subprocess.run([str(PROJECT_ROOT / "bin/setup-airflow")], check=True)
+    state_dir = Path(tempfile.mkdtemp(prefix="crsync-demo-sandbox-"))
+    print(f"Starting the sandbox (state in {state_dir}) ...", flush=True)
+    with running_sandbox(state_dir) as sandbox:
+        demo = Demo(sandbox)
+        try:
+            ok = demo.run()
+        except Exception as exc:  # report what happened so far, then fail
+            demo.say(f"\nDemo stopped: {type(exc).__name__}: {exc}")
+            ok = False
+        demo.report(ok, time.monotonic() - started)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
