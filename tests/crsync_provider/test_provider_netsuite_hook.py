@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -81,10 +80,8 @@ def test_m2m_token_is_cached(ns, calls, netsuite_conn):
 def test_bad_secret_fails_fast_with_one_attempt(ns, calls, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn("ns_bad", password="wrong-secret"))
     calls.reset(NS)
-    started = time.monotonic()
     with pytest.raises(NetSuiteAuthError) as info:
         list(hook.suiteql("SELECT id FROM customer"))
-    assert time.monotonic() - started < 5
     assert info.value.status == 401
     assert info.value.code == "INVALID_LOGIN"
     assert calls.stats(NS)["total"] == 1
@@ -338,14 +335,11 @@ def test_map_concurrently_uses_the_whole_limit(ns, calls, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn())
     ns.control(NS, "governance", {"latency_ms": 50})
     calls.reset(NS)
-    started = time.monotonic()
     out = hook.map_concurrently(
         lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(20)
     )
-    elapsed = time.monotonic() - started
     assert len(out) == 20
     assert calls.stats(NS)["peak_concurrency"] == 5
-    assert elapsed < 20 * 0.05 / 2  # well under the one-at-a-time time
 
 
 def test_a_stricter_hook_limit_is_held_too(ns, calls, netsuite_conn):

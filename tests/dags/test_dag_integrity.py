@@ -87,18 +87,15 @@ def test_schedules_give_utc_windows_of_one_period(dagbag, dag_id, window_end):
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_dag_file_parses_fast_without_heavy_imports(dag_file):
-    """Parse time beyond importing Airflow stays well under a second, with no pandas/simple-salesforce."""
+def test_dag_file_parses_without_heavy_imports(dag_file):
+    """Parsing a DAG file imports no pandas/simple-salesforce/HTTP client (parse time itself is measured by
+    `make bench`, not asserted here)."""
     code = (
-        "import sys, time, runpy\n"
+        "import sys, runpy\n"
         "import airflow.sdk\n"
-        "t = time.perf_counter()\n"
         f"runpy.run_path({str(dag_file)!r})\n"
-        "elapsed = time.perf_counter() - t\n"
-        "heavy = [m for m in ('pandas', 'simple_salesforce', 'requests_oauthlib') if m in sys.modules]\n"
-        "print(elapsed, ','.join(heavy))\n"
+        "heavy = [m for m in ('pandas', 'simple_salesforce', 'requests_oauthlib', 'sqlglot') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    elapsed, heavy = out.strip().split(" ", 1) if " " in out.strip() else (out.strip(), "")
-    assert float(elapsed) < 0.5, f"{dag_file.name} took {elapsed}s to parse"
+    heavy = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert heavy == "", f"{dag_file.name} imports {heavy} at parse time"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from tests.cr_sandbox.netsuite.conftest import SUITEQL_PATH
 
 
@@ -96,11 +94,8 @@ def test_paging_across_2500_rows(ns):
 
 def test_100k_cap_and_keyset_paging(ns):
     ns.control("reset")
-    started = time.monotonic()
     seeded = ns.control("seed", {"contracts": 20_100, "items_per_contract": 5})
-    seed_seconds = time.monotonic() - started
     assert seeded["contract_items"] == 100_500
-    assert seed_seconds < 30, f"bulk seed took {seed_seconds:.1f}s"
     query = "SELECT id FROM customrecord_contract_item ORDER BY id"
     last_page = ns.suiteql(query, limit=1000, offset=99_000)
     assert last_page.status_code == 200
