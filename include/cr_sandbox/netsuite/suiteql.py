@@ -273,6 +273,33 @@ def _format_value(value: Any) -> Any:
     return str(value)
 
 
+def count_sql(sql: str) -> str:
+    """``totalResults`` without evaluating the select list or sorting.
+
+    Counting ``SELECT COUNT(*) FROM (<query>)`` makes SQLite compute every column (``TO_CHAR`` and the
+    other Python functions) and sort every row just to count them, which made each keyset page cost as
+    much as reading the whole table. A plain SELECT is counted with ``1`` as its only column and no
+    ORDER BY; anything else (DISTINCT, GROUP BY, aggregates, LIMIT, set operations) is counted as is.
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return f"SELECT COUNT(*) FROM ({sql})"
+    simple = (
+        isinstance(tree, exp.Select)
+        and not tree.args.get("distinct")
+        and not tree.args.get("group")
+        and not tree.args.get("limit")
+        and not tree.args.get("offset")
+        and not any(isinstance(e.unalias(), exp.AggFunc) or e.find(exp.AggFunc) for e in tree.expressions)
+    )
+    if not simple:
+        return f"SELECT COUNT(*) FROM ({sql})"
+    tree.set("expressions", [exp.Literal.number(1)])
+    tree.set("order", None)
+    return f"SELECT COUNT(*) FROM ({tree.sql(dialect='sqlite')})"
+
+
 def run(store: Store, query: str, limit: int, offset: int, self_url: str) -> dict[str, Any]:
     """Execute a SuiteQL query and return one page in NetSuite's collection shape.
 
@@ -299,7 +326,7 @@ def run(store: Store, query: str, limit: int, offset: int, self_url: str) -> dic
         conn = store.conn
         conn.create_function("NS_USER_DATE", 1, user_date, deterministic=True)
         try:
-            total = conn.execute(f"SELECT COUNT(*) FROM ({sql})").fetchone()[0]
+            total = conn.execute(count_sql(sql)).fetchone()[0]
             cursor = conn.execute(f"SELECT * FROM ({sql}) LIMIT ? OFFSET ?", (limit, offset))
             names = [d[0].lower() for d in cursor.description]
             rows = cursor.fetchall()
