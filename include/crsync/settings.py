@@ -230,6 +230,14 @@ class SalesforceSettings(_Strict):
     multi_currency: bool = False
 
 
+class AlertSettings(_Strict):
+    """Where failure alerts go besides the task log (Airflow connection ids, never credentials)."""
+
+    slack_webhook_conn_id: Annotated[str, Field(min_length=1)] | None = None
+    email_to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = []
+    smtp_conn_id: Annotated[str, Field(min_length=1)] = "smtp_default"
+
+
 class IntegrationSettings(_Strict):
     """The whole settings file."""
 
@@ -240,6 +248,7 @@ class IntegrationSettings(_Strict):
     batch_sizes: BatchSizes = BatchSizes()
     netsuite: NetSuiteSettings
     salesforce: SalesforceSettings = SalesforceSettings()
+    alerts: AlertSettings = AlertSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 
     def is_enabled(self, flow: FlowId | str) -> bool:

@@ -49,20 +49,17 @@ class SyncFailureNotifier(BaseNotifier):
         self.email_to = email_to
 
     def _channels(self) -> tuple[str | None, list[str], str]:
-        slack, email, smtp_conn_id = self.slack_webhook_conn_id, self.email_to or [], "smtp_default"
-        if slack is None and not email:
-            try:
-                from crsync.settings import load_settings
+        """Slack connection, email recipients and SMTP connection: explicit ones, else the settings'."""
+        if self.slack_webhook_conn_id or self.email_to:
+            return self.slack_webhook_conn_id, list(self.email_to or []), "smtp_default"
+        try:
+            from crsync.settings import load_settings
 
-                alerts = getattr(load_settings(), "alerts", None)
-            except Exception as exc:  # a broken settings file must not hide the original failure
-                log.warning("Alert channels not read from the settings (%s); logging only.", exc)
-                alerts = None
-            if alerts is not None:
-                slack = getattr(alerts, "slack_webhook_conn_id", None)
-                email = list(getattr(alerts, "email_to", None) or [])
-                smtp_conn_id = getattr(alerts, "smtp_conn_id", None) or smtp_conn_id
-        return slack, email, smtp_conn_id
+            alerts = load_settings().alerts
+        except Exception as exc:  # a broken settings file must not hide the original failure
+            log.warning("Alert channels not read from the settings (%s); logging only.", exc)
+            return None, [], "smtp_default"
+        return alerts.slack_webhook_conn_id, list(alerts.email_to), alerts.smtp_conn_id
 
     def notify(self, context: Any) -> None:
         message = failure_message(context)
