@@ -151,6 +151,7 @@ class Demo:
         hour, day = timedelta(hours=1), timedelta(days=1)
         for system in ("netsuite", "salesforce"):
             self.sandbox.control(system, "reset", {})
+            self.sandbox.control(system, "clock", {"reset": True})
         self.sandbox.control("netsuite", "seed", {"contracts": 0})
         self.sandbox.control("salesforce", "seed", {"catalog_only": True})
 

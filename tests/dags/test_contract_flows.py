@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import requests
-from requests_oauthlib import OAuth1
+
+from cr_sandbox import clients
 
 CONTRACT_DAG = "ns_contract_to_sf_contract"
 ITEM_DAG = "ns_contract_item_to_sf_contract_item"
@@ -33,27 +34,9 @@ SF = "/services/data/vXX.X"
 @pytest.fixture
 def ns_record(sandbox):
     """Write NetSuite records through the stand-in's record service with TBA (an independent client)."""
-    creds = sandbox.config.netsuite
 
     def call(method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        auth = OAuth1(
-            creds.consumer_key,
-            creds.consumer_secret,
-            creds.token_id,
-            creds.token_secret,
-            realm=creds.account_id,
-            signature_method="HMAC-SHA256",
-        )
-        resp = requests.request(
-            method,
-            f"{sandbox.netsuite_url}/services/rest/record/v1/{path}",
-            json=body,
-            auth=auth,
-            verify=str(sandbox.ca_path),
-            timeout=60,
-        )
-        assert resp.status_code < 300, resp.text
-        return resp
+        return clients.netsuite_record(sandbox.config, method, path, json=body)
 
     return call
 

@@ -55,6 +55,13 @@ def _suiteql(value: datetime) -> str:
     return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _ceil_to_second(moment: datetime) -> datetime:
+    """Query literals carry whole seconds: round a manual run's end up, so a record changed in the same
+    second as the trigger is inside the window rather than cut off by truncation."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
 def window_from_context(context: Any, *, default_length: timedelta, full_resync: bool = False) -> SyncWindow:
     """The run's window.
 
@@ -65,7 +72,7 @@ def window_from_context(context: Any, *, default_length: timedelta, full_resync:
     start = context.get("data_interval_start")
     end = context.get("data_interval_end")
     if start is None or end is None or start == end:
-        end = context["dag_run"].run_after
+        end = _ceil_to_second(context["dag_run"].run_after)
         start = end - default_length
     end = _utc(end)
     return SyncWindow(start=None if full_resync else _utc(start), end=end)

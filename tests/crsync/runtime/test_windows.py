@@ -1,0 +1,42 @@
+"""Run windows: half-open, UTC, and defined for runs without a logical date."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from crsync.runtime.windows import SyncWindow, window_from_context
+
+HOUR = timedelta(hours=1)
+
+
+def test_scheduled_run_uses_its_data_interval():
+    start, end = datetime(2026, 3, 1, 9, tzinfo=UTC), datetime(2026, 3, 1, 10, tzinfo=UTC)
+    window = window_from_context({"data_interval_start": start, "data_interval_end": end}, default_length=HOUR)
+    assert (window.start, window.end) == (start, end)
+    assert window.soql_start == "2026-03-01T09:00:00Z" and window.soql_end == "2026-03-01T10:00:00Z"
+    assert window.suiteql_end == "2026-03-01 10:00:00"
+
+
+def test_manual_run_without_logical_date_ends_at_run_after_rounded_up():
+    run_after = datetime(2026, 3, 1, 10, 30, 5, 250_000, tzinfo=UTC)
+    window = window_from_context({"dag_run": SimpleNamespace(run_after=run_after)}, default_length=HOUR)
+    assert window.end == datetime(2026, 3, 1, 10, 30, 6, tzinfo=UTC)
+    assert window.end - window.start == HOUR
+
+
+def test_full_resync_has_no_start():
+    run_after = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    window = window_from_context({"dag_run": SimpleNamespace(run_after=run_after)}, default_length=HOUR, full_resync=True)
+    assert window.start is None and window.soql_start is None and window.end == run_after
+    assert window.describe().startswith("[the beginning")
+
+
+def test_windows_must_be_aware_and_non_empty():
+    moment = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        SyncWindow(start=None, end=moment.replace(tzinfo=None))
+    with pytest.raises(ValueError, match="empty sync window"):
+        SyncWindow(start=moment, end=moment)
