@@ -4,7 +4,9 @@ It is plain ASGI middleware so that a fault happens exactly where it would on th
 - ``429`` / ``500`` / ``503`` replies with the vendor's error body (supplied by the stand-in);
 - a *dropped connection*: the response head is sent and the connection is closed before the body,
   which clients see as an incomplete read (requests raises ``ChunkedEncodingError``/``ConnectionError``);
-- a *slow reply*: extra latency before the request is handled.
+- a *slow reply*: extra latency before the request is handled;
+- a *reply that is not JSON* (``rate_not_json``, default 0): ``200`` with an HTML body, as a proxy,
+  load balancer or maintenance page would answer; the request is not handled.
 
 Fault draws come from ``random.Random(seed)`` so a run is reproducible for a given request order.
 Paths under ``/__sandbox/`` (the sandbox's own controls) are never delayed, faulted or counted.
@@ -36,6 +38,8 @@ class FaultSettings:
     rate_slow: float = 0.0
     slow_ms: float = 2000.0
     seed: int = 0
+    # Share of requests answered 200 with an HTML page instead of the vendor's JSON (not handled).
+    rate_not_json: float = 0.0
     # NetSuite: account concurrency limit (None = unlimited). Requests beyond it get 429.
     concurrency_limit: int | None = None
 
@@ -159,7 +163,10 @@ class GovernanceMiddleware:
                             "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
                 state.counts[(method, template, 0)] += 1
                 return
-            if fault is not None:
+            if fault == "not_json":
+                state.injected["not_json"] += 1
+                await self._reply_html(send, status_box)
+            elif fault is not None:
                 state.injected[str(fault)] += 1
                 await self._reply_error(send, fault, "injected", status_box)
             else:
@@ -171,11 +178,20 @@ class GovernanceMiddleware:
     def _pick_fault(self, draw: float) -> int | str | None:
         f = self.state.faults
         edge = 0.0
-        for outcome, rate in ((429, f.rate_429), (500, f.rate_500), (503, f.rate_503), ("drop", f.rate_drop)):
+        for outcome, rate in ((429, f.rate_429), (500, f.rate_500), (503, f.rate_503), ("drop", f.rate_drop),
+                              ("not_json", f.rate_not_json)):
             edge += rate
             if draw < edge:
                 return outcome
         return None
+
+    async def _reply_html(self, send: Callable, status_box: dict) -> None:
+        body = b"<html><head><title>Maintenance</title></head><body><h1>Down for maintenance</h1></body></html>"
+        status_box["status"] = 200
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _reply_error(self, send: Callable, status: int, reason: str, status_box: dict) -> None:
         headers, body = self.error_body(status, reason)

@@ -130,6 +130,33 @@ class NetSuiteServerError(NetSuiteError):
     retryable = True
 
 
+class NetSuiteUnexpectedReplyError(NetSuiteServerError):
+    """A success status whose body is not NetSuite's JSON (a proxy, firewall or maintenance page).
+
+    Nothing says the request was handled, so it is retried like a 5xx; after the last attempt the
+    error names the likely fix.
+    """
+
+
+def unexpected_reply(resp: requests.Response) -> NetSuiteUnexpectedReplyError | None:
+    """The error for a 2xx reply with a body that is not JSON (None when the reply is fine)."""
+    if not resp.content:
+        return None
+    content_type = resp.headers.get("Content-Type", "")
+    if "json" in content_type.lower():
+        return None
+    snippet = " ".join(resp.text[:120].split())
+    return NetSuiteUnexpectedReplyError(
+        resp.status_code,
+        "UNEXPECTED_REPLY",
+        f"NetSuite answered {resp.status_code} with {content_type or 'no content type'} instead of JSON "
+        f"({snippet!r}); the request may not have reached NetSuite. Check the connection's base URL "
+        "(host) and any proxy or firewall in between, or NetSuite's status page if it persists",
+        method=resp.request.method if resp.request is not None else None,
+        url=_strip_query(resp.url),
+    )
+
+
 def error_from_response(resp: requests.Response) -> NetSuiteError:
     """Map an error reply to the typed :class:`NetSuiteError` it stands for."""
     status = resp.status_code
@@ -364,7 +391,8 @@ class NetSuiteHook(BaseHook):
     ``https://<account>.suitetalk.api.netsuite.com``).
 
     :param netsuite_conn_id: the Airflow connection id.
-    :param concurrency_limit: override the connection's account concurrency limit.
+    :param concurrency_limit: a stricter limit for this hook; never above the connection's
+        ``concurrency_limit`` (the account limit) when the connection sets one.
     :param max_attempts: attempts per request for retryable failures (429, 5xx, dropped connections).
     :param timeout: seconds to wait for a reply.
     :param backoff_base: base of the exponential backoff (full jitter), seconds.
@@ -503,7 +531,11 @@ class NetSuiteHook(BaseHook):
 
     @cached_property
     def concurrency_limit(self) -> int:
+        """The requested limit, but never above the connection's (the account limit), default 5."""
         limit = self._setting("concurrency_limit", 5, int)
+        account_limit = self.extras.get("concurrency_limit")
+        if account_limit not in (None, ""):
+            limit = min(limit, int(account_limit))
         if limit < 1:
             raise ValueError("concurrency_limit must be at least 1")
         return limit
@@ -754,6 +786,9 @@ class NetSuiteHook(BaseHook):
             resp = self.session.send(prepared, timeout=self.timeout, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
         if resp.status_code < 400:
+            odd = unexpected_reply(resp)
+            if odd is not None:
+                raise odd
             return resp
         error = error_from_response(resp)
         if isinstance(error, NetSuiteAuthError) and token is not None and not refreshed[0]:
@@ -1222,6 +1257,7 @@ __all__ = [
     "NetSuiteNotFoundError",
     "NetSuiteRateLimitError",
     "NetSuiteServerError",
+    "NetSuiteUnexpectedReplyError",
     "NetSuiteValidationError",
     "bind_suiteql",
     "default_base_url",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -217,6 +218,16 @@ class SalesforceSyncHook(SalesforceHook):
                 return fn(*args, **kwargs)
             except SalesforceError as exc:
                 raise _translate(exc) from exc
+            except json.JSONDecodeError as exc:
+                # A 2xx page that is not Salesforce's JSON (proxy, firewall, maintenance): retried.
+                snippet = " ".join(str(getattr(exc, "doc", ""))[:120].split())
+                raise SalesforceServerError(
+                    200,
+                    "UNEXPECTED_REPLY",
+                    f"Salesforce answered with a page that is not JSON ({snippet!r}); the request may not "
+                    "have reached Salesforce. Check the connection's instance_url and any proxy or firewall "
+                    "in between, or Salesforce's status page if it persists",
+                ) from exc
 
         retryer = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
