@@ -108,3 +108,28 @@ def test_invalid_manual_params_are_refused_before_any_task_runs(flow_dags, bad):
         for key, value in bad.items():
             params[key] = value  # ParamsDict validates on assignment, as the trigger form does
         params.validate()
+
+
+def test_a_disabled_flow_skips_cleanly_and_says_why(
+    fresh_sandbox, run_flow, ns_sql, tmp_path, monkeypatch, caplog, capfd
+):
+    from crsync.settings import DEFAULT_SETTINGS_FILE
+
+    seeded = fresh_sandbox.control("salesforce", "seed", {"opportunities": 1, "order_type": "Contract New"})
+    disabled = tmp_path / "settings.yaml"
+    disabled.write_text(
+        DEFAULT_SETTINGS_FILE.read_text().replace(
+            "  sf_opportunity_to_ns_sales_order: true", "  sf_opportunity_to_ns_sales_order: false", 1
+        )
+    )
+    monkeypatch.setenv("CRSYNC_SETTINGS_FILE", str(disabled))
+
+    run = run_flow()
+
+    assert run.state == "success"  # skipped is not a failure ...
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["extract"] == "skipped" and states["report"] == "skipped"
+    output = capfd.readouterr()
+    logged = caplog.text + output.out + output.err
+    assert "enabled_flows.sf_opportunity_to_ns_sales_order: false" in logged  # ... and the log says why
+    assert orders_for(ns_sql, seeded["opportunity_ids"][0]) == []
