@@ -39,3 +39,12 @@ def test_no_429_from_own_traffic_at_any_limit(
         assert stats["peak_concurrency"] == limit  # the limit is used, not just respected
     assert orders_by_external_id(ns_sql, opp_ids) == {i: 1 for i in opp_ids}
     assert {o["Sync_Status__c"] for o in opportunities(sf_api, opp_ids).values()} == {"Synced"}
+
+
+@pytest.mark.parametrize("connection,requested,expected", [(1, 5, 1), (2, 5, 2), (5, 2, 2), (5, None, 5)])
+def test_hook_never_exceeds_the_connection_limit(sandbox_env, ns_connection, connection, requested, expected):
+    """Regression: a hook asking for more parallel requests than the account limit got them (429s)."""
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+
+    ns_connection(concurrency_limit=connection)
+    assert NetSuiteHook("netsuite_default", concurrency_limit=requested).concurrency_limit == expected
