@@ -17,6 +17,9 @@ export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION="${AIRFLOW__COMMON_IO_
 export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES="${AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES:-crsync.*}"
 export AIRFLOW__API__PORT="${AIRFLOW__API__PORT:-8080}"
 export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
+# Task processes (LocalExecutor) report to the API server's execution API: follow its host and port
+# (Airflow's default is http://localhost:8080/execution/ whatever the port).
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
 export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
 if [ "${CRSYNC_USE_SANDBOX:-1}" = "1" ]; then
