@@ -42,7 +42,8 @@ def _runs(dag_id: str) -> list[Any]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return [(r.run_id, str(r.state), r.run_type) for r in session.query(DagRun).filter(DagRun.dag_id == dag_id)]
+        return [(r.run_id, str(r.state), r.run_type, r.start_date)
+                for r in session.query(DagRun).filter(DagRun.dag_id == dag_id)]
 
 
 def _tis(dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -148,13 +149,14 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
         sandbox.control(NS, "governance", {"latency_ms": 0})
 
     ns = stats(sandbox, NS)
-    state = dict((r[0], r[1]) for r in _runs(OPP_DAG))["bench_scaleout"]
+    ours = next(r for r in _runs(OPP_DAG) if r[0] == "bench_scaleout")
+    state, run_started = ours[1], ours[3]
     tis = [t for t in _tis(OPP_DAG, "bench_scaleout") if t["start"] and t["end"]]
     loads = [t for t in tis if t["task_id"] == "load_orders"]
     overlap_loads = _max_overlap([(t["start"], t["end"]) for t in loads]) if loads else 0
     overlap_all = _max_overlap([(t["start"], t["end"]) for t in tis]) if tis else 0
     first = min((t["start"] for t in tis), default=None)
-    startup = (first - triggered).total_seconds() if first else float("nan")
+    startup = (first - run_started).total_seconds() if first and run_started else float("nan")
     too_many = count(ns, status=429)
     peak = ns["peak_concurrency"]
     if state != "success":
@@ -182,11 +184,11 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
         ),
         Row(
             part,
-            "start-up: run triggered + DAG unpaused -> first task (real scheduler); run wall time",
+            "start-up: run started by the scheduler -> first task running; run wall time",
             "reported",
             f"{startup:.1f} s; run finished {elapsed:.0f} s after unpause (an hourly scheduled run included)",
             None,
-            {"first_task": str(first), "triggered": str(triggered), "deadline_s": deadline_s,
+            {"first_task": str(first), "run_started": str(run_started), "unpaused": str(triggered), "deadline_s": deadline_s,
              "window_s": str(timedelta(seconds=elapsed))},
         ),
     ]
