@@ -428,13 +428,18 @@ def _line_payloads(lines: pd.DataFrame, settings: IntegrationSettings) -> list[d
         strict=True,
     )
     payloads = []
+    # One shared price-level reference and one string per distinct date: a batch of 100,000 lines
+    # repeats the same few values, and these dicts are read-only from here to the JSON encoder.
+    dates: dict[str, str] = {}
     for item, quantity, rate, start, end, months in columns:
         line: dict[str, Any] = {
             _N.ITEM: {"id": item},
             _N.QUANTITY: quantity,
             _N.RATE: rate,
-            _N.PRICE: dict(price_level),
+            _N.PRICE: price_level,
         }
+        start = dates.setdefault(start, start) if start is not None else None
+        end = dates.setdefault(end, end) if end is not None else None
         if start is not None and end is not None:
             line[_N.CONTRACT_START_DATE] = start
             line[_N.CONTRACT_END_DATE] = end
@@ -511,6 +516,11 @@ def _customer_writes(h: pd.DataFrame, settings: IntegrationSettings) -> list[Net
     return writes
 
 
+#: Opportunities mapped per pass: each record is validated on its own, so chunking changes nothing but
+#: the size of the intermediate frames (peak memory stays flat however large the batch).
+MAPPING_CHUNK = 2_000
+
+
 def opportunities_to_sales_orders(
     opportunities: Sequence[Mapping[str, Any]], settings: IntegrationSettings
 ) -> SalesOrderBatch:
@@ -520,6 +530,20 @@ def opportunities_to_sales_orders(
     :param settings: the integration settings (order-type map, price level, lists, extra mappings).
     :returns: customer writes (load first), order writes and one failure per invalid Opportunity.
     """
+    batch = SalesOrderBatch()
+    customer_keys: set[str] = set()
+    for start in range(0, len(opportunities), MAPPING_CHUNK):
+        part = _map_chunk(opportunities[start : start + MAPPING_CHUNK], settings)
+        batch.orders.extend(part.orders)
+        batch.failures.extend(part.failures)
+        for customer in part.customers:  # an Account may have Opportunities in several chunks
+            if customer.key not in customer_keys:
+                customer_keys.add(customer.key)
+                batch.customers.append(customer)
+    return batch
+
+
+def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: IntegrationSettings) -> SalesOrderBatch:
     extra_sources = list(settings.field_mappings.for_flow(FlowId.OPPORTUNITY_TO_SALES_ORDER))
     raw_headers, raw_lines = _flatten(opportunities, extra_sources)
     h = _prepare_headers(raw_headers, settings)

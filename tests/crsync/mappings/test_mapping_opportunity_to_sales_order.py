@@ -182,6 +182,21 @@ def test_account_without_customer_gets_one_and_orders_resolve_it(settings: Integ
     assert "could not be created: Subsidiary is required" in failures[0].message
 
 
+def test_large_batches_map_in_chunks_with_the_same_result(settings: IntegrationSettings, monkeypatch) -> None:
+    """Chunking (for flat memory) keeps the order of records and creates each new customer once."""
+    from crsync.mappings import opportunity_to_sales_order as mapping
+
+    no_customer = {"Id": ACCOUNT, "Name": "Acme Analytics Inc.", "NetSuite_Id__c": None, "Channel_Tier__c": None}
+    records = [opportunity(n, Account=dict(no_customer)) for n in range(1, 6)]
+    records.insert(2, opportunity(20, lines=[line(Quantity=0)]))
+    whole = opportunities_to_sales_orders(records, settings)
+    monkeypatch.setattr(mapping, "MAPPING_CHUNK", 2)
+    chunked = opportunities_to_sales_orders(records, settings)
+    assert chunked == whole
+    assert [o.key for o in chunked.orders] == [key(n) for n in range(1, 6)]
+    assert len(chunked.customers) == 1 and [f.key for f in chunked.failures] == [key(20)]
+
+
 # -- validation: one bad record among good ones fails alone ------------------------------------------
 
 GOOD = [1, 2]
