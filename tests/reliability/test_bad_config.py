@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -109,9 +110,12 @@ def test_malformed_settings_fail_the_run_before_any_api_call(
     fresh.control(NS, "stats/reset")
     before_sf = _total(fresh, SF)
 
+    started = time.monotonic()
     run = run_opportunity_flow()
 
     assert run.state == "failed"
+    # Regression: a settings error used to be retried (retries=2, 1 min apart): ~4 minutes to fail.
+    assert time.monotonic() - started < 60
     assert _total(fresh, NS) == 0
     assert _total(fresh, SF) == before_sf  # not even the extract query
     monkeypatch.delenv("CRSYNC_SETTINGS_FILE")

@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from crsync.records import RunSummary
 from crsync.runtime.windows import SyncWindow, window_from_context
-from crsync.settings import IntegrationSettings, load_settings
+from crsync.settings import IntegrationSettings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,14 @@ class RunScope:
 
 
 def enabled_settings(flow_id: str) -> IntegrationSettings:
-    """The settings, or a clean skip (with the reason in the log) when the flow is disabled."""
-    settings = load_settings()
+    """The settings, or a clean skip (with the reason in the log) when the flow is disabled.
+
+    A settings file that does not validate fails the task at once, without retries: retrying cannot fix it.
+    """
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise AirflowFailException(f"{exc} (fix the settings file, then clear the task)") from exc
     if not getattr(settings.enabled_flows, flow_id):
         raise AirflowSkipException(
             f"Flow {flow_id} is disabled in the integration settings (enabled_flows.{flow_id}: false). "
