@@ -53,8 +53,9 @@ def run_opportunity_flow(flow_dags) -> Callable[..., Any]:
     """``dag.test`` of the hourly flow with its params spelled out (dag.test keeps the previous conf)."""
 
     def run(**overrides: Any) -> Any:
-        # queued mode reads ``SystemModstamp < <run_after in whole seconds>``: an Opportunity changed in
-        # the very second the run starts waits for the next run. Let that second pass.
+        # Queued mode reads ``SystemModstamp < <window end>``; the window end used to be run_after cut to
+        # the whole second (an Opportunity queued in that second waited an hour). Fixed in windows.py
+        # since; the pause keeps these tests independent of that rounding.
         time.sleep(1.1)
         return flow_dags[OPP_DAG].test(run_conf={**OPP_CONF, **overrides}, logical_date=None)
 
