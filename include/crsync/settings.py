@@ -203,7 +203,7 @@ class BatchSizes(_Strict):
     suiteql_page: Annotated[int, Field(ge=1, le=1000)] = 1000
     salesforce_collection: Annotated[int, Field(ge=1, le=200)] = 200
     id_lookup: Annotated[int, Field(ge=1, le=1000)] = 200
-    netsuite_writes_per_task: Annotated[int, Field(ge=1, le=10_000)] = 500
+    netsuite_writes_per_task: Annotated[int, Field(ge=1, le=10_000)] = 2000
 
 
 class NetSuiteLists(_Strict):
