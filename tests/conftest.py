@@ -76,3 +76,20 @@ def sandbox_env(sandbox: RunningSandbox) -> Iterator[dict[str, str]]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def ns_sql(sandbox: RunningSandbox):
+    """Run SuiteQL with a plain TBA client (requests + requests-oauthlib), all pages: independent of the
+    hooks under test."""
+    from cr_sandbox import clients
+
+    return lambda query: clients.suiteql(sandbox.config, query)
+
+
+@pytest.fixture(scope="session")
+def sf_api(sandbox: RunningSandbox):
+    """simple-salesforce in session mode against the Salesforce stand-in (independent of our hooks)."""
+    from cr_sandbox import clients
+
+    return clients.salesforce(sandbox.config)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from simple_salesforce import Salesforce
 
-from cr_sandbox import clients
 from cr_sandbox.process import RunningSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,19 +20,6 @@ def flow_dags(airflow_db: str, sandbox_env: dict[str, str]) -> dict[str, Any]:
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     return bag.dags
-
-
-@pytest.fixture(scope="session")
-def ns_sql(sandbox: RunningSandbox) -> Callable[[str], list[dict[str, Any]]]:
-    """Run SuiteQL with a plain TBA client (requests + requests-oauthlib), all pages: independent of the
-    hooks under test."""
-    return lambda query: clients.suiteql(sandbox.config, query)
-
-
-@pytest.fixture(scope="session")
-def sf_api(sandbox: RunningSandbox) -> Salesforce:
-    """simple-salesforce in session mode against the Salesforce stand-in (independent of our hooks)."""
-    return clients.salesforce(sandbox.config)
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from requests_oauthlib import OAuth1
 from simple_salesforce import Salesforce
 
 from cr_sandbox.process import RunningSandbox
@@ -60,56 +58,6 @@ def run_opportunity_flow(flow_dags) -> Callable[..., Any]:
         return flow_dags[OPP_DAG].test(run_conf={**OPP_CONF, **overrides}, logical_date=None)
 
     return run
-
-
-@pytest.fixture(scope="session")
-def ns_sql(sandbox: RunningSandbox) -> Callable[[str], list[dict[str, Any]]]:
-    """SuiteQL through an independent TBA client (all pages)."""
-    creds = sandbox.config.netsuite
-    auth = OAuth1(
-        creds.consumer_key,
-        creds.consumer_secret,
-        creds.token_id,
-        creds.token_secret,
-        realm=creds.account_id,
-        signature_method="HMAC-SHA256",
-    )
-
-    def run(query: str) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            resp = requests.post(
-                f"{sandbox.netsuite_url}/services/rest/query/v1/suiteql",
-                params={"limit": 1000, "offset": offset},
-                json={"q": query},
-                headers={"Prefer": "transient"},
-                auth=auth,
-                verify=str(sandbox.ca_path),
-                timeout=60,
-            )
-            resp.raise_for_status()
-            page = resp.json()
-            rows += [{k: v for k, v in item.items() if k != "links"} for item in page["items"]]
-            if not page["hasMore"]:
-                return rows
-            offset += 1000
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def sf_api(sandbox: RunningSandbox) -> Salesforce:
-    """simple-salesforce in session mode (independent of our hooks)."""
-    session = requests.Session()
-    session.verify = str(sandbox.ca_path)
-    session.trust_env = False
-    return Salesforce(
-        instance_url=sandbox.salesforce_url,
-        session_id=sandbox.config.salesforce.access_token,
-        session=session,
-        version="59.0",
-    )
 
 
 @pytest.fixture
