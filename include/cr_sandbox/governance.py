@@ -1,10 +1,13 @@
 """Governance shared by both stand-ins: latency, fault injection, a concurrency cap and stats.
 
 It is plain ASGI middleware so that a fault happens exactly where it would on the wire:
+- *latency* is the response time: a request is handled at once and its reply leaves no sooner than
+  ``latency_ms`` after it arrived, so the stand-in's own work (SQLite, the Contract Renewals module)
+  is part of that time, as a vendor's processing is part of its response time, rather than added to it;
 - ``429`` / ``500`` / ``503`` replies with the vendor's error body (supplied by the stand-in);
 - a *dropped connection*: the response head is sent and the connection is closed before the body,
   which clients see as an incomplete read (requests raises ``ChunkedEncodingError``/``ConnectionError``);
-- a *slow reply*: extra latency before the request is handled;
+- a *slow reply*: ``slow_ms`` more response time;
 - a *reply that is not JSON* (``rate_not_json``, default 0): ``200`` with an HTML body, as a proxy,
   load balancer or maintenance page would answer; the request is not handled.
 
@@ -30,6 +33,7 @@ CONTROL_PREFIX = "/__sandbox/"
 class FaultSettings:
     """What the stand-in does to each vendor request. Rates are shares in [0, 1]."""
 
+    # Response time of every vendor request (a floor: work that takes longer answers later).
     latency_ms: float = 0.0
     rate_429: float = 0.0
     rate_500: float = 0.0
@@ -147,33 +151,42 @@ class GovernanceMiddleware:
             return
         state.in_flight += 1
         state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        loop = asyncio.get_running_loop()
         try:
             draw = state.rng.random()
             delay = faults.latency_ms
             if draw < faults.rate_slow:
                 delay += faults.slow_ms
                 state.injected["slow"] += 1
-            if delay:
-                await asyncio.sleep(delay / 1000.0)
+            answer_at = loop.time() + delay / 1000.0
             fault = self._pick_fault(state.rng.random())
+            if fault is None:
+                # Handle now and hold the reply until the response time has passed: the stand-in's own
+                # work (SQLite, the Contract Renewals module) is part of the response time, as NetSuite's
+                # would be, instead of being added on top of it.
+                async def timed_send(message: dict) -> None:
+                    if message["type"] == "http.response.start":
+                        await _sleep_until(loop, answer_at)
+                    await counting_send(message)
+
+                await self.app(scope, receive, timed_send)
+                return
+            await _sleep_until(loop, answer_at)
             if fault == "drop":
                 state.injected["drop"] += 1
                 # Send the head only and return: uvicorn then closes the connection mid-response.
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
-                state.counts[(method, template, 0)] += 1
-                return
+                return  # counted below with status 0: the client never gets a reply
             if fault == "not_json":
                 state.injected["not_json"] += 1
                 await self._reply_html(send, status_box)
-            elif fault is not None:
+            else:
                 state.injected[str(fault)] += 1
                 await self._reply_error(send, fault, "injected", status_box)
-            else:
-                await self.app(scope, receive, counting_send)
         finally:
             state.in_flight -= 1
-        state.counts[(method, template, status_box.get("status", 0))] += 1
+            state.counts[(method, template, status_box.get("status", 0))] += 1
 
     def _pick_fault(self, draw: float) -> int | str | None:
         f = self.state.faults
@@ -200,6 +213,12 @@ class GovernanceMiddleware:
         raw_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+    remaining = deadline - loop.time()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
 
 
 def json_bytes(payload: Any) -> bytes:

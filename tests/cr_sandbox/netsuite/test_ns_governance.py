@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -79,3 +80,17 @@ def test_dropped_connection(ns):
         ns.control("governance", {"rate_drop": 0.0})
     stats = ns.control("stats", method="GET")
     assert stats["injected_faults"].get("drop", 0) >= 1
+
+
+def test_latency_is_a_floor_on_every_replys_response_time(ns):
+    # The stand-in handles a request at once and holds the reply until latency_ms has passed, so its
+    # own work counts toward the response time instead of being added to it (governance.py).
+    ns.control("governance", {"latency_ms": 300})
+    try:
+        started = time.monotonic()
+        resp = ns.suiteql("SELECT id FROM customer WHERE id = 1001")
+        took = time.monotonic() - started
+    finally:
+        ns.control("governance", {"latency_ms": 0})
+    assert resp.status_code == 200
+    assert took >= 0.3
