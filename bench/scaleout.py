@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -30,10 +31,10 @@ PARALLELISM = 4
 
 def _settings_copy(path: Path, chunk: int) -> Path:
     text = DEFAULT_SETTINGS_FILE.read_text()
-    marker = "netsuite_writes_per_task: 500"
-    if marker not in text:
-        raise RuntimeError(f"settings.yaml no longer has {marker!r}; update bench/scaleout.py")
-    path.write_text(text.replace(marker, f"netsuite_writes_per_task: {chunk}"))
+    setting = re.compile(r"^(\s*netsuite_writes_per_task:\s*)\d+", re.MULTILINE)
+    if not setting.search(text):
+        raise RuntimeError("settings.yaml has no 'netsuite_writes_per_task: <n>' line; update bench/scaleout.py")
+    path.write_text(setting.sub(rf"\g<1>{chunk}", text, count=1))
     return path
 
 
