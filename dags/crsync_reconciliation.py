@@ -23,6 +23,7 @@ from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import START_DATE, default_args, nightly_timetable
 from crsync.runtime.flows.reconciliation import DAG_ID, reconciliation_params
+from crsync_provider.decorators import salesforce_write_task
 
 
 @dag(
@@ -43,7 +44,7 @@ def crsync_reconciliation():
 
         return flow.reconcile(context)
 
-    @task
+    @salesforce_write_task
     def repair(reconciled: dict, **context) -> dict:
         from crsync.runtime.flows import reconciliation as flow
 

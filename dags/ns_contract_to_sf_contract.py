@@ -17,6 +17,7 @@ from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
 from crsync.runtime.params import netsuite_source_params
+from crsync_provider.decorators import salesforce_write_task
 
 DAG_ID = "ns_contract_to_sf_contract"
 
@@ -45,13 +46,13 @@ def ns_contract_to_sf_contract():
 
         return flow.transform(batch)
 
-    @task
+    @salesforce_write_task
     def load(plan: dict, **context) -> dict:
         from crsync.runtime.flows import contract as flow
 
         return flow.load(plan, context)
 
-    @task
+    @salesforce_write_task
     def link_opportunities(plan: dict, loaded: dict, **context) -> dict:
         from crsync.runtime.flows import contract as flow
 

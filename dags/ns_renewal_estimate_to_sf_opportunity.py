@@ -17,6 +17,7 @@ from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
 from crsync.runtime.params import netsuite_source_params
+from crsync_provider.decorators import salesforce_write_task
 
 DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
 
@@ -45,7 +46,7 @@ def ns_renewal_estimate_to_sf_opportunity():
 
         return flow.transform(batch)
 
-    @task
+    @salesforce_write_task
     def load(plan: dict, **context) -> dict:
         from crsync.runtime.flows import renewal_estimate as flow
 

@@ -26,6 +26,7 @@ from crsync.runtime.dag_defaults import (
     hourly_timetable,
 )
 from crsync.runtime.params import opportunity_params
+from crsync_provider.decorators import netsuite_write_task, salesforce_write_task
 
 DAG_ID = "sf_opportunity_to_ns_sales_order"
 
@@ -54,7 +55,7 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.transform(batch)
 
-    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
     def load_customers(plan: dict, **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
@@ -66,13 +67,13 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.order_chunks(plan)
 
-    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
     def load_orders(chunk: dict, customers: dict, **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
         return flow.load_orders(chunk, customers, context, concurrency=NETSUITE_TASK_SLOTS)
 
-    @task
+    @salesforce_write_task
     def write_back(plan: dict, customers: dict, order_results: list[dict], **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 

@@ -8,6 +8,7 @@ A link is empty when the UI base URL is not known (e.g. a NetSuite base URL over
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
@@ -81,3 +82,46 @@ class SalesforceRecordLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         return str(getattr(operator, "salesforce_link", "") or "")
+
+
+def _first_written(results: Iterable[Mapping[str, Any]]) -> tuple[Any, int]:
+    """(id of the first record written, how many were written) from write results or collection results."""
+    first, count = None, 0
+    for result in results:
+        written = (
+            result.get("success") if "success" in result else result.get("status") not in (None, "failed")
+        )
+        if written and result.get("id"):
+            count += 1
+            first = first or result["id"]
+    return first, count
+
+
+def _running_task(context: Mapping[str, Any] | None) -> Any:
+    return context.get("task") if context else None
+
+
+def link_task_to_netsuite(
+    context: Mapping[str, Any] | None,
+    ui_base_url: str | None,
+    record_type: str,
+    results: Iterable[Mapping[str, Any]],
+) -> None:
+    """Point the running task's "Open in NetSuite" at the first record it wrote (no-op without one)."""
+    task = _running_task(context)
+    record_id, _ = _first_written(results)
+    if task is not None and record_id:
+        task.netsuite_link = netsuite_record_url(ui_base_url, record_type, record_id)
+
+
+def link_task_to_salesforce(
+    context: Mapping[str, Any] | None,
+    base_url: str | None,
+    sobject: str,
+    results: Iterable[Mapping[str, Any]],
+) -> None:
+    """Point the running task's "Open in Salesforce" at the record it wrote, or the object's list view."""
+    task = _running_task(context)
+    record_id, count = _first_written(results)
+    if task is not None and count:
+        task.salesforce_link = salesforce_record_url(base_url, sobject, record_id, count=count)

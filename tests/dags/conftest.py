@@ -32,3 +32,15 @@ def fresh_sandbox(sandbox: RunningSandbox) -> RunningSandbox:
     sandbox.control("netsuite", "seed", {"contracts": 0})
     sandbox.control("salesforce", "seed", {"catalog_only": True})
     return sandbox
+
+
+def task_links(run, task_id: str) -> dict[str, str]:
+    """The extra-link URLs a finished task stored (XCom keys ``_link_<link class>``), by key."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(
+            XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, include_prior_dates=False)
+        ).all()
+        return {row.key: XComModel.deserialize_value(row) for row in rows if row.key.startswith("_link_")}

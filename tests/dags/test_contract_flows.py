@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from cr_sandbox import clients
+from tests.dags.conftest import task_links
 
 CONTRACT_DAG = "ns_contract_to_sf_contract"
 ITEM_DAG = "ns_contract_item_to_sf_contract_item"
@@ -213,10 +214,15 @@ def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothin
     assert sf_contract["NetSuite_Status__c"] == "Active"
     assert sf_contract["Target_Renewal_Date__c"] == "2027-09-01"  # end - 90 days
     assert opportunity_contract(sf_api, opp_id) == sf_contract["Id"]
+    # "Open in Salesforce" on the load task: the one Contract it wrote.
+    sf_url = fresh_sandbox.salesforce_url
+    assert task_links(run, "load")["_link_SalesforceRecordLink"] == f"{sf_url}/{sf_contract['Id']}"
 
     run = run_dag(ITEM_DAG)
     assert run.state == "success"
     assert summary_of(run)["created"] == 3
+    # Several records written: the link opens the object's list view.
+    assert task_links(run, "load")["_link_SalesforceRecordLink"] == f"{sf_url}/lightning/o/Contract_Item__c/list"
     items = sf_items(sf_api)
     assert len(items) == 3
     assert {i["Contract__c"] for i in items} == {sf_contract["Id"]}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import pytest
+
+from tests.dags.conftest import task_links
 
 DAG_ID = "sf_opportunity_to_ns_sales_order"
 
@@ -21,6 +25,7 @@ def orders_for(ns_sql, opp_id: str) -> list[dict[str, Any]]:
 
 
 DEFAULT_CONF = {"opportunity_ids": [], "mode": "queued", "dry_run": False}
+UI_BASE = "https://1234567-sb1.app.netsuite.com"
 
 
 @pytest.fixture
@@ -133,3 +138,24 @@ def test_a_disabled_flow_skips_cleanly_and_says_why(
     logged = caplog.text + output.out + output.err
     assert "enabled_flows.sf_opportunity_to_ns_sales_order: false" in logged  # ... and the log says why
     assert orders_for(ns_sql, seeded["opportunity_ids"][0]) == []
+
+
+def test_load_tasks_link_to_the_records_they_wrote(fresh_sandbox, run_flow, sf_api, ns_sql, monkeypatch):
+    # The sandbox has no NetSuite UI; a connection that names one (extra ui_base_url) gets links to it.
+    conn_var = "AIRFLOW_CONN_NETSUITE_DEFAULT"
+    conn = json.loads(os.environ[conn_var])
+    conn["extra"] = {**conn["extra"], "ui_base_url": UI_BASE}
+    monkeypatch.setenv(conn_var, json.dumps(conn))
+    seeded = fresh_sandbox.control(
+        "salesforce", "seed", {"opportunities": 1, "lines_per_opportunity": 2, "order_type": "Contract New"}
+    )
+    (opp_id,) = seeded["opportunity_ids"]
+
+    run = run_flow()
+
+    assert run.state == "success"
+    (order,) = orders_for(ns_sql, opp_id)
+    order_link = task_links(run, "load_orders")["_link_NetSuiteRecordLink"]
+    assert order_link == f"{UI_BASE}/app/accounting/transactions/transaction.nl?id={order['id']}"
+    write_back_link = task_links(run, "write_back")["_link_SalesforceRecordLink"]
+    assert write_back_link == f"{fresh_sandbox.salesforce_url}/{opp_id}"

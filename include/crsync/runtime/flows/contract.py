@@ -43,6 +43,7 @@ from crsync.runtime.flows.common import (
     salesforce_hook,
 )
 from crsync.settings import FlowId, IntegrationSettings, load_settings
+from crsync_provider.links import link_task_to_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +110,16 @@ def salesforce_ids_with(
 
 
 def upsert(
-    sobject: str, external_id_field: str, records: list[dict[str, Any]], settings: IntegrationSettings
+    sobject: str,
+    external_id_field: str,
+    records: list[dict[str, Any]],
+    settings: IntegrationSettings,
+    context: Any = None,
 ) -> list[dict[str, Any]]:
     """Upsert by external id; collections (settings' chunk size) or Bulk 2.0 above the threshold.
 
-    Returns one design.md write result per record, in order.
+    Returns one design.md write result per record, in order; points the running task's
+    "Open in Salesforce" link at what it wrote.
     """
     from crsync_provider.hooks.salesforce import to_write_results
 
@@ -128,7 +134,9 @@ def upsert(
         results = sf.upsert_collection(
             sobject, external_id_field, records, chunk_size=settings.batch_sizes.salesforce_collection
         )
-    return to_write_results(records, results, external_id_field=external_id_field)
+    write_results = to_write_results(records, results, external_id_field=external_id_field)
+    link_task_to_salesforce(context, sf.instance_url, sobject, write_results)
+    return write_results
 
 
 def count_statuses(results: list[dict[str, Any]]) -> dict[str, int]:
@@ -187,7 +195,7 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
     if plan["dry_run"]:
         log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])
         return {"results": []}
-    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings())
+    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings(), context)
     log.info("Contracts: %s", count_statuses(results))
     return {"results": results}
 
@@ -251,9 +259,11 @@ def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: An
     if not pending:
         return summary.as_dict()
 
-    outcome = salesforce_hook().update_collection(
+    sf = salesforce_hook()
+    outcome = sf.update_collection(
         f.Opportunity.SOBJECT, pending, chunk_size=settings.batch_sizes.salesforce_collection
     )
+    link_task_to_salesforce(context, sf.instance_url, f.Opportunity.SOBJECT, outcome)
     refused = [
         RecordFailure(
             key=str(record[f.Opportunity.ID]),

@@ -151,7 +151,7 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
         summary.add_skipped("dry_run", len(batch["records"]))
         return summary.as_dict()
 
-    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings())
+    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings(), context)
     log.info("Contract items: %s", count_statuses(results))
     summary.add_results(results)
     # Only after the writes: a failed load keeps the previous list, so nothing waiting is forgotten.

@@ -21,6 +21,7 @@ from crsync.runtime.flows.common import (
     salesforce_hook,
 )
 from crsync.settings import FlowId, load_settings
+from crsync_provider.links import link_task_to_netsuite, link_task_to_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ def load_customers(plan: dict[str, Any], context: Any, *, concurrency: int) -> d
         return {"results": []}
     if not customers:
         return {"results": []}
-    results = netsuite_hook(concurrency=concurrency).write_many(customers)
+    hook = netsuite_hook(concurrency=concurrency)
+    results = hook.write_many(customers)
     log.info("Customers: %s", _count_statuses(results))
+    link_task_to_netsuite(context, hook.ui_base_url, customers[0]["record_type"], results)
     return {"results": results}
 
 
@@ -112,8 +115,13 @@ def load_orders(
     if chunk["dry_run"]:
         log_dry_run("NetSuite sales order", dump_all(ready))
         return {"results": [], "failures": dump_all(failures)}
-    results = netsuite_hook(concurrency=concurrency).write_many(dump_all(ready)) if ready else []
+    if not ready:
+        return {"results": [], "failures": dump_all(failures)}
+    writes = dump_all(ready)
+    hook = netsuite_hook(concurrency=concurrency)
+    results = hook.write_many(writes)
     log.info("Sales orders: %s", _count_statuses(results))
+    link_task_to_netsuite(context, hook.ui_base_url, writes[0]["record_type"], results)
     return {"results": results, "failures": dump_all(failures)}
 
 
@@ -139,6 +147,8 @@ def write_back(
         if not batch.records:
             continue
         outcome = sf.update_collection(batch.sobject, batch.records)
+        if batch is opportunities:
+            link_task_to_salesforce(context, sf.instance_url, batch.sobject, outcome)
         refused = [
             RecordFailure(
                 key=str(record["Id"]),

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
+from crsync_provider.links import link_task_to_salesforce
+
 if TYPE_CHECKING:
     import pandas as pd
     from airflow.sdk import ObjectStoragePath
@@ -397,6 +399,7 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
         {f.Opportunity.ID: i, f.Opportunity.SYNC_STATUS: f.SyncStatus.PROCESSING.value} for i in targets
     ]
     results = sf.update_collection(f.Opportunity.SOBJECT, records, chunk_size=chunk_size) if records else []
+    link_task_to_salesforce(context, sf.instance_url, f.Opportunity.SOBJECT, results)
     rows = []
     for opp_id, result in zip(targets, results, strict=True):
         errors = result.get("errors") or []

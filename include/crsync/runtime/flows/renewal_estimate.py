@@ -38,6 +38,7 @@ from crsync.queries import (
 from crsync.records import RecordFailure, RunSummary, dump_all
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope, salesforce_hook
 from crsync.settings import FlowId, IntegrationSettings, load_settings
+from crsync_provider.links import link_task_to_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,8 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
         if not records:
             continue
         results = sf.upsert_write_results(sobject, field, records, bulk_threshold=threshold)
+        if sobject in (_O.SOBJECT, _Q.SOBJECT):  # the renewal itself (the last such batch wins)
+            link_task_to_salesforce(context, sf.instance_url, sobject, results)
         counts: dict[str, int] = {}
         for record, result in zip(records, results, strict=True):
             counts[result["status"]] = counts.get(result["status"], 0) + 1
