@@ -785,6 +785,7 @@ class NetSuiteHook(BaseHook):
         with self.semaphore:
             resp = self.session.send(prepared, timeout=self.timeout, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
+        time.sleep(0)  # yield the GIL: the thread just given the slot sends now, not after our bookkeeping
         if resp.status_code < 400:
             odd = unexpected_reply(resp)
             if odd is not None:
