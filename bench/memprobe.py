@@ -63,7 +63,7 @@ def main() -> None:
     lines = int(sys.argv[2])
     sample_path = sys.argv[3] if len(sys.argv) > 3 else None
     from crsync.mappings.opportunity_to_sales_order import opportunities_to_sales_orders
-    from crsync.records import dump_all
+    from crsync.records import dump_all, dump_and_release
     from crsync.settings import load_settings
 
     settings = load_settings()
@@ -77,7 +77,7 @@ def main() -> None:
     rss_before = _rss_mb()
     started = time.perf_counter()
     mapped = opportunities_to_sales_orders(records, settings)
-    out = {"orders": dump_all(mapped.orders), "failures": dump_all(mapped.failures)}
+    out = {"orders": dump_and_release(mapped.orders), "failures": dump_all(mapped.failures)}
     took = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({

@@ -220,3 +220,14 @@ def load_all(model: type[M], items: Iterable[M | Mapping[str, Any]]) -> list[M]:
 def dump_all(items: Iterable[BaseModel]) -> list[dict[str, Any]]:
     """JSON-serialisable dicts of models, for XCom."""
     return [item.model_dump(mode="json") for item in items]
+
+
+def dump_and_release(items: list[BaseModel]) -> list[dict[str, Any]]:
+    """Like :func:`dump_all`, but empties ``items`` as it goes: each model is dropped once dumped, so a
+    large batch is never held twice over (models and dicts) at the transform's peak."""
+    dumped: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        dumped.append(item.model_dump(mode="json"))
+        items[index] = None  # type: ignore[call-overload]
+    items.clear()
+    return dumped

@@ -7,7 +7,15 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from crsync.records import NetSuiteWrite, RecordFailure, RunSummary, WriteResult, dump_all, load_all
+from crsync.records import (
+    NetSuiteWrite,
+    RecordFailure,
+    RunSummary,
+    WriteResult,
+    dump_all,
+    dump_and_release,
+    load_all,
+)
 
 
 def test_netsuite_write_round_trips_through_json() -> None:
@@ -93,3 +101,16 @@ def test_empty_summary_is_ok() -> None:
 
 def test_write_result_ok() -> None:
     assert [WriteResult.model_validate(r).ok for r in results()] == [True, True, False]
+
+
+def test_dump_and_release_dumps_like_dump_all_and_empties_the_list() -> None:
+    writes = [
+        NetSuiteWrite(key=f"k{i}", record_type="salesOrder", external_id=f"E-{i}", body={"item": {"items": [i]}})
+        for i in range(3)
+    ]
+    expected = dump_all(writes)
+
+    dumped = dump_and_release(writes)
+
+    assert dumped == expected
+    assert writes == []  # the models are gone: the batch is not held twice over

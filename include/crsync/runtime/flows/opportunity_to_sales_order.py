@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from crsync.queries import chunked, opportunities_soql, sales_orders_by_external_ids_query
-from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, load_all
+from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, dump_and_release, load_all
 from crsync.runtime.flows.common import (
     log_dry_run,
     netsuite_hook,
@@ -76,7 +76,7 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         "dry_run": batch["dry_run"],
         "read": len(batch["opportunities"]),
         "customers": dump_all(mapped.customers),
-        "orders": dump_all(mapped.orders),
+        "orders": dump_and_release(mapped.orders),  # the largest part: never held twice over
         "failures": dump_all(mapped.failures),
         "chunk_size": settings.batch_sizes.netsuite_writes_per_task,
     }
