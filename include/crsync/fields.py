@@ -333,6 +333,8 @@ class NsBody:
     END_DATE: Final = "enddate"
     TERM_MONTHS: Final = NsTransaction.TERM_MONTHS
     BILL_TO_TIER: Final = NsTransaction.BILL_TO_TIER
+    #: Transaction currency, a reference to a currency record (``{"id": "4"}``).
+    CURRENCY: Final = NsTransaction.CURRENCY
     ITEM_SUBLIST: Final = "item"
     SUBLIST_ITEMS: Final = "items"
 
@@ -353,3 +355,8 @@ class NsLine:
 NS_COMPANY_NAME_MAX_LENGTH: Final = 83
 #: Lines per transaction accepted through web services (domain.md section 2, size limits).
 NS_MAX_LINES_PER_TRANSACTION: Final = 5_000
+#: Largest order line quantity the sync sends. NetSuite documents no limit on ``quantity``; this bound is
+#: chosen so that quantity x rate stays exact to the cent in NetSuite's amount fields (a double holds
+#: cents exactly up to about 9e13, so 1e9 units leave room for rates up to 90,000), and far above any
+#: real contract line, so a larger value is a typo. The sandbox's NetSuite stand-in refuses the same.
+NS_MAX_LINE_QUANTITY: Final = 1_000_000_000

@@ -221,6 +221,8 @@ class NetSuiteSettings(_Strict):
     customer_subsidiary_id: PositiveId | None = None
     lists: NetSuiteLists
     renewing_item_categories: frozenset[PositiveId]
+    #: Item categories sold in whole units: an order line of these with a fractional quantity is refused.
+    whole_unit_item_categories: frozenset[PositiveId] = frozenset({1, 2, 3, 4, 5, 6, 10, 11})
 
 
 class SalesforceSettings(_Strict):
@@ -270,6 +272,18 @@ class IntegrationSettings(_Strict):
         labels = self.netsuite.lists.item_category
         return frozenset(labels[c] for c in self.netsuite.renewing_item_categories if c in labels)
 
+    @property
+    def whole_unit_categories(self) -> frozenset[str]:
+        """Item categories sold in whole units, as labels and as ids (``Item_Category__c`` may hold either)."""
+        labels = self.netsuite.lists.item_category
+        ids = self.netsuite.whole_unit_item_categories
+        return frozenset(labels[c] for c in ids if c in labels) | {str(c) for c in ids}
+
+    @property
+    def currency_ids(self) -> dict[str, int]:
+        """ISO currency code -> NetSuite currency internal id (``netsuite.lists.currency`` read backwards)."""
+        return {code: ns_id for ns_id, code in self.netsuite.lists.currency.items()}
+
 
 #: Target fields each flow sets itself; an extra mapping may not override them.
 FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
@@ -287,6 +301,7 @@ FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
             f.NsBody.CONTRACT_START_DATE,
             f.NsBody.CONTRACT_END_DATE,
             f.NsBody.BILL_TO_TIER,
+            f.NsBody.CURRENCY,
         }
     ),
     FlowId.CONTRACT_TO_CONTRACT: frozenset(
@@ -420,6 +435,13 @@ def _cross_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
                 ("netsuite", "renewing_item_categories"),
                 f"item category {category} is not listed under netsuite.lists.item_category",
             )
+    for category in sorted(settings.netsuite.whole_unit_item_categories):
+        if category not in categories:
+            yield (
+                ("netsuite", "whole_unit_item_categories"),
+                f"item category {category} is not listed under netsuite.lists.item_category",
+            )
+    yield from _currency_checks(settings)
     for flow in FlowId:
         owned = FLOW_OWNED_TARGETS[flow]
         for source, target in settings.field_mappings.for_flow(flow).items():
@@ -428,6 +450,26 @@ def _cross_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
                     ("field_mappings", flow.value, source),
                     f"target {target!r} is set by the flow itself; an extra mapping cannot override it",
                 )
+
+
+def _currency_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
+    """Orders are sent with the currency id listed for their ISO code, so each code has one id."""
+    seen: dict[str, int] = {}
+    for ns_id, code in settings.netsuite.lists.currency.items():
+        if code in seen:
+            yield (
+                ("netsuite", "lists", "currency", ns_id),
+                f"currency {code} is listed twice (ids {seen[code]} and {ns_id}); each ISO code needs one "
+                "NetSuite currency id",
+            )
+        seen.setdefault(code, ns_id)
+    default = settings.salesforce.default_currency
+    if default not in seen:
+        yield (
+            ("salesforce", "default_currency"),
+            f"{default} is not listed under netsuite.lists.currency (known: {sorted(seen)}); add its "
+            "NetSuite currency id there",
+        )
 
 
 def _reason(error: dict[str, Any], loc: Loc) -> str:

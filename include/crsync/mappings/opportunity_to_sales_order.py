@@ -73,7 +73,7 @@ class SalesOrderBatch(BaseModel):
 _HEADER_COLUMNS = [
     "key", "name", "order_type", "close_date", "renewal_estimate_id", "account_id", "account_name",
     "account_ns_id", "channel_tier", "contract_id", "contract_ns_id", "contract_name", "contract_start",
-    "contract_end", "lines_complete",
+    "contract_end", "lines_complete", "currency",
 ]  # fmt: skip
 _LINE_COLUMNS = [
     "key", "line_no", "line_id", "quantity", "unit_price", "start", "end", "term", "product_id",
@@ -113,6 +113,7 @@ def _flatten(
                 account.get(_A.NAME), account.get(_A.NETSUITE_ID), account.get(_A.CHANNEL_TIER),
                 opp.get(_O.CONTRACT_ID), contract.get(_C.NETSUITE_ID), contract.get(_C.NETSUITE_NAME),
                 contract.get(_C.START_DATE), contract.get(_C.END_DATE), children.get("done", True),
+                opp.get(_O.CURRENCY),
             )
             + tuple(get_path(opp, source) for source in extra_sources)
         )  # fmt: skip
@@ -287,6 +288,57 @@ def _check_line_presence(h: pd.DataFrame, lines: pd.DataFrame, problems: _Proble
     )
 
 
+def _check_quantities(lines: pd.DataFrame, label: pd.Series, problems: _Problems) -> None:
+    """Quantities NetSuite can hold and the item can be sold in: positive, finite, at most
+    :data:`~crsync.fields.NS_MAX_LINE_QUANTITY`, whole for whole-unit items."""
+    qty = lines["qty"]
+    given = _s(lines["quantity"].map(json_value))
+    # pandas reads a missing value and NaN alike (a JSON reply cannot carry NaN, so it means missing).
+    missing = lines["quantity"].isna()
+    problems.add(lines.loc[missing, "key"], "bad_quantity", label[missing] + " has no quantity; enter the quantity sold")
+    not_a_number = ~missing & (qty.isna() | ~np.isfinite(qty.astype(float)))
+    problems.add(
+        lines.loc[not_a_number, "key"],
+        "bad_quantity",
+        label[not_a_number] + ": quantity " + given[not_a_number] + " is not a number; enter the quantity sold",
+    )
+    not_a_number |= missing
+    bad_quantity = ~not_a_number & ~(qty > 0)
+    problems.add(
+        lines.loc[bad_quantity, "key"],
+        "bad_quantity",
+        label[bad_quantity] + ": quantity " + given[bad_quantity] + " must be greater than 0",
+    )
+    too_large = ~not_a_number & (qty > f.NS_MAX_LINE_QUANTITY)
+    problems.add(
+        lines.loc[too_large, "key"],
+        "bad_quantity",
+        label[too_large] + ": quantity " + given[too_large] + f" is more than NetSuite accepts (at most "
+        f"{f.NS_MAX_LINE_QUANTITY:,}); correct the quantity",
+    )  # fmt: skip
+    fractional = ~not_a_number & ~bad_quantity & ~too_large & lines["whole_units"] & (qty % 1 != 0)
+    problems.add(
+        lines.loc[fractional, "key"],
+        "bad_quantity",
+        label[fractional] + ": quantity " + given[fractional] + " is not a whole number; "
+        + _s(lines.loc[fractional, "category"]) + " items are sold in whole units "
+        "(netsuite.whole_unit_item_categories). Round the quantity",
+    )  # fmt: skip
+
+
+def _check_currency(h: pd.DataFrame, settings: IntegrationSettings, problems: _Problems) -> None:
+    """The Opportunity's currency must have a NetSuite id in the settings. Whether the customer may use
+    it is known only to NetSuite, which refuses the order (see :func:`explain_currency_refusals`)."""
+    unknown = h["currency_id"].isna()
+    known = ", ".join(sorted(settings.currency_ids))
+    problems.add(
+        h.loc[unknown, "key"],
+        "unknown_currency",
+        "Currency " + _s(h.loc[unknown, "currency_code"]) + f" has no NetSuite currency id in the settings' "
+        f"netsuite.lists.currency (known: {known}); add it there, or change the Opportunity's currency",
+    )  # fmt: skip
+
+
 def _check_lines(lines: pd.DataFrame, problems: _Problems) -> None:
     label = _line_label(lines)
     no_item = lines["item_ns_id"].isna()
@@ -304,15 +356,7 @@ def _check_lines(lines: pd.DataFrame, problems: _Problems) -> None:
         + ") has NetSuite item id '" + _s(lines.loc[bad_item, "item_ns_id"]) + "', which is not a NetSuite "
         "internal id; correct the product's NetSuite_Id__c",
     )  # fmt: skip
-    bad_quantity = ~(lines["qty"] > 0)
-    problems.add(
-        lines.loc[bad_quantity, "key"],
-        "bad_quantity",
-        label[bad_quantity]
-        + ": quantity "
-        + _s(lines.loc[bad_quantity, "quantity"].map(json_value))
-        + " must be greater than 0",
-    )
+    _check_quantities(lines, label, problems)
     no_price = lines["price"].isna()
     problems.add(
         lines.loc[no_price, "key"], "missing_price", label[no_price] + " has no sales price; set one"
@@ -364,6 +408,12 @@ def _prepare_headers(h: pd.DataFrame, settings: IntegrationSettings) -> pd.DataF
     h["close"] = dates(h["close_date"])
     h["c_start"] = dates(h["contract_start"])
     h["c_end"] = dates(h["contract_end"])
+    # A single-currency org's amounts are all in its default currency; a multi-currency org's Opportunity
+    # carries its own (CurrencyIsoCode, selected only then).
+    default = settings.salesforce.default_currency
+    code = texts(h["currency"]) if settings.salesforce.multi_currency else pd.Series(pd.NA, index=h.index)
+    h["currency_code"] = code.astype("string").fillna(default)
+    h["currency_id"] = h["currency_code"].map(settings.currency_ids)
     return h
 
 
@@ -383,6 +433,7 @@ def _prepare_lines(lines: pd.DataFrame, h: pd.DataFrame, settings: IntegrationSe
         str(c) for c in settings.netsuite.renewing_item_categories
     }
     lines["needs_dates"] = (category.isna() | category.isin(list(renewing))).astype(bool)
+    lines["whole_units"] = category.isin(list(settings.whole_unit_categories)).fillna(False).astype(bool)
     lines["s"], lines["e"] = _line_dates(lines)
     return lines
 
@@ -468,14 +519,17 @@ def _order_bodies(
     rows = zip(
         h["key"].tolist(), python_values(h["account_ns_id"]), h["account_id"].tolist(),
         h["type_id"].astype(int).tolist(), h["is_upsell"].tolist(), h["is_renewal"].tolist(),
-        python_values(h["contract_ns_id"]), python_values(h["channel_tier"]), strict=True,
+        python_values(h["contract_ns_id"]), python_values(h["channel_tier"]),
+        h["currency_id"].astype(int).tolist(), strict=True,
     )  # fmt: skip
-    for i, (key, ns_customer, account_id, type_id, upsell, renewal, contract, tier) in enumerate(rows):
+    for i, (key, ns_customer, account_id, type_id, upsell, renewal, contract, tier, currency) in enumerate(rows):
         body: dict[str, Any] = {
             _B.EXTERNAL_ID: key,
             # A customer created in this run is referenced by its external id until resolve_new_customers.
             _B.ENTITY: {"id": ns_customer} if ns_customer else {_B.EXTERNAL_ID: account_id},
             _B.ORDER_TYPE: {"id": str(type_id)},
+            # Always sent: without it NetSuite books the order in the customer's primary currency.
+            _B.CURRENCY: {"id": str(currency)},
         }
         if upsell:
             body[_B.CONTRACT_NAME] = {"id": contract}
@@ -551,6 +605,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
 
     problems = _Problems()
     _check_headers(h, settings, problems)
+    _check_currency(h, settings, problems)
     _check_line_presence(h, lines, problems)
     _check_lines(lines, problems)
     failed = problems.keys()
@@ -616,6 +671,42 @@ def resolve_new_customers(
             )
         )
     return ready, failures
+
+
+def explain_currency_refusals(
+    results: Iterable[WriteResult | Mapping[str, Any]],
+    orders: Iterable[NetSuiteWrite | Mapping[str, Any]],
+    settings: IntegrationSettings,
+) -> list[WriteResult]:
+    """Say what to fix when NetSuite refused an order's currency.
+
+    Which currencies a customer may use (its primary currency and its Currencies sublist) is known only
+    to NetSuite, so the transform cannot check it; NetSuite refuses such an order with an error at the
+    ``currency`` field. That error is kept and followed by the fix, for the Opportunity's Sync_Error__c.
+
+    :param results: the sales order write results (key = Opportunity id), in any order.
+    :param orders: the order writes that produced them (for the currency and the customer sent).
+    :returns: the results, in their order; refused currencies carry the explained message.
+    """
+    sent = {o.key: o.body for o in load_all(NetSuiteWrite, orders)}
+    codes = {str(ns_id): code for ns_id, code in settings.netsuite.lists.currency.items()}
+    explained: list[WriteResult] = []
+    for result in load_all(WriteResult, results):
+        error, body = result.error, sent.get(result.key) or {}
+        currency_id = str((body.get(_B.CURRENCY) or {}).get("id", ""))
+        if result.ok or error is None or not currency_id or (error.path or "").split(".")[0] != _B.CURRENCY:
+            explained.append(result)
+            continue
+        code = codes.get(currency_id, f"id {currency_id}")
+        customer = (body.get(_B.ENTITY) or {}).get("id", "?")
+        message = (
+            f"NetSuite customer {customer} may not use currency {code}: add {code} to the customer's currencies "
+            f"in NetSuite (customer record, Financial subtab, Currencies), or change the Opportunity's currency "
+            f"to one the customer uses; then click Create NetSuite Order again. NetSuite said: {error.message}"
+        )
+        fixed = error.model_copy(update={"code": "currency_not_allowed", "message": message, "path": None})
+        explained.append(result.model_copy(update={"error": fixed}))
+    return explained
 
 
 def _now_text(moment: dt.datetime | None) -> str:

@@ -10,6 +10,7 @@ import pytest
 
 from crsync.mappings.opportunity_to_sales_order import (
     account_write_back,
+    explain_currency_refusals,
     opportunities_to_sales_orders,
     opportunity_write_back,
     resolve_new_customers,
@@ -306,3 +307,102 @@ def test_100k_lines_all_transform_into_orders(settings: IntegrationSettings) -> 
     batch = opportunities_to_sales_orders(opportunities, settings)
     assert len(batch.orders) == 33_334 and sum(len(o.body["item"]["items"]) for o in batch.orders) == 100_002
     assert isinstance(batch.orders[0], NetSuiteWrite)
+
+
+# -- currency (issue 13, finding 5) ----------------------------------------------------------------
+
+
+def multi_currency(settings: IntegrationSettings) -> IntegrationSettings:
+    return settings.model_copy(
+        update={"salesforce": settings.salesforce.model_copy(update={"multi_currency": True})}
+    )
+
+
+def test_order_carries_the_opportunity_currency_mapped_to_its_netsuite_id(settings: IntegrationSettings) -> None:
+    batch = opportunities_to_sales_orders(
+        [opportunity(1, CurrencyIsoCode="EUR"), opportunity(2, CurrencyIsoCode="USD"), opportunity(3)],
+        multi_currency(settings),
+    )
+    assert batch.failures == []
+    # EUR is id 4 and USD id 1 in netsuite.lists.currency; a record without a currency gets the default.
+    assert [o.body["currency"] for o in batch.orders] == [{"id": "4"}, {"id": "1"}, {"id": "1"}]
+
+
+def test_single_currency_org_orders_in_the_default_currency(settings: IntegrationSettings) -> None:
+    (order,) = opportunities_to_sales_orders([opportunity(1)], settings).orders
+    assert order.body["currency"] == {"id": "1"}
+
+
+def test_renewal_transform_carries_the_currency(settings: IntegrationSettings) -> None:
+    (order,) = opportunities_to_sales_orders(
+        [renewal(8, NetSuite_Renewal_Estimate_Id__c="915", CurrencyIsoCode="GBP")], multi_currency(settings)
+    ).orders
+    assert order.transform_from is not None and order.body["currency"] == {"id": "2"}
+
+
+def test_currency_not_in_the_settings_is_refused_with_what_to_fix(settings: IntegrationSettings) -> None:
+    batch = opportunities_to_sales_orders(
+        [opportunity(1, CurrencyIsoCode="EUR"), opportunity(50, CurrencyIsoCode="JPY")], multi_currency(settings)
+    )
+    failure = only_failure(batch, 50)
+    assert failure.code == "unknown_currency"
+    assert "JPY" in failure.message and "netsuite.lists.currency" in failure.message
+    assert "change the Opportunity's currency" in failure.message
+    assert [o.key for o in batch.orders] == [key(1)]
+
+
+def test_netsuite_currency_refusal_says_what_to_fix(settings: IntegrationSettings) -> None:
+    orders = opportunities_to_sales_orders(
+        [opportunity(1, CurrencyIsoCode="EUR"), opportunity(2, CurrencyIsoCode="EUR")], multi_currency(settings)
+    ).orders
+    results = [
+        WriteResult(key=key(1), external_id=key(1), status="failed", id=None,
+                    error={"code": "INVALID_KEY_OR_REF", "message": "Invalid currency reference key 4 for entity 1001.",
+                           "path": "currency"}),
+        WriteResult(key=key(2), external_id=key(2), status="failed", id=None,
+                    error={"code": "INVALID_CONTENT", "message": "Something else.", "path": "item.items[0].item"}),
+    ]  # fmt: skip
+    explained = explain_currency_refusals(results, orders, settings)
+    message = RecordFailure.from_result(explained[0]).message
+    assert "EUR" in message and "customer 1001" in message
+    assert "add EUR to the customer's currencies in NetSuite" in message
+    assert "change the Opportunity's currency" in message
+    assert "Invalid currency reference key 4 for entity 1001." in message  # NetSuite's own words are kept
+    assert explained[1] == results[1]
+
+
+# -- quantities (issue 13, finding 11) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quantity", "text"),
+    [
+        (1e20, "quantity 100000000000000000000 is more than NetSuite accepts (at most 1,000,000,000)"),
+        (float("inf"), "quantity inf is not a number"),
+        (float("-inf"), "quantity -inf is not a number"),
+        (float("nan"), "has no quantity; enter the quantity sold"),
+        (None, "has no quantity; enter the quantity sold"),
+    ],
+)
+def test_quantity_beyond_netsuite_limits_is_refused(settings: IntegrationSettings, quantity: float, text: str) -> None:
+    bad = opportunity(60, lines=[line(), line(Quantity=quantity)])
+    failure = only_failure(opportunities_to_sales_orders([opportunity(1), bad], settings), 60)
+    assert failure.code == "bad_quantity"
+    assert "Line 2 (Product 'Pro Edition Term License')" in failure.message and text in failure.message
+
+
+def test_fractional_quantity_of_a_whole_unit_item_is_refused(settings: IntegrationSettings) -> None:
+    bad = opportunity(61, lines=[line(Quantity=2.5)])
+    failure = only_failure(opportunities_to_sales_orders([opportunity(1), bad], settings), 61)
+    assert failure.code == "bad_quantity"
+    assert failure.message == (
+        "Line 1 (Product 'Pro Edition Term License'): quantity 2.5 is not a whole number; License-Term items "
+        "are sold in whole units (netsuite.whole_unit_item_categories). Round the quantity"
+    )
+
+
+def test_fractional_quantity_of_a_divisible_item_is_sent(settings: IntegrationSettings) -> None:
+    services = {"Name": "Onboarding Services", "NetSuite_Id__c": "507", "Item_Category__c": "Services"}
+    batch = opportunities_to_sales_orders([opportunity(62, lines=[line(Quantity=2.5, Product2=services)])], settings)
+    assert batch.failures == []
+    assert batch.orders[0].body["item"]["items"][0]["quantity"] == 2.5
