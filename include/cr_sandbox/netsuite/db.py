@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cr_sandbox.catalog import CONTRACT_ITEM_STATE, CONTRACT_STATUS, ORDER_TYPE
+from cr_sandbox.netsuite.currencies import SCHEMA as CURRENCIES_SCHEMA
 
 TRANSACTION_BODY_CUSTOM = (
     "custbody_order_type",
@@ -144,6 +145,7 @@ class Store:
 
     def create_schema(self) -> None:
         self.conn.executescript(SCHEMA)
+        self.conn.executescript(CURRENCIES_SCHEMA)
         self.conn.executemany("INSERT OR IGNORE INTO currency VALUES (?,?,?)", CURRENCIES)
         self.conn.executemany(
             "INSERT OR IGNORE INTO listvalue VALUES (?,?,?)",

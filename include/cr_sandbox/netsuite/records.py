@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import module
+from cr_sandbox.netsuite import currencies, module
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
 EXTERNAL_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_LINES_WEB_SERVICES = 5000
+#: Largest line quantity accepted. Guessed: NetSuite documents no limit on ``quantity``; a bound keeps
+#: quantity x rate exact to the cent in a double (the integration refuses the same, crsync.fields).
+MAX_LINE_QUANTITY = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ LINE_FIELDS = [
     _f("custcol_item_category", "list:customlist_item_category"), _f("custcol_list_rate", "float"),
     _f("price", "list:pricelevel"),
 ]
+CUSTOMER_CURRENCY_FIELDS = [_f("currency", "ref:currency", required=True)]
 CUSTOMER_FIELDS = [
     _f("entityId"), _f("companyName", required=True), _f("externalId"), _f("email"), _f("currency", "ref:currency"),
     _f("isInactive", "bool"), _f("custentity_channel_tier", "list:customlist_channel_tier"),
@@ -110,7 +115,7 @@ class RecordType:
 RECORD_TYPES: dict[str, RecordType] = {
     rt.name.lower(): rt
     for rt in (
-        RecordType("customer", "customer", CUSTOMER_FIELDS),
+        RecordType("customer", "customer", CUSTOMER_FIELDS, sublists={currencies.SUBLIST: CUSTOMER_CURRENCY_FIELDS}),
         RecordType("nonInventorySaleItem", "item", ITEM_FIELDS, "itemtype", "NonInvtPart"),
         RecordType("noninventoryitem", "item", ITEM_FIELDS, "itemtype", "NonInvtPart"),
         RecordType("inventoryItem", "item", ITEM_FIELDS, "itemtype", "InvtPart"),
@@ -167,7 +172,10 @@ def convert_in(conn: sqlite3.Connection, spec: Field, value: Any, path: str) -> 
             raise invalid_field_value(name, value, path)
         return str(value)
     if kind in ("int", "float"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # JSON has no NaN or Infinity; NetSuite's parser refuses them (the stand-in's json.loads would not).
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise invalid_field_value(name, value, path)
+        if name == "quantity" and abs(value) > MAX_LINE_QUANTITY:
             raise invalid_field_value(name, value, path)
         return int(value) if kind == "int" else float(value)
     if kind == "bool":
@@ -275,6 +283,12 @@ class RecordService:
                 links = [{"rel": "self", "href": f"{self_href}/{sublist}"}]
                 if not expand:
                     out[sublist] = {"links": links}
+                    continue
+                if rt.table == "customer":
+                    spec = specs[0]
+                    items = [{spec.name: convert_out(conn, spec, c, base_url, row)}
+                             for c in currencies.read(conn, record_id)]
+                    out[sublist] = {"links": links, "items": items, "totalResults": len(items)}
                     continue
                 lines = conn.execute(
                     "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F' ORDER BY id",
@@ -398,6 +412,7 @@ class RecordService:
             if values.get("currency") is None:
                 row = conn.execute("SELECT currency FROM customer WHERE id=?", (values["entity"],)).fetchone()
                 values["currency"] = row[0] if row else 1
+            currencies.check_transaction(conn, int(values["entity"]), int(values["currency"]))
         values["lastmodified" if rt.table.startswith("customrecord") else "lastmodifieddate"] = now
         if rt.table.startswith("customrecord") and not values.get("name"):
             values["name"] = None
@@ -419,6 +434,9 @@ class RecordService:
 
     def _update(self, conn: sqlite3.Connection, rt: RecordType, record_id: int, values: dict[str, Any]) -> None:
         values = dict(values)
+        if rt.table == "transaction" and "currency" in values:
+            saved = conn.execute('SELECT currency FROM "transaction" WHERE id=?', (record_id,)).fetchone()
+            currencies.check_unchanged(saved[0] if saved else None, values["currency"])
         values["lastmodified" if rt.table.startswith("customrecord") else "lastmodifieddate"] = self.store.now_text()
         assignments = ", ".join(f'"{c}"=?' for c in values)
         conn.execute(f'UPDATE "{rt.table}" SET {assignments} WHERE id=?', [*values.values(), record_id])
@@ -467,6 +485,16 @@ class RecordService:
             )
         self.refresh_total(conn, tran_id)
 
+    def write_sublist(
+        self, conn: sqlite3.Connection, rt: RecordType, record_id: int, name: str, lines: list[dict[str, Any]],
+        *, replace: bool,
+    ) -> None:
+        """Apply one sublist: a customer's currencies, or a transaction's item lines."""
+        if rt.table == "customer":
+            currencies.write(conn, record_id, lines, replace=replace)
+        else:
+            self.write_lines(conn, record_id, lines, replace=replace)
+
     @staticmethod
     def _fill_line(conn: sqlite3.Connection, line: dict[str, Any]) -> None:
         item = conn.execute("SELECT custitem_item_category, baseprice FROM item WHERE id=?", (line["item"],)).fetchone()
@@ -509,8 +537,11 @@ class RecordService:
             if values.get("externalid"):
                 self._check_external_id_free(conn, rt, values["externalid"], None)
             record_id = self._insert(conn, rt, values)
-            if rt.sublists:
+            if rt.table == "transaction":
                 self.write_lines(conn, record_id, sublists.get("item", []), replace=True)
+            else:
+                for name, lines in sublists.items():
+                    self.write_sublist(conn, rt, record_id, name, lines, replace=True)
             self._after_save(conn, rt, record_id)
             return record_id
 
@@ -523,7 +554,7 @@ class RecordService:
                 self._check_external_id_free(conn, rt, values["externalid"], record_id)
             self._update(conn, rt, record_id, values)
             for name, lines in sublists.items():
-                self.write_lines(conn, record_id, lines, replace=name in replace)
+                self.write_sublist(conn, rt, record_id, name, lines, replace=name in replace)
             self._after_save(conn, rt, record_id)
             return record_id
 
@@ -551,15 +582,18 @@ class RecordService:
                 values["externalid"] = eid
                 record_id = self._insert(conn, rt, values)
                 created = True
-                if rt.sublists:
+                if rt.table == "transaction":
                     self.write_lines(conn, record_id, sublists.get("item", []), replace=True)
+                else:
+                    for name, lines in sublists.items():
+                        self.write_sublist(conn, rt, record_id, name, lines, replace=True)
             else:
                 values, sublists = self._body_values(conn, rt, body, creating=False)
                 self._update(conn, rt, record_id, values)
                 created = False
                 # Guessed: an upsert replaces sublists it carries (it is a full-state write).
-                for lines in sublists.values():
-                    self.write_lines(conn, record_id, lines, replace=True)
+                for name, lines in sublists.items():
+                    self.write_sublist(conn, rt, record_id, name, lines, replace=True)
             self._after_save(conn, rt, record_id)
             return record_id, created
 
@@ -603,6 +637,8 @@ class RecordService:
                 if k not in ("id", "tranid", "type", "externalid", "status", "createddate", "lastmodifieddate",
                              "foreigntotal", "trandate", "createdfrom")
             }
+            # The order keeps the estimate's currency (bridgehead_N1398658); a different one is refused.
+            currencies.check_unchanged(head["currency"], values.get("currency"))
             copied.update(values)
             copied["createdfrom"] = source_id
             if copied.get("externalid"):

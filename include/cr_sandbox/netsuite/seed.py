@@ -58,6 +58,12 @@ def seed(store: Store, params: dict[str, Any] | None = None) -> dict[str, Any]:
               1 + (n % 4 == 3), 1, now, now) for n in range(sizes["customers"])],
         )
         added["customers"] = sizes["customers"]
+        # Generated GBP customers also buy in USD (their generated orders are in USD): NetSuite refuses a
+        # transaction in a currency that is not on the customer's record (cr_sandbox.netsuite.currencies).
+        conn.execute(
+            "INSERT OR IGNORE INTO customercurrency (customer, currency) "
+            "SELECT id, 1 FROM customer WHERE currency IS NOT NULL AND currency != 1"
+        )
         first_item = store.next_id("item", 601)
         conn.executemany(
             "INSERT INTO item (id, itemid, displayname, itemtype, custitem_item_category, baseprice, createddate, "
