@@ -7,6 +7,7 @@ names are case-insensitive, as in Salesforce; the canonical spelling is kept for
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from functools import cache
@@ -293,6 +294,24 @@ def _picklist(name: str, values: tuple[str, ...], label: str | None = None, **kw
     return FieldDef(name, label or name, "picklist", length=255, picklist_values=values, **kw)
 
 
+#: Active currencies of the stand-in org (multi-currency on unless ``SANDBOX_SF_MULTI_CURRENCY=0``); the
+#: corporate currency first. JPY is active in Salesforce but deliberately unknown to the NetSuite stand-in.
+ORG_CURRENCIES = ("USD", "EUR", "GBP", "CAD", "JPY")
+
+
+def multi_currency_enabled() -> bool:
+    """Whether the stand-in org has multiple currencies enabled (env ``SANDBOX_SF_MULTI_CURRENCY``, default on)."""
+    return os.environ.get("SANDBOX_SF_MULTI_CURRENCY", "1").strip().lower() not in ("0", "false", "no")
+
+
+def _currency_iso_code(**kw: Any) -> FieldDef:
+    """``CurrencyIsoCode``: in a multi-currency org every currency-bearing record has it, a restricted picklist
+    of the active currencies defaulting to the corporate currency (Salesforce Object Reference, "Currency
+    fields" / CurrencyType)."""
+    return _picklist("CurrencyIsoCode", ORG_CURRENCIES, "Currency ISO Code", restricted_picklist=True,
+                     default_value=ORG_CURRENCIES[0], defaulted_on_create=True, **kw)
+
+
 STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
           "Perception Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost")
 
@@ -356,6 +375,8 @@ def standard_objects() -> list[ObjectDef]:
     entry.add(FieldDef("UseStandardPrice", "Use Standard Price", "boolean", nillable=False, defaulted_on_create=True,
                        default_value=False))
     entry.add(_readonly(_text("ProductCode", "Product Code", 255)))
+    if multi_currency_enabled():
+        entry.add(_currency_iso_code(updateable=False))
     objects.append(entry)
 
     contract = ObjectDef("Contract", "Contract", "Contracts", "800")
@@ -393,6 +414,8 @@ def standard_objects() -> list[ObjectDef]:
     for name, label in (("IsClosed", "Closed"), ("IsWon", "Won"), ("HasOpportunityLineItem", "Has Line Item")):
         opportunity.add(_readonly(FieldDef(name, label, "boolean", nillable=False, defaulted_on_create=True,
                                            default_value=False)))
+    if multi_currency_enabled():
+        opportunity.add(_currency_iso_code())
     objects.append(opportunity)
 
     line = ObjectDef("OpportunityLineItem", "Opportunity Product", "Opportunity Product", "00k")
@@ -412,6 +435,8 @@ def standard_objects() -> list[ObjectDef]:
     line.add(FieldDef("ServiceDate", "Date", "date"))
     line.add(_text("Description", "Line Description", 255))
     line.add(FieldDef("SortOrder", "Sort Order", "int", precision=9))
+    if multi_currency_enabled():
+        line.add(_readonly(_currency_iso_code()))  # the Opportunity's, set on save
     objects.append(line)
 
     quote = ObjectDef("Quote", "Quote", "Quotes", "0Q0")
@@ -420,6 +445,8 @@ def standard_objects() -> list[ObjectDef]:
     quote.add(_required(_ref("OpportunityId", "Opportunity", "Opportunity", "Quotes", "Opportunity ID",
                              updateable=False, cascade_delete=True)))
     quote.add(_readonly(_ref("AccountId", "Account", "Account", "Quotes", "Account ID")))
+    if multi_currency_enabled():
+        quote.add(_readonly(_currency_iso_code()))  # the Opportunity's, set on save
     quote.add(_ref("ContractId", "Contract", "Contract", "Quotes", "Contract ID"))
     quote.add(_ref("Pricebook2Id", "Pricebook2", "Pricebook2", "Quotes", "Price Book ID"))
     quote.add(_picklist("Status", ("Draft", "Needs Review", "In Review", "Approved", "Rejected", "Presented",

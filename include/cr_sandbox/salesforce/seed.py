@@ -7,9 +7,10 @@ items, either a small default set or sized by the caller::
 
     {"opportunities": 4500, "lines_per_opportunity": 2, "order_type": "Contract New",
      "sync_status": "Processing", "stage": "Closed Won", "contract_netsuite_id": "7",
-     "account_netsuite_id": "1001"}
+     "account_netsuite_id": "1001", "currency": "EUR"}
 
-Without ``account_netsuite_id`` accounts cycle through the catalog; line products cycle through the
+``currency`` (multi-currency org only) sets the Opportunities' ``CurrencyIsoCode`` and adds standard price
+book entries in that currency where missing. Without ``account_netsuite_id`` accounts cycle through the catalog; line products cycle through the
 catalog items starting at the first, so the default "Contract New" opportunity has items 501-503.
 """
 
@@ -89,7 +90,8 @@ def seed_catalog(store: Store, writer: Writer, schema: Schema) -> dict[str, int]
     for item, result in zip(catalog.ITEMS, product_results, strict=True):
         existing = [store.get("PricebookEntry", i) for i in store.child_ids("PricebookEntry", "Product2Id",
                                                                              result.id or "")]
-        if any(e and e.get("Pricebook2Id") == book_id for e in existing):
+        if any(e and e.get("Pricebook2Id") == book_id and (e.get("CurrencyIsoCode") or "USD") == "USD"
+               for e in existing):
             continue
         entries.append(WriteOp("create", "PricebookEntry", {"Pricebook2Id": book_id, "Product2Id": result.id,
                                                             "UnitPrice": item.rate, "IsActive": True}))
@@ -99,7 +101,7 @@ def seed_catalog(store: Store, writer: Writer, schema: Schema) -> dict[str, int]
 
 def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_opportunity: int, order_type: str,
                        sync_status: str, stage: str = "Closed Won", contract_netsuite_id: str | None = None,
-                       account_netsuite_id: str | None = None) -> list[str]:
+                       account_netsuite_id: str | None = None, currency: str | None = None) -> list[str]:
     """``count`` Opportunities of ``order_type`` with line items; returns their ids.
 
     Accounts and products cycle through the catalog deterministically, so a given call always builds the
@@ -108,9 +110,12 @@ def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_op
     today = store.today()
     end = add_months(today, 12) - timedelta(days=1)
     book_id = writer.standard_pricebook_id()
+    if currency:
+        _ensure_entries_in(store, writer, book_id, currency)
     entry_by_product = {}
     for entry in store.live("PricebookEntry"):
-        if entry.get("Pricebook2Id") == book_id:
+        # A single-currency org's entries carry no currency; they are the corporate currency's (USD).
+        if entry.get("Pricebook2Id") == book_id and (entry.get("CurrencyIsoCode") or "USD") == (currency or "USD"):
             product = store.get("Product2", entry["Product2Id"])
             if product and product.get("NetSuite_Id__c"):
                 entry_by_product[product["NetSuite_Id__c"]] = entry
@@ -129,6 +134,8 @@ def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_op
             "Sync_Status__c": sync_status,
             "Pricebook2Id": book_id,
         }
+        if currency:
+            payload["CurrencyIsoCode"] = currency
         if contract_netsuite_id:
             payload["Contract"] = {"NetSuite_Id__c": str(contract_netsuite_id)}
         opp_ops.append(WriteOp("create", "Opportunity", payload))
@@ -146,6 +153,18 @@ def seed_opportunities(store: Store, writer: Writer, *, count: int, lines_per_op
     return opp_ids
 
 
+def _ensure_entries_in(store: Store, writer: Writer, book_id: str | None, currency: str) -> None:
+    """Standard price book entries in ``currency`` for the catalog products that have none."""
+    products = {p["NetSuite_Id__c"]: p["Id"] for p in store.live("Product2") if p.get("NetSuite_Id__c")}
+    have = {e.get("Product2Id") for e in store.live("PricebookEntry")
+            if e.get("Pricebook2Id") == book_id and e.get("CurrencyIsoCode") == currency}
+    _execute_chunked(writer, [
+        WriteOp("create", "PricebookEntry", {"Pricebook2Id": book_id, "Product2Id": products[str(i.ns_id)],
+                                             "UnitPrice": i.rate, "IsActive": True, "CurrencyIsoCode": currency})
+        for i in catalog.ITEMS if str(i.ns_id) in products and products[str(i.ns_id)] not in have
+    ])
+
+
 def seed(store: Store, writer: Writer, schema: Schema, params: dict[str, Any]) -> dict[str, Any]:
     """The ``/__sandbox/seed`` control: catalog, then the default set or the sized generator."""
     summary: dict[str, Any] = seed_catalog(store, writer, schema)
@@ -159,6 +178,7 @@ def seed(store: Store, writer: Writer, schema: Schema, params: dict[str, Any]) -
             stage=str(params.get("stage", "Closed Won")),
             contract_netsuite_id=params.get("contract_netsuite_id"),
             account_netsuite_id=params.get("account_netsuite_id"),
+            currency=params.get("currency"),
         )
         summary["opportunity_ids"] = ids
     elif not params.get("catalog_only"):

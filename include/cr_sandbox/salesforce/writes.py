@@ -481,6 +481,11 @@ class Writer:
         """Fields Salesforce computes on save; returns extra records the save changes (e.g. a parent)."""
         name = obj.name
         if name == "Opportunity":
+            if old is not None and old.get("HasOpportunityLineItem") \
+                    and record.get("CurrencyIsoCode") != old.get("CurrencyIsoCode"):
+                # Guessed text: Salesforce refuses a currency change on an Opportunity with products.
+                raise RecordFailure("FIELD_INTEGRITY_EXCEPTION", "field integrity exception: CurrencyIsoCode (cannot "
+                                    "change the currency of an opportunity with products)", ["CurrencyIsoCode"])
             stage = record.get("StageName") or ""
             record["IsClosed"] = stage in ("Closed Won", "Closed Lost")
             record["IsWon"] = stage == "Closed Won"
@@ -505,6 +510,8 @@ class Writer:
                 record["QuoteNumber"] = f"{self.store.next_autonumber('Quote'):08d}"
             opportunity = self._get("Opportunity", record.get("OpportunityId"))
             record["AccountId"] = opportunity.get("AccountId") if opportunity else None
+            if obj.field("CurrencyIsoCode") is not None:
+                record["CurrencyIsoCode"] = opportunity.get("CurrencyIsoCode") if opportunity else None
         return []
 
     def _derive_pricebook_entry(self, record: Record, old: Record | None) -> list[tuple[str, Record]]:
@@ -515,7 +522,8 @@ class Writer:
         if old is None and record.get("Pricebook2Id") and record.get("Product2Id"):
             for other_id in self.store.child_ids("PricebookEntry", "Product2Id", record["Product2Id"]):
                 other = self.store.get("PricebookEntry", other_id)
-                if other and other.get("Pricebook2Id") == record["Pricebook2Id"]:
+                if other and other.get("Pricebook2Id") == record["Pricebook2Id"] \
+                        and other.get("CurrencyIsoCode") == record.get("CurrencyIsoCode"):
                     raise RecordFailure("DUPLICATE_VALUE", "This price definition already exists in this price book",
                                         [])
             book = self._get("Pricebook2", record["Pricebook2Id"])
@@ -523,6 +531,7 @@ class Writer:
                 standard = self.standard_pricebook_id()
                 has_standard = any(
                     (e := self.store.get("PricebookEntry", i)) is not None and e.get("Pricebook2Id") == standard
+                    and e.get("CurrencyIsoCode") == record.get("CurrencyIsoCode")
                     for i in self.store.child_ids("PricebookEntry", "Product2Id", record["Product2Id"])
                 )
                 if not has_standard:
@@ -542,7 +551,8 @@ class Writer:
                 book_id = (parent or {}).get("Pricebook2Id") or self.standard_pricebook_id()
                 entry = next(
                     (e for i in self.store.child_ids("PricebookEntry", "Product2Id", record["Product2Id"])
-                     if (e := self.store.get("PricebookEntry", i)) is not None and e.get("Pricebook2Id") == book_id),
+                     if (e := self.store.get("PricebookEntry", i)) is not None and e.get("Pricebook2Id") == book_id
+                     and e.get("CurrencyIsoCode") == (parent or {}).get("CurrencyIsoCode")),
                     None,
                 )
                 if entry is None:
@@ -562,6 +572,11 @@ class Writer:
                         "FIELD_INTEGRITY_EXCEPTION",
                         f"field integrity exception: PricebookEntryId (pricebook entry is in a different pricebook "
                         f"than the one assigned to the {parent_object.lower()})", ["PricebookEntryId"])
+                if parent.get("CurrencyIsoCode") != entry.get("CurrencyIsoCode"):
+                    raise RecordFailure(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        f"field integrity exception: PricebookEntryId (pricebook entry currency code does not match "
+                        f"{parent_object.lower()} currency code)", ["PricebookEntryId"])
                 if not parent.get("Pricebook2Id"):
                     # Salesforce assigns the entry's price book to the parent on its first line.
                     updated_parent = {**parent, "Pricebook2Id": entry.get("Pricebook2Id"), "SystemModstamp": self._now,
@@ -569,6 +584,8 @@ class Writer:
                     self._staged[parent["Id"]] = updated_parent
                     extra.append((parent_object, updated_parent))
             record["PricebookEntryId"] = entry["Id"]
+            if obj.field("CurrencyIsoCode") is not None:
+                record["CurrencyIsoCode"] = (parent or {}).get("CurrencyIsoCode")
             record["Product2Id"] = entry.get("Product2Id")
             record["ListPrice"] = entry.get("UnitPrice")
             product = self._get("Product2", entry.get("Product2Id")) or {}

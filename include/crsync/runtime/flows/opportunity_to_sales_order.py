@@ -109,7 +109,7 @@ def load_orders(
     chunk: dict[str, Any], customers: dict[str, Any], context: Any, *, concurrency: int
 ) -> dict[str, Any]:
     """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
-    from crsync.mappings.opportunity_to_sales_order import resolve_new_customers
+    from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
 
     ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if chunk["dry_run"]:
@@ -120,6 +120,8 @@ def load_orders(
     writes = dump_all(ready)
     hook = netsuite_hook(concurrency=concurrency)
     results = hook.write_many(writes)
+    # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
+    results = dump_all(explain_currency_refusals(results, ready, load_settings()))
     log.info("Sales orders: %s", _count_statuses(results))
     link_task_to_netsuite(context, hook.ui_base_url, writes[0]["record_type"], results)
     return {"results": results, "failures": dump_all(failures)}
