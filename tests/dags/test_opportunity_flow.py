@@ -159,3 +159,49 @@ def test_load_tasks_link_to_the_records_they_wrote(fresh_sandbox, run_flow, sf_a
     assert order_link == f"{UI_BASE}/app/accounting/transactions/transaction.nl?id={order['id']}"
     write_back_link = task_links(run, "write_back")["_link_SalesforceRecordLink"]
     assert write_back_link == f"{fresh_sandbox.salesforce_url}/{opp_id}"
+
+
+def test_currency_is_sent_and_one_the_customer_cannot_use_fails_alone(
+    fresh_sandbox, run_flow, sf_api, ns_sql, tmp_path, monkeypatch
+):
+    """Issue 13, finding 5: a EUR deal becomes a EUR order; a currency the customer may not use, or one the
+    settings do not map, ends Error saying what to fix; the others in the run still succeed."""
+    from cr_sandbox import clients
+    from crsync.settings import DEFAULT_SETTINGS_FILE
+
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(DEFAULT_SETTINGS_FILE.read_text().replace("multi_currency: false", "multi_currency: true"))
+    monkeypatch.setenv("CRSYNC_SETTINGS_FILE", str(settings))
+    # Customer 1002 may also buy in EUR (its Currencies sublist); 1001 only in its primary currency, USD.
+    added = clients.netsuite_record(
+        fresh_sandbox.config, "PATCH", "customer/1002", json={"currencyList": {"items": [{"currency": {"id": "4"}}]}}
+    )
+    assert added.status_code == 204, added.text
+
+    def seed(account: str, currency: str | None = None) -> str:
+        params = {"opportunities": 1, "lines_per_opportunity": 2, "account_netsuite_id": account}
+        return fresh_sandbox.control("salesforce", "seed", params | ({"currency": currency} if currency else {}))[
+            "opportunity_ids"
+        ][0]
+
+    eur_ok, eur_refused, unmapped, usd = seed("1002", "EUR"), seed("1001", "EUR"), seed("1003", "JPY"), seed("1004")
+
+    run = run_flow()
+
+    assert run.state == "failed"  # red because two records failed, after the good ones were written
+    currency_of = {
+        r["externalid"]: str(r["currency"])
+        for r in ns_sql("SELECT externalid, currency FROM transaction WHERE type = 'SalesOrd'")
+    }
+    assert currency_of == {eur_ok: "4", usd: "1"}  # EUR and USD orders; nothing for the refused ones
+    for opp_id in (eur_ok, usd):
+        assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    refused = opportunity(sf_api, eur_refused)
+    assert refused["Sync_Status__c"] == "Error"
+    for text in ("NetSuite customer 1001 may not use currency EUR", "add EUR to the customer's currencies",
+                 "change the Opportunity's currency"):  # fmt: skip
+        assert text in refused["Sync_Error__c"]
+    not_mapped = opportunity(sf_api, unmapped)
+    assert not_mapped["Sync_Status__c"] == "Error"
+    assert "Currency JPY has no NetSuite currency id" in not_mapped["Sync_Error__c"]
+    assert "change the Opportunity's currency" in not_mapped["Sync_Error__c"]

@@ -118,6 +118,8 @@ BAD_OPPORTUNITIES: list[tuple[str, Callable, list[str]]] = [
     ("upsell_without_contract", _set_opp(Order_Type__c="Contract Upsell"), ["has no Contract", "set the Opportunity's Contract"]),
     ("no_products", _no_lines, ["has no products", "add at least one product"]),
     ("oversize_account_name", _account_without_customer("Z" * 120), ["120 characters", "allow 83", "Shorten it"]),
+    # Index 11: its first line is item 503 (Maint-New), sold in whole units (issue 13, finding 11).
+    ("fractional_whole_unit_quantity", _set_line(Quantity=2.5), ["quantity 2.5 is not a whole number", "Round the quantity"]),
 ]  # fmt: skip
 
 # Good records that must survive next to the bad ones (their customers are created from the Account).
