@@ -168,3 +168,27 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
 def test_settings_are_immutable(settings: IntegrationSettings) -> None:
     with pytest.raises(ValueError):
         settings.renewal.stage_name = "x"  # type: ignore[misc]
+
+
+def test_currency_list_is_usable_to_send_order_currencies(tmp_path: Path) -> None:
+    """Issue 13, finding 5: orders are sent with the id listed for their ISO code, so each code has one id
+    and the default currency is listed."""
+    twice = DEFAULT_TEXT.replace("      3: CAD\n", "      3: EUR\n", 1)
+    problems = problems_of(twice, tmp_path)
+    assert any(
+        f"line {line_of(twice, '      4: EUR')}: netsuite.lists.currency.4: currency EUR is listed twice (ids 3 and 4)"
+        in p for p in problems
+    ), problems
+    no_default = DEFAULT_TEXT.replace("default_currency: USD", "default_currency: JPY", 1)
+    problems = problems_of(no_default, tmp_path)
+    assert any(
+        f"line {line_of(no_default, 'default_currency: JPY')}: salesforce.default_currency: JPY is not listed under "
+        "netsuite.lists.currency" in p for p in problems
+    ), problems
+
+
+def test_whole_unit_categories_must_be_listed(tmp_path: Path, settings: IntegrationSettings) -> None:
+    assert "License-Term" in settings.whole_unit_categories and "Services" not in settings.whole_unit_categories
+    text = DEFAULT_TEXT.replace("whole_unit_item_categories: [1, 2,", "whole_unit_item_categories: [99, 2,", 1)
+    problems = problems_of(text, tmp_path)
+    assert any("netsuite.whole_unit_item_categories: item category 99 is not listed" in p for p in problems), problems
