@@ -699,12 +699,20 @@ def explain_currency_refusals(
             continue
         code = codes.get(currency_id, f"id {currency_id}")
         customer = (body.get(_B.ENTITY) or {}).get("id", "?")
-        message = (
-            f"NetSuite customer {customer} may not use currency {code}: add {code} to the customer's currencies "
-            f"in NetSuite (customer record, Financial subtab, Currencies), or change the Opportunity's currency "
-            f"to one the customer uses; then click Create NetSuite Order again. NetSuite said: {error.message}"
-        )
-        fixed = error.model_copy(update={"code": "currency_not_allowed", "message": message, "path": None})
+        if "change the currency" in error.message.lower():
+            reason, message = "currency_changed", (
+                f"The NetSuite order (or the renewal estimate it is made from) is in another currency than {code}, "
+                "and NetSuite never changes the currency of a saved transaction: set the Opportunity's currency "
+                f"back to the order's, then click Create NetSuite Order again. NetSuite said: {error.message}"
+            )
+        else:
+            reason, message = "currency_not_allowed", (
+                f"NetSuite customer {customer} may not use currency {code}: add {code} to the customer's "
+                "currencies in NetSuite (customer record, Financial subtab, Currencies), or change the "
+                "Opportunity's currency to one the customer uses; then click Create NetSuite Order again. "
+                f"NetSuite said: {error.message}"
+            )
+        fixed = error.model_copy(update={"code": reason, "message": message, "path": None})
         explained.append(result.model_copy(update={"error": fixed}))
     return explained
 

@@ -369,6 +369,14 @@ def test_netsuite_currency_refusal_says_what_to_fix(settings: IntegrationSetting
     assert "change the Opportunity's currency" in message
     assert "Invalid currency reference key 4 for entity 1001." in message  # NetSuite's own words are kept
     assert explained[1] == results[1]
+    changed = WriteResult(
+        key=key(1), external_id=key(1), status="failed", id=None,
+        error={"code": "USER_ERROR", "path": "currency",
+               "message": "You cannot change the currency of a transaction after it has been saved."},
+    )  # fmt: skip
+    (explained_change,) = explain_currency_refusals([changed], orders, settings)
+    assert explained_change.error is not None and explained_change.error.code == "currency_changed"
+    assert "set the Opportunity's currency back to the order's" in explained_change.error.message
 
 
 # -- quantities (issue 13, finding 11) -------------------------------------------------------------
