@@ -84,6 +84,7 @@ class OpportunityLineItem:
     PRODUCT_ID: Final = "Product2Id"
     PRODUCT: Final = "Product2"
     PRICEBOOK_ENTRY_ID: Final = "PricebookEntryId"
+    SYSTEM_MODSTAMP: Final = "SystemModstamp"
 
 
 class Account:

@@ -217,6 +217,7 @@ LINE_ITEM_FIELDS: tuple[str, ...] = (
     f"{_L.PRODUCT}.{_P.NAME}",
     f"{_L.PRODUCT}.{_P.NETSUITE_ID}",
     f"{_L.PRODUCT}.{_P.ITEM_CATEGORY}",
+    _L.SYSTEM_MODSTAMP,
 )
 
 OpportunityMode = Literal["queued", "window", "ids"]
@@ -278,11 +279,13 @@ def _opportunity_filter(
 
 
 def opportunity_modstamps_soql(ids: Iterable[str]) -> str:
-    """``Id, SystemModstamp`` of the named Opportunities (at most :data:`MAX_IDS_PER_QUERY`): the
-    write-back re-reads them to leave alone any Opportunity edited since it was extracted."""
+    """``SystemModstamp`` of the named Opportunities (at most :data:`MAX_IDS_PER_QUERY`) and of their line
+    items: the write-back re-reads them to leave alone any Opportunity edited since it was extracted (the
+    lines too, as Salesforce documents no parent stamp change for a line edit that leaves Amount alone)."""
     valid = validate_salesforce_ids(ids, prefix=OPPORTUNITY_ID_PREFIX)
+    lines = f"(SELECT {_L.ID}, {_L.SYSTEM_MODSTAMP} FROM {_O.LINE_ITEMS} ORDER BY {_L.ID})"
     return (
-        f"SELECT {_O.ID}, {_O.SYSTEM_MODSTAMP} FROM {_O.SOBJECT} "
+        f"SELECT {_O.ID}, {_O.SYSTEM_MODSTAMP}, {lines} FROM {_O.SOBJECT} "
         f"WHERE {_O.ID} IN {_in_list([soql_string(i) for i in valid])}"
     )
 

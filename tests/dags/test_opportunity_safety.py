@@ -10,7 +10,9 @@ and the flow's task bodies against both stand-ins over HTTPS.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from tests.dags import test_renewal_flow
@@ -139,3 +141,86 @@ def test_manual_run_for_missing_ids_warns_and_goes_red(
     output = capfd.readouterr()
     logged = caplog.text + output.out + output.err
     assert f"not in Salesforce: {to_18_char_id(missing)}" in logged
+
+
+def order_lines(ns_sql, order_id: str) -> list[tuple[str, float]]:
+    rows = ns_sql(
+        f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F' ORDER BY id"
+    )
+    return [(row["item"], float(row["quantity"])) for row in rows]
+
+
+def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, caplog):
+    """The rep changes a quantity and re-queues while load_orders runs: the task bodies run in order with a
+    context like a manual run's, and the edit is made in Salesforce between load and write-back."""
+    from crsync.runtime.dag_defaults import HOURLY
+    from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+    [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "lines_per_opportunity": 2,
+                                                  "order_type": "Contract New"})["opportunity_ids"]  # fmt: skip
+    [first, second] = sf_api.query_all(
+        f"SELECT Id, Quantity, Product2.NetSuite_Id__c FROM OpportunityLineItem WHERE OpportunityId = '{opp_id}' "
+        "ORDER BY Id"
+    )["records"]
+    run_after = clock.now(SF) + dt.timedelta(minutes=1)
+    context: dict[str, Any] = {
+        "params": {"opportunity_ids": [], "mode": "queued", "dry_run": False},
+        "dag_run": SimpleNamespace(run_after=run_after, run_id="edit-during-run"),
+    }
+    plan = flow.transform(flow.extract(context, window_length=HOURLY))
+    customers = flow.load_customers(plan, context, concurrency=2)
+    loaded = [flow.load_orders(chunk, customers, context, concurrency=2) for chunk in flow.order_chunks(plan)]
+    [order] = orders_for(ns_sql, opp_id)
+    sent = order_lines(ns_sql, order["id"])
+    assert (second["Product2"]["NetSuite_Id__c"], float(second["Quantity"])) in sent
+
+    # The rep's edit, while the order was being loaded: a new quantity on the second line, and a re-queue.
+    new_quantity = float(second["Quantity"]) + 10
+    sf_api.OpportunityLineItem.update(second["Id"], {"Quantity": new_quantity})
+    sf_api.Opportunity.update(opp_id, {"Sync_Status__c": "Processing"})
+    before = {"ns_lines": sent, "sf": opportunity(sf_api, opp_id)}
+
+    with caplog.at_level(logging.WARNING):
+        summary = flow.write_back(plan, customers, loaded, context)
+
+    after = opportunity(sf_api, opp_id)
+    print("FINDING 2 write-back after a mid-run edit", {"before": before, "after": after, "summary": summary})
+    assert after["Sync_Status__c"] == "Processing", "the write-back overwrote an edit made during the run"
+    assert after["NetSuite_Id__c"] is None
+    assert summary["skipped_by_reason"] == {"changed_during_run": 1}
+    assert opp_id in caplog.text
+
+    # The next run sends the new quantity (the same order, updated) and only then says Synced.
+    assert clock.run(flow_dags[ORDER_DAG], SF).state == "success"
+    assert orders_for(ns_sql, opp_id) == [order]
+    lines = order_lines(ns_sql, order["id"])
+    print("FINDING 2 next run", {"ns_lines": lines, "sf": opportunity(sf_api, opp_id)})
+    assert (second["Product2"]["NetSuite_Id__c"], new_quantity) in lines
+    assert (first["Product2"]["NetSuite_Id__c"], float(first["Quantity"])) in lines and len(lines) == 2
+    synced = opportunity(sf_api, opp_id)
+    assert synced["Sync_Status__c"] == "Synced" and synced["NetSuite_Id__c"] == order["id"]
+
+
+def test_a_line_edit_moves_the_opportunity_guard(fresh_sandbox, sf_api):
+    """The write-back guard sees every line change (insert, update, delete), with or without a change of
+    the parent's SystemModstamp."""
+    from crsync.mappings.opportunity_to_sales_order import opportunity_guard
+    from crsync.queries import opportunity_modstamps_soql
+
+    [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "lines_per_opportunity": 2})[
+        "opportunity_ids"
+    ]
+
+    def guard() -> str:
+        [record] = sf_api.query_all(opportunity_modstamps_soql([opp_id]))["records"]
+        return opportunity_guard(record)
+
+    seen = [guard()]
+    [line, _] = sf_api.query_all(f"SELECT Id FROM OpportunityLineItem WHERE OpportunityId = '{opp_id}'")[
+        "records"
+    ]
+    sf_api.OpportunityLineItem.update(line["Id"], {"Start_Date__c": "2030-01-01"})  # Amount unchanged
+    seen.append(guard())
+    sf_api.OpportunityLineItem.delete(line["Id"])
+    seen.append(guard())
+    assert len(set(seen)) == 3, seen

@@ -670,23 +670,33 @@ def _is_opportunity_id(key: str) -> bool:
         return False
 
 
-def write_back_guards(opportunities: Iterable[Mapping[str, Any]]) -> dict[str, str | None]:
-    """Opportunity id -> ``SystemModstamp`` as extracted, for the Opportunities the write-back may touch:
-    those queued now or already sent. One nobody queued and never sent (a named id) is reported in the
-    run summary but left as it is in Salesforce.
+def opportunity_guard(opportunity: Mapping[str, Any]) -> str:
+    """What must not change between extract and write-back: the Opportunity's ``SystemModstamp`` and
+    each line item's id and ``SystemModstamp`` (a line added, edited or deleted changes it)."""
+    children = opportunity.get(_O.LINE_ITEMS) or []
+    lines = children.get("records") or [] if isinstance(children, Mapping) else children
+    stamps = ",".join(sorted(f"{line.get(_L.ID)}@{line.get(_L.SYSTEM_MODSTAMP)}" for line in lines))
+    return f"{opportunity.get(_O.SYSTEM_MODSTAMP)}|{stamps}"
+
+
+def write_back_guards(opportunities: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Opportunity id -> :func:`opportunity_guard` as extracted, for the Opportunities the write-back may
+    touch: those queued now or already sent. One nobody queued and never sent (a named id) is reported in
+    the run summary but left as it is in Salesforce.
     """
-    guards: dict[str, str | None] = {}
+    guards: dict[str, str] = {}
     for opp in opportunities:
         queued = opp.get(_O.SYNC_STATUS) == f.SyncStatus.PROCESSING.value
         if queued or opp.get(_O.NETSUITE_ID):
-            stamp = opp.get(_O.SYSTEM_MODSTAMP)
-            guards[_opportunity_key(opp)] = None if stamp is None else str(stamp)
+            guards[_opportunity_key(opp)] = opportunity_guard(opp)
     return guards
 
 
-def changed_since_extract(guards: Mapping[str, str | None], current: Mapping[str, str | None]) -> set[str]:
-    """Guarded ids whose ``SystemModstamp`` now differs from the one extracted (or that are gone)."""
-    return {key for key, stamp in guards.items() if key not in current or current[key] != stamp}
+def changed_since_extract(guards: Mapping[str, str], current: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Guarded ids whose guard differs now (``current``: the Opportunities re-read with
+    :func:`crsync.queries.opportunity_modstamps_soql`), or that are gone."""
+    now = {_opportunity_key(opp): opportunity_guard(opp) for opp in current}
+    return {key for key, guard in guards.items() if now.get(key) != guard}
 
 
 def opportunity_write_back(

@@ -184,8 +184,8 @@ def write_back(
     ok_keys = [r.external_id for r in load_all(WriteResult, results) if r.ok]
     order_numbers = _order_numbers(ok_keys) if ok_keys else {}
     sf = salesforce_hook()
-    guards: dict[str, str | None] = plan["guards"]
-    changed = changed_since_extract(guards, _current_modstamps(sf, list(guards)))
+    guards: dict[str, str] = plan["guards"]
+    changed = changed_since_extract(guards, _current_stamps(sf, list(guards)))
     if changed:
         summary.add_skipped(CHANGED_DURING_RUN, len(changed))
         log.warning(
@@ -218,16 +218,15 @@ def write_back(
     return summary.as_dict()
 
 
-def _current_modstamps(sf: Any, ids: list[str]) -> dict[str, str | None]:
-    """``SystemModstamp`` now of these Opportunities (one SOQL query per 500 ids), read just before the
-    write-back. A change after this read and before the update still goes unseen: Salesforce collections
-    have no conditional update."""
-    stamps: dict[str, str | None] = {}
+def _current_stamps(sf: Any, ids: list[str]) -> list[dict[str, Any]]:
+    """These Opportunities' and their lines' ``SystemModstamp`` now (one SOQL query per 500 ids), read
+    just before the write-back. A change after this read and before the update still goes unseen:
+    Salesforce collections have no conditional update."""
+    rows: list[dict[str, Any]] = []
     for part in chunked(ids, MAX_IDS_PER_QUERY):
-        for row in sf.query(opportunity_modstamps_soql(part), strip_attributes=True):  # type: ignore[arg-type]
-            stamp = row.get("SystemModstamp")
-            stamps[str(row["Id"])] = None if stamp is None else str(stamp)
-    return stamps
+        soql = opportunity_modstamps_soql(part)  # type: ignore[arg-type]
+        rows += sf.query(soql, strip_attributes=True, flatten_children=True)
+    return rows
 
 
 def _order_numbers(external_ids: list[str]) -> dict[str, str]:
