@@ -18,6 +18,7 @@ write results.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -676,7 +677,9 @@ def opportunity_guard(opportunity: Mapping[str, Any]) -> str:
     children = opportunity.get(_O.LINE_ITEMS) or []
     lines = children.get("records") or [] if isinstance(children, Mapping) else children
     stamps = ",".join(sorted(f"{line.get(_L.ID)}@{line.get(_L.SYSTEM_MODSTAMP)}" for line in lines))
-    return f"{opportunity.get(_O.SYSTEM_MODSTAMP)}|{stamps}"
+    # A digest keeps the plan small (an Opportunity may have 500 lines; the plan travels through XCom).
+    text = f"{opportunity.get(_O.SYSTEM_MODSTAMP)}|{stamps}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def write_back_guards(opportunities: Iterable[Mapping[str, Any]]) -> dict[str, str]:
