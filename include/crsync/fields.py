@@ -51,6 +51,7 @@ class Opportunity:
     CLOSE_DATE: Final = "CloseDate"
     STAGE_NAME: Final = "StageName"
     IS_CLOSED: Final = "IsClosed"
+    IS_WON: Final = "IsWon"
     CONTRACT_ID: Final = "ContractId"
     ACCOUNT_ID: Final = "AccountId"
     PRICEBOOK_ID: Final = "Pricebook2Id"
@@ -83,6 +84,7 @@ class OpportunityLineItem:
     PRODUCT_ID: Final = "Product2Id"
     PRODUCT: Final = "Product2"
     PRICEBOOK_ENTRY_ID: Final = "PricebookEntryId"
+    SYSTEM_MODSTAMP: Final = "SystemModstamp"
 
 
 class Account:

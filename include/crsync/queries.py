@@ -200,6 +200,9 @@ OPPORTUNITY_FIELDS: tuple[str, ...] = (
     f"{_O.CONTRACT}.{_C.START_DATE}",
     f"{_O.CONTRACT}.{_C.END_DATE}",
     _O.SYSTEM_MODSTAMP,
+    _O.STAGE_NAME,
+    _O.IS_CLOSED,
+    _O.IS_WON,
 )
 LINE_ITEM_FIELDS: tuple[str, ...] = (
     _L.ID,
@@ -214,6 +217,7 @@ LINE_ITEM_FIELDS: tuple[str, ...] = (
     f"{_L.PRODUCT}.{_P.NAME}",
     f"{_L.PRODUCT}.{_P.NETSUITE_ID}",
     f"{_L.PRODUCT}.{_P.ITEM_CATEGORY}",
+    _L.SYSTEM_MODSTAMP,
 )
 
 OpportunityMode = Literal["queued", "window", "ids"]
@@ -231,8 +235,9 @@ def opportunities_soql(
     """SOQL for the Opportunities the hourly flow orders, with their line items.
 
     :param mode: ``queued`` - ``Sync_Status__c = 'Processing'`` and modified before ``window_end``;
-        ``window`` - every eligible Opportunity (with an Order Type) modified in
-        ``[window_start, window_end)``, whatever its status (backfills); ``ids`` - the named ids.
+        ``window`` - Opportunities with an Order Type modified in ``[window_start, window_end)`` that are
+        queued now or were already sent (have a ``NetSuite_Id__c``): a re-send never reaches one nobody
+        queued; ``ids`` - the named ids (the mapping refuses those neither queued nor sent).
     :param settings: adds the source fields of the flow's extra field mappings to the select list.
     :param multi_currency: also select ``CurrencyIsoCode``.
     :raises ValueError: a missing window bound or an invalid id.
@@ -265,11 +270,35 @@ def _opportunity_filter(
     if mode == "window":
         if start is None or start >= end:
             raise ValueError("mode 'window' needs a window start before its end")
+        queued = soql_string(f.SyncStatus.PROCESSING.value)
         return (
             f"{_O.SYSTEM_MODSTAMP} >= {soql_datetime(start)} AND {_O.SYSTEM_MODSTAMP} < {soql_datetime(end)}"
-            f" AND {_O.ORDER_TYPE} != null"
+            f" AND {_O.ORDER_TYPE} != null AND ({_O.SYNC_STATUS} = {queued} OR {_O.NETSUITE_ID} != null)"
         )
     raise ValueError(f"unknown mode {mode!r}; expected queued, window or ids")
+
+
+def opportunity_modstamps_soql(ids: Iterable[str]) -> str:
+    """``SystemModstamp`` of the named Opportunities (at most :data:`MAX_IDS_PER_QUERY`) and of their line
+    items: the write-back re-reads them to leave alone any Opportunity edited since it was extracted (the
+    lines too, as Salesforce documents no parent stamp change for a line edit that leaves Amount alone)."""
+    valid = validate_salesforce_ids(ids, prefix=OPPORTUNITY_ID_PREFIX)
+    lines = f"(SELECT {_L.ID}, {_L.SYSTEM_MODSTAMP} FROM {_O.LINE_ITEMS} ORDER BY {_L.ID})"
+    return (
+        f"SELECT {_O.ID}, {_O.SYSTEM_MODSTAMP}, {lines} FROM {_O.SOBJECT} "
+        f"WHERE {_O.ID} IN {_in_list([soql_string(i) for i in valid])}"
+    )
+
+
+def opportunity_lines_soql(ids: Iterable[str]) -> str:
+    """Line items (product's NetSuite item id, quantity, unit price) of the named Opportunities (at most
+    :data:`MAX_IDS_PER_QUERY`), for comparing them with the lines of their sales orders."""
+    valid = validate_salesforce_ids(ids, prefix=OPPORTUNITY_ID_PREFIX)
+    return (
+        f"SELECT {_L.ID}, {_L.OPPORTUNITY_ID}, {_L.PRODUCT}.{_P.NETSUITE_ID}, {_L.QUANTITY}, {_L.UNIT_PRICE} "
+        f"FROM {_L.SOBJECT} WHERE {_L.OPPORTUNITY_ID} IN {_in_list([soql_string(i) for i in valid])} "
+        f"ORDER BY {_L.OPPORTUNITY_ID}, {_L.ID}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -626,4 +655,17 @@ def sales_orders_by_external_ids_query(external_ids: Iterable[str]) -> str:
         f"SELECT {_NT.ID}, {_NT.TRANID}, {_NT.EXTERNAL_ID}, {_NT.STATUS}, {_NT.CONTRACT_NAME} FROM {_NT.TABLE} "
         f"WHERE {_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
         f"AND {_NT.EXTERNAL_ID} IN {literals} ORDER BY {_NT.ID}"
+    )
+
+
+def sales_order_lines_query(transaction_ids: Iterable[int | str]) -> str:
+    """Item lines (item, quantity, rate) of these sales orders (offset-paged; ordered by order and line),
+    for reconciling them with the Opportunity's products."""
+    tl = "tl"
+    ids = validate_netsuite_ids(transaction_ids)
+    return (
+        f"SELECT {tl}.{_NL.TRANSACTION}, {tl}.{_NL.ID}, {tl}.{_NL.ITEM}, {tl}.{_NL.QUANTITY}, {tl}.{_NL.RATE} "
+        f"FROM {_NL.TABLE} {tl} WHERE {tl}.{_NL.TRANSACTION} IN {_in_list([str(x) for x in ids])} "
+        f"AND {tl}.{_NL.MAINLINE} = 'F' AND {tl}.{_NL.ITEM} IS NOT NULL "
+        f"ORDER BY {tl}.{_NL.TRANSACTION}, {tl}.{_NL.ID}"
     )

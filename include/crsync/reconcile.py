@@ -40,6 +40,7 @@ OPPORTUNITY_STUCK: Final = "opportunity_stuck"
 SALES_ORDER_UNKNOWN_OPPORTUNITY: Final = "sales_order_unknown_opportunity"
 SALES_ORDER_UNLINKED: Final = "sales_order_unlinked"
 SALES_ORDER_LINK_MISMATCH: Final = "sales_order_link_mismatch"
+SALES_ORDER_LINE_DIFFERENT: Final = "sales_order_line_different"
 CONTRACT_MISSING_IN_SALESFORCE: Final = "contract_missing_in_salesforce"
 CONTRACT_DIFFERENT: Final = "contract_different"
 CONTRACT_MISSING_IN_NETSUITE: Final = "contract_missing_in_netsuite"
@@ -54,6 +55,7 @@ KINDS: Final = (
     SALES_ORDER_UNKNOWN_OPPORTUNITY,
     SALES_ORDER_UNLINKED,
     SALES_ORDER_LINK_MISMATCH,
+    SALES_ORDER_LINE_DIFFERENT,
     CONTRACT_MISSING_IN_SALESFORCE,
     CONTRACT_DIFFERENT,
     CONTRACT_MISSING_IN_NETSUITE,
@@ -103,6 +105,10 @@ OPPORTUNITY_COLUMNS: Final = (
     _O.NETSUITE_ID,
 )
 SALES_ORDER_COLUMNS: Final = (_NT.ID, _NT.TRANID, _NT.EXTERNAL_ID)
+_NL, _L = f.NsTransactionLine, f.OpportunityLineItem
+NS_ORDER_LINE_COLUMNS: Final = (_NL.TRANSACTION, _NL.ITEM, _NL.QUANTITY, _NL.RATE)
+OPPORTUNITY_LINE_ITEM: Final = f"{_L.PRODUCT}.{f.Product.NETSUITE_ID}"
+SF_OPPORTUNITY_LINE_COLUMNS: Final = (_L.OPPORTUNITY_ID, OPPORTUNITY_LINE_ITEM, _L.QUANTITY, _L.UNIT_PRICE)
 NS_CONTRACT_COLUMNS: Final = (_NC.ID, _NC.NAME, _NC.START_DATE, _NC.END_DATE, _NC.STATUS, _NC.VALUE)
 SF_CONTRACT_COLUMNS: Final = (
     _C.ID,
@@ -382,6 +388,93 @@ def unlinked_sales_orders(
     return _rows(out)
 
 
+def synced_order_pairs(
+    sales_orders: pd.DataFrame | Iterable[Mapping[str, Any]],
+    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+) -> list[tuple[str, str, str]]:
+    """(order id, document number, Opportunity id) of every sales order whose Opportunity is ``Synced``
+    and links back to it: the pairs whose lines should agree (a queued one is about to be re-sent)."""
+    orders = frame(sales_orders, SALES_ORDER_COLUMNS)
+    opps = frame(opportunities, OPPORTUNITY_COLUMNS)
+    synced = {
+        opportunity_id(rec[_O.ID]): norm_id(rec[_O.NETSUITE_ID])
+        for rec in opps.to_dict("records")
+        if norm_text(rec[_O.SYNC_STATUS]) == f.SyncStatus.SYNCED and opportunity_id(rec[_O.ID])
+    }
+    pairs = []
+    for rec in orders.to_dict("records"):
+        opp_id, order_id = opportunity_id(rec[_NT.EXTERNAL_ID]), norm_id(rec[_NT.ID])
+        if opp_id and order_id and synced.get(opp_id) == order_id:
+            pairs.append((order_id, norm_text(rec[_NT.TRANID]) or f"#{order_id}", opp_id))
+    return pairs
+
+
+def _line_totals(rows: pd.DataFrame, key: str, item: str, quantity: str, rate: str) -> dict[tuple[str, str], Any]:
+    """(parent, item) -> [total quantity, sorted distinct rates]; NetSuite's zero-quantity lines (dropped
+    at renewal, the module's rule) are not products."""
+    totals: dict[tuple[str, str], Any] = {}
+    for rec in rows.to_dict("records"):
+        parent, item_id = norm_id(rec[key]) or norm_text(rec[key]), norm_id(rec[item])
+        amount, price = norm_number(rec[quantity]), norm_number(rec[rate])
+        if parent is None or item_id is None or not amount:
+            continue
+        entry = totals.setdefault((parent, item_id), [0.0, set()])
+        entry[0] += abs(amount)  # SuiteQL may sign sales quantities negative
+        if price is not None:
+            entry[1].add(round(price, 2))
+    return {k: (v[0], sorted(v[1])) for k, v in totals.items()}
+
+
+def order_line_drift(
+    pairs: Iterable[tuple[str, str, str]],
+    netsuite_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
+    salesforce_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
+) -> pd.DataFrame:
+    """Lines of synced sales orders that differ from their Opportunity's products, per item: quantity
+    (summed over the item's lines) and rate (its distinct sales prices), or an item on one side only.
+
+    :param pairs: from :func:`synced_order_pairs`.
+    :param netsuite_lines: columns :data:`NS_ORDER_LINE_COLUMNS` (item lines of those orders).
+    :param salesforce_lines: columns :data:`SF_OPPORTUNITY_LINE_COLUMNS` (line items of those Opportunities).
+    """
+    ns = _line_totals(frame(netsuite_lines, NS_ORDER_LINE_COLUMNS), _NL.TRANSACTION, _NL.ITEM, _NL.QUANTITY, _NL.RATE)
+    sf = _line_totals(
+        frame(salesforce_lines, SF_OPPORTUNITY_LINE_COLUMNS),
+        _L.OPPORTUNITY_ID, OPPORTUNITY_LINE_ITEM, _L.QUANTITY, _L.UNIT_PRICE,
+    )  # fmt: skip
+    fix = "click Create NetSuite Order on the Opportunity to re-send it (the order is updated, not duplicated)"
+    out: list[dict[str, Any]] = []
+    ns_by_parent: dict[str, set[str]] = {}
+    sf_by_parent: dict[str, set[str]] = {}
+    for by_parent, totals in ((ns_by_parent, ns), (sf_by_parent, sf)):
+        for parent, item in totals:
+            by_parent.setdefault(parent, set()).add(item)
+    for order_id, tranid, opp_id in pairs:
+        ns_items, sf_items = ns_by_parent.get(order_id, set()), sf_by_parent.get(opp_id, set())
+        for item in sorted(ns_items | sf_items, key=lambda i: (len(i), i)):
+            ns_qty, ns_rates = ns.get((order_id, item), (None, []))
+            sf_qty, sf_rates = sf.get((opp_id, item), (None, []))
+            common = {"netsuite_id": order_id, "salesforce_id": opp_id, "name": f"{tranid} item {item}"}
+            if ns_qty is None or sf_qty is None or abs(ns_qty - sf_qty) >= NUMBER_TOLERANCE:
+                shown_ns, shown_sf = _display(ns_qty), _display(sf_qty)
+                out.append(_row(
+                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.QUANTITY,
+                    netsuite_value=shown_ns, salesforce_value=shown_sf,
+                    message=f"Item {item}: quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
+                    f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}; {fix}.",
+                ))  # fmt: skip
+            elif ns_rates != sf_rates:
+                shown_ns = ", ".join(_display(r) or "" for r in ns_rates)
+                shown_sf = ", ".join(_display(r) or "" for r in sf_rates)
+                out.append(_row(
+                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.UNIT_PRICE,
+                    netsuite_value=shown_ns, salesforce_value=shown_sf,
+                    message=f"Item {item}: sales price {shown_sf} in Salesforce but rate {shown_ns} on sales "
+                    f"order {tranid}; {fix}.",
+                ))  # fmt: skip
+    return _rows(out)
+
+
 # -------------------------------------------------------------------------------------------- contracts
 
 
@@ -626,6 +719,20 @@ def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     drift["_order"] = drift["kind"].map(order)
     drift = drift.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
     return drift.astype(object).where(drift.notna(), None)
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(drift: pd.DataFrame) -> pd.DataFrame:
+    """The drift rows with every text cell that a spreadsheet would run as a formula prefixed with ``'``
+    (names, messages and values come from both systems and may be typed by anyone)."""
+
+    def neutralise(value: Any) -> Any:
+        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+
+    return drift.apply(lambda column: column.map(neutralise)) if len(drift) else drift
 
 
 def counts(drift: pd.DataFrame) -> dict[str, int]:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: NetSuite accepts only letters, digits, ``_`` and ``-`` in an external id used in a URL.
 _NS_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+#: Failure code of an update-only write whose record does not exist (nothing was created).
+NOT_QUEUED = "not_queued"
 #: How many failing records a summary keeps in full (the counts are always complete).
 DEFAULT_FAILURES_KEPT = 20
 
@@ -42,7 +44,9 @@ class NetSuiteWrite(_Record):
     """One NetSuite write instruction.
 
     Without ``transform_from``: ``PUT record/v1/<record_type>/eid:<external_id>?replace=item``. With it:
-    transform unless a record with ``external_id`` exists, else upsert.
+    transform unless a record with ``external_id`` exists, else upsert. With ``update_only``: only a
+    record that already exists is written; otherwise the result is ``failed`` (code
+    :data:`NOT_QUEUED`) and nothing is created (a re-send of a source record nobody queued).
     """
 
     key: str
@@ -50,6 +54,7 @@ class NetSuiteWrite(_Record):
     external_id: str
     body: dict[str, Any]
     transform_from: TransformFrom | None = None
+    update_only: bool = False
 
     @field_validator("external_id")
     @classmethod

@@ -104,8 +104,8 @@ def test_queued_opportunities_soql() -> None:
     assert "WHERE Sync_Status__c = 'Processing' AND SystemModstamp < 2025-03-01T01:00:00Z ORDER BY Id" in soql
     assert (
         "(SELECT Id, Quantity, UnitPrice, ListPrice, Start_Date__c, End_Date__c, Term_Months__c, "
-        "NetSuite_Line_Id__c, Product2Id, Product2.Name, Product2.NetSuite_Id__c, Product2.Item_Category__c "
-        "FROM OpportunityLineItems ORDER BY Id)"
+        "NetSuite_Line_Id__c, Product2Id, Product2.Name, Product2.NetSuite_Id__c, Product2.Item_Category__c, "
+        "SystemModstamp FROM OpportunityLineItems ORDER BY Id)"
     ) in soql
     for field in (
         "Account.NetSuite_Id__c",
@@ -115,18 +115,20 @@ def test_queued_opportunities_soql() -> None:
         "Contract.End_Date__c",
         "NetSuite_Renewal_Estimate_Id__c",
         "CloseDate",
+        "StageName",
+        "IsClosed",
+        "IsWon",
     ):
         assert field in soql
     assert "CurrencyIsoCode" not in soql
 
 
-def test_window_opportunities_soql_ignores_status_but_needs_an_order_type() -> None:
+def test_window_opportunities_soql_reads_only_queued_or_sent_ones_with_an_order_type() -> None:
     soql = opportunities_soql("window", window_start=START, window_end=END)
     assert (
         "WHERE SystemModstamp >= 2025-03-01T00:00:00Z AND SystemModstamp < 2025-03-01T01:00:00Z "
-        "AND Order_Type__c != null"
+        "AND Order_Type__c != null AND (Sync_Status__c = 'Processing' OR NetSuite_Id__c != null) ORDER BY Id"
     ) in soql
-    assert "Sync_Status__c =" not in soql
     with pytest.raises(ValueError, match="window start"):
         opportunities_soql("window", window_start=END, window_end=START)
     with pytest.raises(ValueError, match="window end"):

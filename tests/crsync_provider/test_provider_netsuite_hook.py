@@ -221,6 +221,22 @@ def test_transform_estimate_to_sales_order(ns, netsuite_conn):
     assert hook.get_record("salesOrder", order_id)["memo"] == "updated"
 
 
+def test_update_only_write_never_creates(ns, netsuite_conn):
+    """A re-send of a record nobody queued updates what exists and creates nothing (issue 13, finding 1)."""
+    hook = NetSuiteHook(netsuite_conn())
+    [existing] = hook.write_many(customer_writes(1, "UPD"))
+    writes = [
+        {**write, "update_only": True, "body": {"companyName": f"Renamed {n}"}}
+        for n, write in enumerate(customer_writes(2, "UPD"))
+    ]
+
+    results = hook.write_many(writes)
+
+    assert [(r["status"], r["id"]) for r in results] == [("updated", existing["id"]), ("failed", None)]
+    assert results[1]["error"]["code"] == "not_queued" and "Create NetSuite Order" in results[1]["error"]["message"]
+    assert count_external_ids(hook, "UPD") == {"UPD-00000": 1}  # UPD-00001 was not created
+
+
 def test_transform_with_item_lines_replaces_the_copied_lines(ns, netsuite_conn):
     """Item lines in the body are the order's lines (as on a later upsert), not added to the estimate's."""
     hook = NetSuiteHook(netsuite_conn())

@@ -18,7 +18,8 @@ write results.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from crsync.mappings.common import (
 )
 from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import (
+    NOT_QUEUED,
     NetSuiteWrite,
     RecordFailure,
     SalesforceUpsertBatch,
@@ -73,7 +75,7 @@ class SalesOrderBatch(BaseModel):
 _HEADER_COLUMNS = [
     "key", "name", "order_type", "close_date", "renewal_estimate_id", "account_id", "account_name",
     "account_ns_id", "channel_tier", "contract_id", "contract_ns_id", "contract_name", "contract_start",
-    "contract_end", "lines_complete", "currency",
+    "contract_end", "lines_complete", "currency", "sync_status", "netsuite_id", "is_closed", "is_won",
 ]  # fmt: skip
 _LINE_COLUMNS = [
     "key", "line_no", "line_id", "quantity", "unit_price", "start", "end", "term", "product_id",
@@ -113,7 +115,8 @@ def _flatten(
                 account.get(_A.NAME), account.get(_A.NETSUITE_ID), account.get(_A.CHANNEL_TIER),
                 opp.get(_O.CONTRACT_ID), contract.get(_C.NETSUITE_ID), contract.get(_C.NETSUITE_NAME),
                 contract.get(_C.START_DATE), contract.get(_C.END_DATE), children.get("done", True),
-                opp.get(_O.CURRENCY),
+                opp.get(_O.CURRENCY), opp.get(_O.SYNC_STATUS), opp.get(_O.NETSUITE_ID),
+                opp.get(_O.IS_CLOSED), opp.get(_O.IS_WON),
             )
             + tuple(get_path(opp, source) for source in extra_sources)
         )  # fmt: skip
@@ -236,6 +239,36 @@ def _check_headers(h: pd.DataFrame, settings: IntegrationSettings, problems: _Pr
         h.loc[bad_estimate, "key"],
         "invalid_renewal_estimate",
         "NetSuite_Renewal_Estimate_Id__c '" + _s(estimate[bad_estimate]) + "' is not a NetSuite internal id",
+    )
+
+
+def _mark_eligibility(h: pd.DataFrame) -> None:
+    """``queued`` (Sync Status Processing now) and ``sent`` (has a NetSuite order id) per header row."""
+    h["queued"] = texts(h["sync_status"]).eq(f.SyncStatus.PROCESSING.value).fillna(False).astype(bool)
+    h["sent"] = texts(h["netsuite_id"].astype("string")).notna().astype(bool)
+
+
+def _check_eligibility(h: pd.DataFrame, problems: _Problems) -> None:
+    """Refuse what nobody asked to order: a Closed Lost deal (any mode), and an Opportunity that is
+    neither queued nor already sent (a re-send may only touch those)."""
+    lost = h["is_closed"].eq(True).fillna(False).astype(bool) & ~h["is_won"].eq(True).fillna(False).astype(bool)
+    left = pd.Series(
+        np.where(h["sent"], "; its NetSuite order " + _s(h["netsuite_id"]) + " was left unchanged (cancel it "
+                 "in NetSuite if the deal is lost)", ""),
+        index=h.index,
+    )  # fmt: skip
+    problems.add(
+        h.loc[lost, "key"],
+        "closed_lost",
+        "Opportunity is Closed Lost, so it is not ordered in NetSuite" + left[lost] + ". If the deal is "
+        "not lost, change its Stage, then click Create NetSuite Order",
+    )
+    never = ~lost & ~h["queued"] & ~h["sent"]
+    problems.add(
+        h.loc[never, "key"],
+        NOT_QUEUED,
+        "Opportunity is not queued (Sync Status is '" + _s(h.loc[never, "sync_status"]) + "') and was never "
+        "sent to NetSuite, so a re-send does not order it; click Create NetSuite Order to send it",
     )
 
 
@@ -405,6 +438,7 @@ def _prepare_headers(h: pd.DataFrame, settings: IntegrationSettings) -> pd.DataF
     h["type_id"] = h["order_type"].map(settings.order_type_map)
     h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool)
     h["is_renewal"] = h["order_type"].eq(f.OrderType.RENEWAL.value).fillna(False).astype(bool)
+    _mark_eligibility(h)
     h["close"] = dates(h["close_date"])
     h["c_start"] = dates(h["contract_start"])
     h["c_end"] = dates(h["contract_end"])
@@ -604,6 +638,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     lines = _prepare_lines(raw_lines, h, settings)
 
     problems = _Problems()
+    _check_eligibility(h, problems)
     _check_headers(h, settings, problems)
     _check_currency(h, settings, problems)
     _check_line_presence(h, lines, problems)
@@ -615,10 +650,13 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     bodies = _order_bodies(good, good_lines, settings)
     transform_type = settings.renewal.transaction_type.record_type
     orders = []
-    for key, body, renewal, estimate in zip(
-        good["key"], bodies, good["is_renewal"], python_values(good["renewal_estimate_id"]), strict=True
-    ):
-        source = {"record_type": transform_type.value, "id": estimate} if renewal and estimate else None
+    for key, body, renewal, estimate, queued in zip(
+        good["key"], bodies, good["is_renewal"], python_values(good["renewal_estimate_id"]), good["queued"],
+        strict=True,
+    ):  # fmt: skip
+        # Only a queued Opportunity may create its order (or transform its estimate); one that was sent
+        # before and is not queued now is re-sent as an update of that order, never a creation.
+        source = {"record_type": transform_type.value, "id": estimate} if renewal and estimate and queued else None
         orders.append(
             NetSuiteWrite(
                 key=key,
@@ -626,6 +664,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
                 external_id=key,
                 body=body,
                 transform_from=source,
+                update_only=not queued,
             )
         )
     return SalesOrderBatch(
@@ -731,12 +770,44 @@ def _is_opportunity_id(key: str) -> bool:
         return False
 
 
+def opportunity_guard(opportunity: Mapping[str, Any]) -> str:
+    """What must not change between extract and write-back: the Opportunity's ``SystemModstamp`` and
+    each line item's id and ``SystemModstamp`` (a line added, edited or deleted changes it)."""
+    children = opportunity.get(_O.LINE_ITEMS) or []
+    lines = children.get("records") or [] if isinstance(children, Mapping) else children
+    stamps = ",".join(sorted(f"{line.get(_L.ID)}@{line.get(_L.SYSTEM_MODSTAMP)}" for line in lines))
+    # A digest keeps the plan small (an Opportunity may have 500 lines; the plan travels through XCom).
+    text = f"{opportunity.get(_O.SYSTEM_MODSTAMP)}|{stamps}"
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def write_back_guards(opportunities: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Opportunity id -> :func:`opportunity_guard` as extracted, for the Opportunities the write-back may
+    touch: those queued now or already sent. One nobody queued and never sent (a named id) is reported in
+    the run summary but left as it is in Salesforce.
+    """
+    guards: dict[str, str] = {}
+    for opp in opportunities:
+        queued = opp.get(_O.SYNC_STATUS) == f.SyncStatus.PROCESSING.value
+        if queued or opp.get(_O.NETSUITE_ID):
+            guards[_opportunity_key(opp)] = opportunity_guard(opp)
+    return guards
+
+
+def changed_since_extract(guards: Mapping[str, str], current: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Guarded ids whose guard differs now (``current``: the Opportunities re-read with
+    :func:`crsync.queries.opportunity_modstamps_soql`), or that are gone."""
+    now = {_opportunity_key(opp): opportunity_guard(opp) for opp in current}
+    return {key for key, guard in guards.items() if now.get(key) != guard}
+
+
 def opportunity_write_back(
     results: Iterable[WriteResult | Mapping[str, Any]],
     failures: Iterable[RecordFailure | Mapping[str, Any]] = (),
     *,
     order_numbers: Mapping[str, str] | None = None,
     synced_at: dt.datetime | None = None,
+    writable: Collection[str] | None = None,
 ) -> SalesforceUpsertBatch:
     """Opportunity updates (by ``Id``) recording every outcome.
 
@@ -744,6 +815,8 @@ def opportunity_write_back(
     :param failures: transform and customer failures (key = Opportunity id); other keys are ignored.
     :param order_numbers: Opportunity id -> NetSuite document number (``tranid``), when known.
     :param synced_at: the sync time (default now, UTC).
+    :param writable: when given, only these Opportunity ids are written back (the others were not
+        queued, or changed since they were extracted and stay ``Processing`` for the next run).
     """
     stamp = _now_text(synced_at)
     numbers_by_key = order_numbers or {}
@@ -769,6 +842,9 @@ def opportunity_write_back(
         if _is_opportunity_id(failure.key):
             key = to_18_char_id(failure.key)
             records[key] = _error_record(key, failure.message, stamp)
+    if writable is not None:
+        allowed = set(writable)
+        records = {key: record for key, record in records.items() if key in allowed}
     return SalesforceUpsertBatch(sobject=_O.SOBJECT, external_id_field=_O.ID, records=list(records.values()))
 
 

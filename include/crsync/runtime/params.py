@@ -20,8 +20,10 @@ def opportunity_params() -> dict[str, Param]:
             uniqueItems=True,
             maxItems=2000,
             title="Opportunity ids",
-            description="Send only these Opportunities (15- or 18-character ids), whatever their status. "
-            "Leave empty to use the run's window.",
+            description="Send only these Opportunities (15- or 18-character ids). Each must be queued (Sync "
+            "Status Processing) or already sent (has a NetSuite id): one never sent is updated, never created, "
+            "unless queued; any other id, a Closed Lost one or one not in Salesforce is refused and the run "
+            "fails. Leave empty to use the run's window.",
         ),
         "mode": Param(
             "queued",
@@ -29,8 +31,10 @@ def opportunity_params() -> dict[str, Param]:
             enum=["queued", "window"],
             title="Mode",
             description="queued: Opportunities whose Sync Status is Processing, modified before the window's "
-            "end. window: re-send every eligible Opportunity modified inside the window, whatever "
-            "its status (backfills after a mapping fix).",
+            "end. window: re-send the Opportunities modified inside the window that are queued now or were "
+            "already sent (backfills after a mapping fix); one that was sent is updated in NetSuite, never "
+            "created again, and a renewal estimate is transformed only for a queued Opportunity. Closed Lost "
+            "Opportunities are never ordered.",
         ),
         "dry_run": Param(
             False,

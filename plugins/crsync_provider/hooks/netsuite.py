@@ -57,6 +57,10 @@ TRANSACTION_TYPES: dict[str, str] = {
     "journalentry": "Journal",
     "vendorbill": "VendBill",
 }
+#: Failure code of an ``update_only`` write whose record does not exist (``crsync.records.NOT_QUEUED``;
+#: the provider does not import the integration package).
+NOT_QUEUED = "not_queued"
+
 _RETRYABLE_TRANSPORT = (
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
@@ -1190,6 +1194,14 @@ class NetSuiteHook(BaseHook):
         external_id = str(write["external_id"])
         body = dict(write.get("body") or {})
         source = write.get("transform_from")
+        if write.get("update_only") and existing_id is None:
+            # A re-send may update what was sent before; it never creates (or transforms) a record.
+            raise NetSuiteValidationError(
+                0,
+                NOT_QUEUED,
+                f"No NetSuite {record_type} has external id {external_id} and this re-send may only update "
+                "one; nothing was written. Click Create NetSuite Order to send it as a new order",
+            )
         if source and existing_id is None:
             body["externalId"] = external_id
             new_id = self.transform_record(str(source["record_type"]), str(source["id"]), record_type, body)

@@ -138,6 +138,49 @@ def test_renewal_from_a_netsuite_estimate_is_transformed(settings: IntegrationSe
     assert order.external_id == key(5)
 
 
+def test_a_renewal_not_queued_is_an_update_only_write_without_transform(settings: IntegrationSettings) -> None:
+    """Sent before, not queued now (a window re-send): it may update its order, never create one or transform
+    the estimate; queued, the same renewal transforms its estimate (issue 13, finding 1)."""
+    sent = renewal(5, NetSuite_Renewal_Estimate_Id__c="4321", Sync_Status__c="Synced", NetSuite_Id__c="900")
+    queued = renewal(6, NetSuite_Renewal_Estimate_Id__c="4322")
+    resend, new = opportunities_to_sales_orders([sent, queued], settings).orders
+    assert (resend.update_only, resend.transform_from) == (True, None)
+    assert new.update_only is False and new.transform_from is not None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "text"),
+    [
+        ({"IsClosed": True, "IsWon": False}, "closed_lost", "Closed Lost"),
+        ({"Sync_Status__c": "Not Synced"}, "not_queued", "click Create NetSuite Order"),
+        ({"Sync_Status__c": None, "StageName": "Prospecting"}, "not_queued", "Sync Status is '?'"),
+    ],
+)
+def test_what_nobody_queued_or_a_lost_deal_is_never_ordered(
+    settings: IntegrationSettings, overrides: dict, code: str, text: str
+) -> None:
+    batch = opportunities_to_sales_orders([opportunity(1, **overrides), opportunity(2)], settings)
+    assert [o.key for o in batch.orders] == [key(2)]
+    failure = only_failure(batch, 1)
+    assert failure.code == code and text in failure.message
+
+
+def test_write_back_guards_cover_queued_and_sent_ones_and_see_line_changes() -> None:
+    from crsync.mappings.opportunity_to_sales_order import changed_since_extract, write_back_guards
+
+    stamped = [line(SystemModstamp="2025-03-01T00:00:00.000+0000")]
+    queued = opportunity(1, stamped, SystemModstamp="2025-03-01T00:00:00.000+0000")
+    sent = opportunity(2, stamped, Sync_Status__c="Synced", NetSuite_Id__c="9", SystemModstamp="x")
+    never = opportunity(3, Sync_Status__c="Not Synced")
+    guards = write_back_guards([queued, sent, never])
+    assert set(guards) == {key(1), key(2)}
+    edited_line = copy.deepcopy(queued)
+    edited_line["OpportunityLineItems"]["records"][0]["SystemModstamp"] = "2025-03-01T00:00:05.000+0000"
+    assert changed_since_extract(guards, [edited_line, sent]) == {key(1)}
+    assert changed_since_extract(guards, [queued]) == {key(2)}  # gone (deleted) counts as changed
+    assert changed_since_extract(guards, [queued, sent]) == set()
+
+
 def test_end_date_from_term_months(settings: IntegrationSettings) -> None:
     termed = opportunity(6, lines=[line(End_Date__c=None, Term_Months__c=12)])
     (order,) = opportunities_to_sales_orders([termed], settings).orders

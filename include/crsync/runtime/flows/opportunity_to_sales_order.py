@@ -12,7 +12,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from crsync.queries import chunked, opportunities_soql, sales_orders_by_external_ids_query
+from crsync.queries import (
+    MAX_IDS_PER_QUERY,
+    chunked,
+    opportunities_soql,
+    opportunity_modstamps_soql,
+    sales_orders_by_external_ids_query,
+    to_18_char_id,
+)
 from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, dump_and_release, load_all
 from crsync.runtime.flows.common import (
     log_dry_run,
@@ -27,6 +34,10 @@ log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.OPPORTUNITY_TO_SALES_ORDER.value
 CHILD_RELATIONSHIP = "OpportunityLineItems"
+#: Summary reason of an Opportunity edited between extract and write-back (it stays Processing).
+CHANGED_DURING_RUN = "changed_during_run"
+#: Failure code of a named id that Salesforce does not have.
+NOT_FOUND = "not_found"
 
 
 def _rewrap_children(record: dict[str, Any]) -> dict[str, Any]:
@@ -55,15 +66,38 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
         for r in salesforce_hook().query(soql, strip_attributes=True, flatten_children=True)
     ]
     log.info("Read %d Opportunities", len(records))
-    return {"dry_run": scope.dry_run, "mode": mode, "opportunities": records}
+    missing = _missing_ids(scope.ids, records) if scope.ids else []
+    if missing:
+        log.warning(
+            "%d of the %d named Opportunity id(s) are not in Salesforce: %s. Check the ids (deleted, or "
+            "from another org); the others are processed and the run will fail.",
+            len(missing),
+            len(scope.ids),
+            ", ".join(missing),
+        )
+    return {"dry_run": scope.dry_run, "mode": mode, "opportunities": records, "missing_ids": missing}
+
+
+def _missing_ids(named: list[str], records: list[dict[str, Any]]) -> list[str]:
+    """Named ids (as 18-character ids) that the query did not return."""
+    found = {str(r.get("Id")) for r in records}
+    return [i for i in dict.fromkeys(to_18_char_id(n) for n in named) if i not in found]
 
 
 def transform(batch: dict[str, Any]) -> dict[str, Any]:
     """Validate and map; every invalid Opportunity fails alone with what to fix."""
-    from crsync.mappings.opportunity_to_sales_order import opportunities_to_sales_orders
+    from crsync.mappings.opportunity_to_sales_order import opportunities_to_sales_orders, write_back_guards
 
     settings = load_settings()
     mapped = opportunities_to_sales_orders(batch["opportunities"], settings)
+    missing = [
+        RecordFailure(
+            key=key,
+            code=NOT_FOUND,
+            message=f"Opportunity {key} is not in Salesforce (deleted, or from another org); check the id",
+        )
+        for key in batch.get("missing_ids") or []
+    ]
     log.info(
         "Mapped %d orders, %d new customers, %d refused",
         len(mapped.orders),
@@ -77,7 +111,8 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         "read": len(batch["opportunities"]),
         "customers": dump_all(mapped.customers),
         "orders": dump_and_release(mapped.orders),  # the largest part: never held twice over
-        "failures": dump_all(mapped.failures),
+        "failures": dump_all(mapped.failures) + dump_all(missing),
+        "guards": write_back_guards(batch["opportunities"]),
         "chunk_size": settings.batch_sizes.netsuite_writes_per_task,
     }
 
@@ -130,8 +165,16 @@ def load_orders(
 def write_back(
     plan: dict[str, Any], customers: dict[str, Any], order_results: list[dict[str, Any]], context: Any
 ) -> dict[str, Any]:
-    """Record every outcome on the Opportunity (and new customer ids on the Account); build the summary."""
-    from crsync.mappings.opportunity_to_sales_order import account_write_back, opportunity_write_back
+    """Record every outcome on the Opportunity (and new customer ids on the Account); build the summary.
+
+    Only Opportunities queued or already sent are written back, and only if unchanged since extract: one
+    edited during the run (its ``SystemModstamp`` moved) keeps ``Processing`` and goes in the next run.
+    """
+    from crsync.mappings.opportunity_to_sales_order import (
+        account_write_back,
+        changed_since_extract,
+        opportunity_write_back,
+    )
 
     results = [r for chunk in order_results for r in chunk["results"]]
     failures = list(plan["failures"]) + [f for chunk in order_results for f in chunk["failures"]]
@@ -142,9 +185,20 @@ def write_back(
 
     ok_keys = [r.external_id for r in load_all(WriteResult, results) if r.ok]
     order_numbers = _order_numbers(ok_keys) if ok_keys else {}
-    opportunities = opportunity_write_back(results, failures, order_numbers=order_numbers)
-    accounts = account_write_back(customers["results"])
     sf = salesforce_hook()
+    guards: dict[str, str] = plan["guards"]
+    changed = changed_since_extract(guards, _current_stamps(sf, list(guards)))
+    if changed:
+        summary.add_skipped(CHANGED_DURING_RUN, len(changed))
+        log.warning(
+            "%d Opportunity(ies) changed since they were extracted; not written back, they stay Processing "
+            "and the next run sends them again: %s",
+            len(changed),
+            ", ".join(sorted(changed)),
+        )
+    writable = [key for key in guards if key not in changed]
+    opportunities = opportunity_write_back(results, failures, order_numbers=order_numbers, writable=writable)
+    accounts = account_write_back(customers["results"])
     for batch in (accounts, opportunities):
         if not batch.records:
             continue
@@ -164,6 +218,17 @@ def write_back(
         summary.add_failures(refused)
         log.info("Wrote back %d %s record(s), %d refused", len(batch.records), batch.sobject, len(refused))
     return summary.as_dict()
+
+
+def _current_stamps(sf: Any, ids: list[str]) -> list[dict[str, Any]]:
+    """These Opportunities' and their lines' ``SystemModstamp`` now (one SOQL query per 500 ids), read
+    just before the write-back. A change after this read and before the update still goes unseen:
+    Salesforce collections have no conditional update."""
+    rows: list[dict[str, Any]] = []
+    for part in chunked(ids, MAX_IDS_PER_QUERY):
+        soql = opportunity_modstamps_soql(part)  # type: ignore[arg-type]
+        rows += sf.query(soql, strip_attributes=True, flatten_children=True)
+    return rows
 
 
 def _order_numbers(external_ids: list[str]) -> dict[str, str]:

@@ -51,6 +51,8 @@ REPAIR_NAME = "repair.csv"
 DEFAULT_STUCK_AFTER_HOURS = 2
 #: Ids per ``Id IN (...)`` SOQL lookup (keeps the GET URL short).
 SOQL_IDS_PER_QUERY = 500
+#: Order ids per ``transaction IN (...)`` SuiteQL lookup of order lines.
+NS_IDS_PER_QUERY = 1000
 #: Drift rows shown per kind in the task log.
 LOG_ROWS_PER_KIND = 5
 
@@ -202,6 +204,27 @@ def salesforce_contract_items_soql() -> str:
     )
 
 
+def _order_line_drift(ns: Any, sf: Any, pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """Read the lines of these (order, Opportunity) pairs from both systems and compare them."""
+    import pandas as pd
+
+    from crsync import queries
+    from crsync import reconcile as rc
+
+    if not pairs:
+        return rc.empty()
+    order_ids = [order for order, _, _ in pairs]
+    ns_lines = [
+        _columnar(ns.suiteql(queries.sales_order_lines_query(part)), rc.NS_ORDER_LINE_COLUMNS)
+        for part in queries.chunked(order_ids, NS_IDS_PER_QUERY)
+    ]
+    sf_lines = [
+        _soql(sf, queries.opportunity_lines_soql(part), rc.SF_OPPORTUNITY_LINE_COLUMNS)  # type: ignore[arg-type]
+        for part in queries.chunked([opp for _, _, opp in pairs], SOQL_IDS_PER_QUERY)
+    ]
+    return rc.order_line_drift(pairs, pd.concat(ns_lines, ignore_index=True), pd.concat(sf_lines, ignore_index=True))
+
+
 def _soql(sf: Any, soql: str, columns: Sequence[str], label: str = "") -> pd.DataFrame:
     return _columnar(sf.query(soql, strip_attributes=True), columns, label)
 
@@ -237,8 +260,10 @@ def _path(text: str) -> ObjectStoragePath:
 
 
 def _write_csv(path: ObjectStoragePath, frame: pd.DataFrame) -> None:
+    from crsync.reconcile import csv_safe
+
     with path.open("w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False)
+        csv_safe(frame).to_csv(handle, index=False)
 
 
 # -------------------------------------------------------------------------------------------- tasks
@@ -297,7 +322,12 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     linked_opps = rc.frame(pd.concat(linked, ignore_index=True) if linked else None, rc.OPPORTUNITY_COLUMNS)
     order_drift = rc.unlinked_sales_orders(orders, linked_opps)
     compared["NetSuite sales orders with an external id"] = len(orders)
+    pairs = rc.synced_order_pairs(orders, linked_opps)
     del orders, linked, linked_opps
+
+    # Lines of the synced orders against their Opportunities' products (item, quantity, rate).
+    line_drift = _order_line_drift(ns, sf, pairs)
+    compared["Synced sales orders whose lines were compared"] = len(pairs)
 
     # Contracts.
     ns_contracts = _columnar(
@@ -329,7 +359,7 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     compared["Salesforce Contract_Item__c with a NetSuite id"] = len(sf_items)
     del ns_items, sf_items
 
-    drift = rc.combine([opportunity_drift, order_drift, contract_drift, item_drift])
+    drift = rc.combine([opportunity_drift, order_drift, line_drift, contract_drift, item_drift])
     per_kind = rc.counts(drift)
     title = f"Reconciliation {run_id}"
 
