@@ -168,3 +168,35 @@ def test_missing_file_and_empty_file(tmp_path: Path) -> None:
 def test_settings_are_immutable(settings: IntegrationSettings) -> None:
     with pytest.raises(ValueError):
         settings.renewal.stage_name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{contract:>999999999}", "width 999999999 is more than 120"),
+        ("{contract:.5000}", "precision 5000 is more than 120"),
+        ("{customer.__class__}", "attribute or index access is not allowed"),
+        ("{customer[0]}", "attribute or index access is not allowed"),
+        ("{contract!r}", "conversions (!r, !s, !a) are not allowed"),
+        ("{contract:d}", "'d' is not a text format spec"),
+        ("{contract:{tranid}}", "nested placeholders are not allowed"),
+        ("{}", "positional placeholders are not allowed"),
+        ("{0}", "positional placeholders are not allowed"),
+        ("Renewal {contract", "is not a valid template"),
+    ],
+)
+def test_name_template_refuses_odd_format_specs_at_load(tmp_path: Path, template: str, reason: str) -> None:
+    text = DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', f'"{template}"')
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'name_template:')}: renewal.name_template: " in problem
+    assert reason in problem
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["Renewal {contract} ({tranid})", "{customer:.40} {contract:>10} {start_date}..{end_date}", "{tranid:*^20s}",
+     "{{literal}} {contract:<}"],
+)
+def test_name_template_accepts_plain_and_simple_specs(template: str) -> None:
+    settings = parse_settings(DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', f'"{template}"'))
+    assert settings.renewal.name_template == template
