@@ -108,7 +108,9 @@ _NAME_PLACEHOLDERS = frozenset({"customer", "contract", "tranid", "start_date", 
 #: Longest name Salesforce keeps (Opportunity.Name); also the widest field a template may pad to.
 NAME_MAX_LENGTH = 120
 #: A text format spec: optional fill and alignment, width, precision, type ``s`` (no sign, ``#``, ``0``, ``,``).
-_TEXT_FORMAT_SPEC = re.compile(r"(?:(?P<fill>[^{}])?(?P<align>[<>^]))?(?P<width>\d+)?(?:\.(?P<precision>\d+))?s?")
+_TEXT_FORMAT_SPEC = re.compile(
+    r"(?:(?P<fill>[^{}])?(?P<align>[<>^]))?(?P<width>\d+)?(?:\.(?P<precision>\d+))?s?"
+)
 
 
 def _name_template(value: str) -> str:
@@ -264,6 +266,18 @@ class SalesforceSettings(_Strict):
     multi_currency: bool = False
 
 
+class NightlySettings(_Strict):
+    """How the nightly NetSuite -> Salesforce flows read their windows and retry failed records."""
+
+    #: Minutes read before each window's start: a record stamped just before the boundary but committed
+    #: after the previous run read (or changed during an outage of the clock) is picked up. Upserts make
+    #: the re-read harmless. At most a day (the window itself).
+    read_overlap_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
+    #: Most NetSuite ids a flow remembers as failed for its next run (the Airflow Variable
+    #: ``<dag id>.retry_ids``); failures beyond it are named in the run summary and not remembered.
+    retry_max_ids: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go besides the task log (Airflow connection ids, never credentials)."""
 
@@ -282,6 +296,7 @@ class IntegrationSettings(_Strict):
     batch_sizes: BatchSizes = BatchSizes()
     netsuite: NetSuiteSettings
     salesforce: SalesforceSettings = SalesforceSettings()
+    nightly: NightlySettings = NightlySettings()
     alerts: AlertSettings = AlertSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 
