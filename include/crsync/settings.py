@@ -270,7 +270,7 @@ class NightlySettings(_Strict):
     """How the nightly NetSuite -> Salesforce flows read their windows and retry failed records."""
 
     #: Minutes read before each window's start: a record stamped just before the boundary but committed
-    #: after the previous run read (or changed during an outage of the clock) is picked up. Upserts make
+    #: after the previous run read (a long NetSuite script, a late commit) is picked up. Upserts make
     #: the re-read harmless. At most a day (the window itself).
     read_overlap_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
     #: Most NetSuite ids a flow remembers as failed for its next run (the Airflow Variable

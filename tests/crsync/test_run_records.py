@@ -105,9 +105,7 @@ def test_write_result_ok() -> None:
 
 def test_dump_and_release_dumps_like_dump_all_and_empties_the_list() -> None:
     writes = [
-        NetSuiteWrite(
-            key=f"k{i}", record_type="salesOrder", external_id=f"E-{i}", body={"item": {"items": [i]}}
-        )
+        NetSuiteWrite(key=f"k{i}", record_type="salesOrder", external_id=f"E-{i}", body={"item": {"items": [i]}})
         for i in range(3)
     ]
     expected = dump_all(writes)

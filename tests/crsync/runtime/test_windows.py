@@ -14,9 +14,7 @@ HOUR = timedelta(hours=1)
 
 def test_scheduled_run_uses_its_data_interval():
     start, end = datetime(2026, 3, 1, 9, tzinfo=UTC), datetime(2026, 3, 1, 10, tzinfo=UTC)
-    window = window_from_context(
-        {"data_interval_start": start, "data_interval_end": end}, default_length=HOUR
-    )
+    window = window_from_context({"data_interval_start": start, "data_interval_end": end}, default_length=HOUR)
     assert (window.start, window.end) == (start, end)
     assert window.soql_start == "2026-03-01T09:00:00Z" and window.soql_end == "2026-03-01T10:00:00Z"
     assert window.suiteql_end == "2026-03-01 10:00:00"
@@ -31,9 +29,7 @@ def test_manual_run_without_logical_date_ends_at_run_after_rounded_up():
 
 def test_full_resync_has_no_start():
     run_after = datetime(2026, 3, 1, 10, tzinfo=UTC)
-    window = window_from_context(
-        {"dag_run": SimpleNamespace(run_after=run_after)}, default_length=HOUR, full_resync=True
-    )
+    window = window_from_context({"dag_run": SimpleNamespace(run_after=run_after)}, default_length=HOUR, full_resync=True)
     assert window.start is None and window.soql_start is None and window.end == run_after
     assert window.describe().startswith("[the beginning")
 
