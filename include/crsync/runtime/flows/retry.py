@@ -127,7 +127,7 @@ def finish(
     summary.read_overlap_minutes = outcome["read_overlap_minutes"]
     summary.retried_ids = [str(i) for i in outcome["retried_ids"]]
     summary.retry_gone_ids = [str(i) for i in outcome["gone_ids"]]
-    summary.retry_remembered = len(new)
+    summary.retry_remembered = len(current) if dry_run else len(new)  # a dry run leaves the list as it is
     summary.retry_overflow_ids = [str(i) for i in overflow]
     summary.retry_limit = limit
     summary.retry_variable = retry_variable(flow_id)
