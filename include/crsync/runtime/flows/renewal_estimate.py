@@ -45,9 +45,9 @@ log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.RENEWAL_ESTIMATE_TO_OPPORTUNITY.value
 _NT, _O, _Q = f.NsTransaction, f.Opportunity, f.Quote
-#: ``<key> > {last_id}`` in a :class:`crsync.queries.KeysetQuery` template.
 #: What a requested id that is not found is (the query reads only renewal transactions).
 _NOT_FOUND = "renewal transaction (of the settings' renewal.transaction_type, order type Renewal)"
+#: ``<key> > {last_id}`` in a :class:`crsync.queries.KeysetQuery` template.
 _KEYSET_CONDITION = re.compile(r"(\S+) > \{last_id\}")
 
 
