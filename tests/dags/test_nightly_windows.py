@@ -260,3 +260,31 @@ def test_manual_run_processes_the_ids_that_exist_before_going_red(fresh_sandbox,
     summary = summary_of(run)
     assert (summary["read"], summary["created"], summary["failures_by_code"]) == (1, 1, {"not_found": 1})
     assert sf_contract_ids(sf_api) == [contract["id"]]
+
+
+def test_failed_renewal_is_retried_by_the_next_run_once_its_contract_is_in_salesforce(
+    fresh_sandbox, run_dag, ns_sql, sf_api
+):
+    # The first seeded contract is due for renewal now: the module's script creates its renewal estimate.
+    fresh_sandbox.control("netsuite", "seed", {"contracts": 1, "items_per_contract": 2, "estimates": 0})
+    fresh_sandbox.control("netsuite", "run-scripts")
+    [contract] = ns_sql("SELECT id, custrecord_contract_renewal_tran AS renewal FROM customrecord_contracts")
+    renewal = contract["renewal"]
+    assert renewal
+
+    first = run_dag(RENEWAL_DAG, run_after=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
+    assert first.state == "failed"  # its Contract is not in Salesforce yet
+    assert [f["key"] for f in summary_of(first)["first_failures"]] == [renewal]
+    assert remembered(RENEWAL_DAG) == [int(renewal)]
+
+    assert run_dag(CONTRACT_DAG, full_resync=True).state == "success"
+    retried = run_dag(RENEWAL_DAG, logical_date=QUIET_DAY)
+
+    assert retried.state == "success"
+    summary = summary_of(retried)
+    assert (summary["read"], summary["created"], summary["retried_ids"]) == (1, 1, [renewal])
+    opportunities = sf_api.query_all(
+        "SELECT Id, Contract.NetSuite_Id__c FROM Opportunity WHERE NetSuite_Renewal_Estimate_Id__c != null"
+    )["records"]
+    assert [o["Contract"]["NetSuite_Id__c"] for o in opportunities] == [contract["id"]]
+    assert remembered(RENEWAL_DAG) == []
