@@ -2,7 +2,8 @@
 ### NetSuite Contract to Salesforce Contract (nightly)
 
 Contracts that NetSuite's Contract Renewals module created or changed in the window
-(`customrecord_contracts.lastmodified` in `[start, end)`, keyset-paged SuiteQL) become Salesforce
+(`customrecord_contracts.lastmodified` in `[start - nightly.read_overlap_minutes, end)`, keyset-paged
+SuiteQL), and those that failed in an earlier run (Variable `ns_contract_to_sf_contract.retry_ids`), become Salesforce
 Contracts upserted by `NetSuite_Id__c`, on the Account found through the customer's NetSuite id.
 The Opportunity that produced each contract (its sales order's external id) gets its `ContractId`.
 

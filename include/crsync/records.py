@@ -126,6 +126,21 @@ class RunSummary(_Record):
     skipped_by_reason: dict[str, int] = Field(default_factory=dict)
     first_failures: list[RecordFailure] = Field(default_factory=list)
     failures_kept: int = DEFAULT_FAILURES_KEPT
+    #: The window the run read (nightly flows: the data interval extended back by the overlap).
+    read_window: str = ""
+    #: Minutes read before the window's start (``nightly.read_overlap_minutes``); None when not a window run.
+    read_overlap_minutes: int | None = None
+    #: NetSuite ids that failed in an earlier run and were read again in this one.
+    retried_ids: list[str] = Field(default_factory=list)
+    #: Retried ids NetSuite no longer has: dropped from the retry list (with a warning).
+    retry_gone_ids: list[str] = Field(default_factory=list)
+    #: Failed ids remembered for the next run (the retry list's length after this run).
+    retry_remembered: int = 0
+    #: Failed ids not remembered because the retry list is full.
+    retry_overflow_ids: list[str] = Field(default_factory=list)
+    #: The retry list's limit (``nightly.retry_max_ids``) and its Airflow Variable, for the rendered text.
+    retry_limit: int | None = None
+    retry_variable: str = ""
 
     @property
     def ok(self) -> bool:
@@ -175,6 +190,15 @@ class RunSummary(_Record):
         merged.skipped_by_reason = dict(Counter(self.skipped_by_reason) + Counter(theirs.skipped_by_reason))
         room = max(merged.failures_kept - len(merged.first_failures), 0)
         merged.first_failures.extend(theirs.first_failures[:room])
+        merged.read_window = self.read_window or theirs.read_window
+        if merged.read_overlap_minutes is None:
+            merged.read_overlap_minutes = theirs.read_overlap_minutes
+        merged.retried_ids += theirs.retried_ids
+        merged.retry_gone_ids += theirs.retry_gone_ids
+        merged.retry_remembered += theirs.retry_remembered
+        merged.retry_overflow_ids += theirs.retry_overflow_ids
+        merged.retry_limit = self.retry_limit if self.retry_limit is not None else theirs.retry_limit
+        merged.retry_variable = self.retry_variable or theirs.retry_variable
         return merged
 
     def as_dict(self) -> dict[str, Any]:
@@ -189,6 +213,7 @@ class RunSummary(_Record):
             f"  read {self.read}, created {self.created}, updated {self.updated}, "
             f"failed {self.failed}, skipped {self.skipped}",
         ]
+        lines += self._render_window_and_retries()
         if self.failures_by_code:
             lines.append("  failures by reason:")
             lines += [f"    {code}: {n}" for code, n in sorted(self.failures_by_code.items(), key=_by_count)]
@@ -202,6 +227,41 @@ class RunSummary(_Record):
             lines.append(f"  first {shown} failing record(s) of {self.failed}:")
             lines += [f"    {f.key} [{f.code}] {f.message}" for f in self.first_failures]
         return "\n".join(lines)
+
+    def _render_window_and_retries(self, shown: int = 20) -> list[str]:
+        def ids(values: list[str]) -> str:
+            return ", ".join(values[:shown]) + (f" ... ({len(values)} in all)" if len(values) > shown else "")
+
+        lines = []
+        if self.read_window:
+            overlap = self.read_overlap_minutes
+            lines.append(
+                f"  read {self.read_window}"
+                + (
+                    f", {overlap} minute(s) before the window start (nightly.read_overlap_minutes)"
+                    if overlap
+                    else ""
+                )
+            )
+        if self.retried_ids:
+            lines.append(
+                f"  retried {len(self.retried_ids)} record(s) that failed in an earlier run: {ids(self.retried_ids)}"
+            )
+        if self.retry_gone_ids:
+            lines.append(
+                f"  {len(self.retry_gone_ids)} retried id(s) no longer in NetSuite, dropped from the retry list: "
+                f"{ids(self.retry_gone_ids)}"
+            )
+        if self.retry_remembered:
+            where = f" (Airflow Variable {self.retry_variable})" if self.retry_variable else ""
+            lines.append(f"  {self.retry_remembered} failed id(s) remembered for the next run{where}")
+        if self.retry_overflow_ids:
+            lines.append(
+                f"  {len(self.retry_overflow_ids)} failed id(s) NOT remembered: the retry list is full "
+                f"(nightly.retry_max_ids = {self.retry_limit}); re-run them with netsuite_ids: "
+                f"{ids(self.retry_overflow_ids)}"
+            )
+        return lines
 
     def _add_failure(self, failure: RecordFailure) -> None:
         self.failed += 1

@@ -105,18 +105,54 @@ def _pricebook(value: str) -> str:
 
 
 _NAME_PLACEHOLDERS = frozenset({"customer", "contract", "tranid", "start_date", "end_date"})
+#: Longest name Salesforce keeps (Opportunity.Name); also the widest field a template may pad to.
+NAME_MAX_LENGTH = 120
+#: A text format spec: optional fill and alignment, width, precision, type ``s`` (no sign, ``#``, ``0``, ``,``).
+_TEXT_FORMAT_SPEC = re.compile(
+    r"(?:(?P<fill>[^{}])?(?P<align>[<>^]))?(?P<width>\d+)?(?:\.(?P<precision>\d+))?s?"
+)
 
 
 def _name_template(value: str) -> str:
+    """Only the documented placeholders, each plain or with a simple text format spec.
+
+    The template is applied with :meth:`str.format` to every renewal, so anything else would fail at run
+    time (``{contract:d}``), read Python internals (``{customer.__class__}``) or build absurd strings
+    (``{contract:>999999999}``, a gigabyte per renewal before the name is cut).
+    """
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        parts = list(string.Formatter().parse(value))
     except ValueError as exc:
         raise ValueError(f"{value!r} is not a valid template: {exc}") from exc
-    unknown = names - _NAME_PLACEHOLDERS
-    if unknown:
-        raise ValueError(
-            f"unknown placeholder(s) {sorted(unknown)}; use {', '.join('{' + n + '}' for n in sorted(_NAME_PLACEHOLDERS))}"
-        )
+    allowed = ", ".join("{" + n + "}" for n in sorted(_NAME_PLACEHOLDERS))
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name == "" or name.isdigit():
+            raise ValueError(f"{field}: positional placeholders are not allowed; use {allowed}")
+        if "." in name or "[" in name:
+            raise ValueError(f"{field}: attribute or index access is not allowed; use {allowed}")
+        if name not in _NAME_PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder(s) {[name]}; use {allowed}")
+        if conversion:
+            raise ValueError(f"{field}: conversions (!r, !s, !a) are not allowed; the values are text")
+        if spec and ("{" in spec or "}" in spec):
+            raise ValueError(f"{field}: nested placeholders are not allowed in a format spec")
+        match = _TEXT_FORMAT_SPEC.fullmatch(spec or "")
+        if match is None:
+            raise ValueError(
+                f"{field}: {spec!r} is not a text format spec; use [[fill]align][width][.precision] "
+                "(e.g. {customer:.40} or {contract:>10})"
+            )
+        for what in ("width", "precision"):
+            number = match.group(what)
+            if number is not None and int(number) > NAME_MAX_LENGTH:
+                raise ValueError(
+                    f"{field}: {what} {int(number)} is more than {NAME_MAX_LENGTH} (names are cut to "
+                    f"{NAME_MAX_LENGTH} characters)"
+                )
+    value.format(**{name: "x" for name in _NAME_PLACEHOLDERS})  # anything left that str.format refuses
     return value
 
 
@@ -232,6 +268,18 @@ class SalesforceSettings(_Strict):
     multi_currency: bool = False
 
 
+class NightlySettings(_Strict):
+    """How the nightly NetSuite -> Salesforce flows read their windows and retry failed records."""
+
+    #: Minutes read before each window's start: a record stamped just before the boundary but committed
+    #: after the previous run read (a long NetSuite script, a late commit) is picked up. Upserts make
+    #: the re-read harmless. At most a day (the window itself).
+    read_overlap_minutes: Annotated[int, Field(ge=0, le=1440)] = 30
+    #: Most NetSuite ids a flow remembers as failed for its next run (the Airflow Variable
+    #: ``<dag id>.retry_ids``); failures beyond it are named in the run summary and not remembered.
+    retry_max_ids: Annotated[int, Field(ge=1, le=10_000)] = 1000
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go besides the task log (Airflow connection ids, never credentials)."""
 
@@ -250,6 +298,7 @@ class IntegrationSettings(_Strict):
     batch_sizes: BatchSizes = BatchSizes()
     netsuite: NetSuiteSettings
     salesforce: SalesforceSettings = SalesforceSettings()
+    nightly: NightlySettings = NightlySettings()
     alerts: AlertSettings = AlertSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 

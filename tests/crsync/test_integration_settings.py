@@ -192,3 +192,35 @@ def test_whole_unit_categories_must_be_listed(tmp_path: Path, settings: Integrat
     text = DEFAULT_TEXT.replace("whole_unit_item_categories: [1, 2,", "whole_unit_item_categories: [99, 2,", 1)
     problems = problems_of(text, tmp_path)
     assert any("netsuite.whole_unit_item_categories: item category 99 is not listed" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        ("{contract:>999999999}", "width 999999999 is more than 120"),
+        ("{contract:.5000}", "precision 5000 is more than 120"),
+        ("{customer.__class__}", "attribute or index access is not allowed"),
+        ("{customer[0]}", "attribute or index access is not allowed"),
+        ("{contract!r}", "conversions (!r, !s, !a) are not allowed"),
+        ("{contract:d}", "'d' is not a text format spec"),
+        ("{contract:{tranid}}", "nested placeholders are not allowed"),
+        ("{}", "positional placeholders are not allowed"),
+        ("{0}", "positional placeholders are not allowed"),
+        ("Renewal {contract", "is not a valid template"),
+    ],
+)
+def test_name_template_refuses_odd_format_specs_at_load(tmp_path: Path, template: str, reason: str) -> None:
+    text = DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', f'"{template}"')
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'name_template:')}: renewal.name_template: " in problem
+    assert reason in problem
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["Renewal {contract} ({tranid})", "{customer:.40} {contract:>10} {start_date}..{end_date}", "{tranid:*^20s}",
+     "{{literal}} {contract:<}"],
+)
+def test_name_template_accepts_plain_and_simple_specs(template: str) -> None:
+    settings = parse_settings(DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', f'"{template}"'))
+    assert settings.renewal.name_template == template

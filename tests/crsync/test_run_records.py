@@ -114,3 +114,31 @@ def test_dump_and_release_dumps_like_dump_all_and_empties_the_list() -> None:
 
     assert dumped == expected
     assert writes == []  # the models are gone: the batch is not held twice over
+
+
+def test_summary_says_what_was_read_and_retried() -> None:
+    summary = RunSummary(
+        flow="ns_contract_to_sf_contract",
+        read_window="[2026-03-01T01:30:00+00:00, 2026-03-02T02:00:00+00:00)",
+        read_overlap_minutes=30,
+        retried_ids=["7", "8"],
+        retry_gone_ids=["9"],
+        retry_remembered=1,
+        retry_overflow_ids=["10"],
+        retry_limit=1,
+        retry_variable="ns_contract_to_sf_contract.retry_ids",
+    )
+    text = summary.render()
+    assert (
+        "read [2026-03-01T01:30:00+00:00, 2026-03-02T02:00:00+00:00), 30 minute(s) before the window start"
+        in text
+    )
+    assert "retried 2 record(s) that failed in an earlier run: 7, 8" in text
+    assert "1 retried id(s) no longer in NetSuite, dropped from the retry list: 9" in text
+    assert (
+        "1 failed id(s) remembered for the next run (Airflow Variable ns_contract_to_sf_contract.retry_ids)"
+        in text
+    )
+    assert "1 failed id(s) NOT remembered: the retry list is full (nightly.retry_max_ids = 1)" in text
+    merged = summary.merge(RunSummary(retried_ids=["11"]))
+    assert merged.retried_ids == ["7", "8", "11"] and merged.read_overlap_minutes == 30

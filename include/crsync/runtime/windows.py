@@ -38,6 +38,14 @@ class SyncWindow:
     def suiteql_end(self) -> str:
         return _suiteql(self.end)
 
+    def extended_back(self, by: timedelta) -> SyncWindow:
+        """The same window starting ``by`` earlier (a full resync, with no start, stays as it is)."""
+        if self.start is None or not by:
+            return self
+        # A plain datetime: pendulum's (a scheduled run's data interval) drops a stdlib tzinfo on arithmetic.
+        start = datetime.fromisoformat(_utc(self.start).isoformat())
+        return SyncWindow(start=start - by, end=self.end)
+
     def describe(self) -> str:
         start = "the beginning" if self.start is None else self.start.isoformat()
         return f"[{start}, {self.end.isoformat()})"

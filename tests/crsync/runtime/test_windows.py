@@ -40,3 +40,19 @@ def test_windows_must_be_aware_and_non_empty():
         SyncWindow(start=None, end=moment.replace(tzinfo=None))
     with pytest.raises(ValueError, match="empty sync window"):
         SyncWindow(start=moment, end=moment)
+
+
+def test_read_overlap_extends_a_scheduled_window_back_and_leaves_a_full_resync_alone():
+    import pendulum
+
+    # A scheduled run's data interval is pendulum; the extended window must stay timezone-aware.
+    start, end = pendulum.datetime(2026, 3, 1, 2), pendulum.datetime(2026, 3, 2, 2)
+    window = window_from_context(
+        {"data_interval_start": start, "data_interval_end": end}, default_length=HOUR
+    )
+    read = window.extended_back(timedelta(minutes=30))
+    assert (read.start, read.end) == (datetime(2026, 3, 1, 1, 30, tzinfo=UTC), window.end)
+    assert read.suiteql_start == "2026-03-01 01:30:00"
+    assert window.extended_back(timedelta(0)) is window
+    full = SyncWindow(start=None, end=datetime(2026, 3, 1, tzinfo=UTC))
+    assert full.extended_back(timedelta(minutes=30)) is full

@@ -29,9 +29,18 @@ class RunScope:
     ids: list[Any]
     dry_run: bool
     params: dict[str, Any]
+    #: How far before the window's start the run reads (nightly flows: ``nightly.read_overlap_minutes``).
+    read_overlap: timedelta = timedelta(0)
+
+    @property
+    def read_window(self) -> SyncWindow:
+        """The window the run reads: its own, extended back by the overlap."""
+        return self.window.extended_back(self.read_overlap)
 
     def describe(self) -> str:
         scope = f"{len(self.ids)} requested id(s)" if self.ids else f"window {self.window.describe()}"
+        if not self.ids and self.read_window != self.window:
+            scope += f", read from {self.read_window.describe()} (overlap {self.read_overlap})"
         return f"{self.flow_id}: {scope}{' (dry run: nothing is written)' if self.dry_run else ''}"
 
 
@@ -52,8 +61,14 @@ def enabled_settings(flow_id: str) -> IntegrationSettings:
     return settings
 
 
-def run_scope(context: Any, flow_id: str, *, window_length: timedelta, ids_param: str) -> RunScope:
-    """Resolve settings, params and the window of the running task's DAG run."""
+def run_scope(
+    context: Any, flow_id: str, *, window_length: timedelta, ids_param: str, read_overlap: bool = False
+) -> RunScope:
+    """Resolve settings, params and the window of the running task's DAG run.
+
+    :param read_overlap: read ``nightly.read_overlap_minutes`` before the window's start (the nightly
+        flows: a record committed late at the boundary is read by the next run).
+    """
     settings = enabled_settings(flow_id)
     params = dict(context.get("params") or {})
     ids = list(params.get(ids_param) or [])
@@ -66,6 +81,9 @@ def run_scope(context: Any, flow_id: str, *, window_length: timedelta, ids_param
         ids=ids,
         dry_run=bool(params.get("dry_run", False)),
         params=params,
+        read_overlap=timedelta(minutes=settings.nightly.read_overlap_minutes)
+        if read_overlap
+        else timedelta(0),
     )
     log.info("Scope: %s", scope.describe())
     return scope

@@ -35,6 +35,7 @@ from crsync.queries import (
     validate_salesforce_ids,
 )
 from crsync.records import RecordFailure, RunSummary, WriteResult, load_all
+from crsync.runtime.flows import retry
 from crsync.runtime.flows.common import (
     RunScope,
     log_dry_run,
@@ -64,9 +65,10 @@ def change_scopes(scope: RunScope) -> list[ChangeScope]:
     if scope.ids:
         ids = validate_netsuite_ids(scope.ids)
         return [ChangeScope.by_ids(part) for part in chunked(ids, SUITEQL_IN_LIMIT)]
-    if scope.window.start is None:
+    window = scope.read_window  # the run's window extended back by the overlap
+    if window.start is None:
         return [ChangeScope.full()]
-    return [ChangeScope.window(scope.window.start, scope.window.end)]
+    return [ChangeScope.window(window.start, window.end)]
 
 
 def keyset_rows(query: KeysetQuery, *, page_size: int, hook: Any = None) -> Iterator[dict[str, Any]]:
@@ -153,7 +155,9 @@ def count_statuses(results: list[dict[str, Any]]) -> dict[str, int]:
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     """Contracts in scope, and which of their customers have a Salesforce Account."""
-    scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids")
+    scope = run_scope(
+        context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
+    )
     settings = scope.settings
     hook = netsuite_hook()
     rows: list[dict[str, Any]] = []
@@ -161,13 +165,27 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
         query = contracts_query(change, settings)
         log.info("SuiteQL (%s): %s", change.mode, query.render(0))
         rows += keyset_rows(query, page_size=settings.batch_sizes.suiteql_page, hook=hook)
+    retried = retry.ids_to_retry(scope)
+    seen = {int(r[f.NsContract.ID]) for r in rows}
+    for part in chunked([i for i in retried if i not in seen], SUITEQL_IN_LIMIT):
+        rows += keyset_rows(
+            contracts_query(ChangeScope.by_ids(part), settings),
+            page_size=settings.batch_sizes.suiteql_page,
+            hook=hook,
+        )
     log.info("Read %d contract(s) from NetSuite", len(rows))
+    outcome = retry.extract_outcome(scope, retried, (r[f.NsContract.ID] for r in rows))
     customers = [str(r[f.NsContract.BILL_TO]) for r in rows if r.get(f.NsContract.BILL_TO) not in (None, "")]
     known = salesforce_ids_with(
         accounts_by_netsuite_ids_soql, customers, chunk_size=settings.batch_sizes.id_lookup
     )
     log.info("%d of %d customer(s) have a Salesforce Account", len(known), len(set(customers)))
-    return {"dry_run": scope.dry_run, "contracts": rows, "known_account_ids": sorted(known, key=int)}
+    return {
+        "dry_run": scope.dry_run,
+        "contracts": rows,
+        "known_account_ids": sorted(known, key=int),
+        "retry": outcome,
+    }
 
 
 def transform(batch: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +204,7 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         "read": len(batch["contracts"]),
         "contracts": mapped.contracts.model_dump(mode="json"),
         "failures": [x.model_dump(mode="json") for x in mapped.failures],
+        "retry": batch["retry"],
     }
 
 
@@ -201,21 +220,48 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Set ``ContractId`` on the Opportunities the loaded contracts came from; build the run summary."""
-    from crsync.mappings.contract import contract_opportunity_links
-
+    """Set ``ContractId`` on the Opportunities the loaded contracts came from; build the run summary and
+    remember the contracts that failed (any step) for the next run."""
     settings = load_settings()
     results = loaded["results"]
     summary = (
         RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(plan["failures"])
     )
+    link_failed = _link(plan, results, summary, settings, context)
+    failed = (
+        [x["key"] for x in plan["failures"]]
+        + [r["external_id"] for r in results if r["status"] == "failed"]
+        + link_failed
+    )
+    retry.finish(
+        summary,
+        plan["retry"],
+        failed_ids=failed,
+        dry_run=plan["dry_run"],
+        settings=settings,
+        not_found="contract",
+    )
+    return summary.as_dict()
+
+
+def _link(
+    plan: dict[str, Any],
+    results: list[dict[str, Any]],
+    summary: RunSummary,
+    settings: IntegrationSettings,
+    context: Any,
+) -> list[str]:
+    """Set the Opportunities' ``ContractId``; refusals go on ``summary``. Returns the contracts whose
+    Opportunity could not be linked."""
+    from crsync.mappings.contract import contract_opportunity_links
+
     if plan["dry_run"]:
         contract_ids = [str(r[f.Contract.NETSUITE_ID]) for r in plan["contracts"]["records"]]
         summary.add_skipped("dry_run", len(contract_ids))
     else:
         contract_ids = [r.external_id for r in load_all(WriteResult, results) if r.ok]
     if not contract_ids:
-        return summary.as_dict()
+        return []
 
     hook = netsuite_hook()
     orders: list[dict[str, Any]] = []
@@ -229,7 +275,7 @@ def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: An
             "No sales order from Salesforce among the %d contract(s): no Opportunity to link",
             len(contract_ids),
         )
-        return summary.as_dict()
+        return []
 
     current = _current_links([str(r[f.Opportunity.ID]) for r in links], settings)
     missing = [r for r in links if r[f.Opportunity.ID] not in current]
@@ -255,9 +301,9 @@ def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: An
     )
     if plan["dry_run"]:
         log_dry_run("Opportunity ContractId", pending)
-        return summary.as_dict()
+        return []
     if not pending:
-        return summary.as_dict()
+        return []
 
     sf = salesforce_hook()
     outcome = sf.update_collection(
@@ -279,7 +325,11 @@ def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: An
     log.info(
         "Linked %d Opportunity(ies) to their contract, %d refused", len(pending) - len(refused), len(refused)
     )
-    return summary.as_dict()
+    return [
+        str(record[f.Opportunity.CONTRACT][f.Contract.NETSUITE_ID])
+        for record, result in zip(pending, outcome, strict=True)
+        if not result.get("success")
+    ]
 
 
 def _current_links(opportunity_ids: list[str], settings: IntegrationSettings) -> dict[str, str | None]:

@@ -29,6 +29,7 @@ from crsync.queries import (
     contracts_by_netsuite_ids_soql,
 )
 from crsync.records import RunSummary
+from crsync.runtime.flows import retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope
 from crsync.runtime.flows.contract import (
     SUITEQL_IN_LIMIT,
@@ -68,7 +69,9 @@ def waiting_item_ids() -> list[int]:
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     """Items in scope plus the items waiting for their contract, and which contracts Salesforce has."""
-    scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids")
+    scope = run_scope(
+        context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
+    )
     settings = scope.settings
     page = settings.batch_sizes.suiteql_page
     hook = netsuite_hook()
@@ -79,9 +82,11 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
         rows += keyset_rows(query, page_size=page, hook=hook)
     log.info("Read %d contract item(s) in scope", len(rows))
 
-    waiting = waiting_item_ids()
+    # A manual run for named ids reads only those (both lists are kept as they are for later runs).
+    waiting = [] if scope.ids else waiting_item_ids()
+    retried = retry.ids_to_retry(scope)
     seen = {int(r[f.NsContractItem.ID]) for r in rows}
-    again = [i for i in waiting if i not in seen]
+    again = sorted({i for i in waiting + retried if i not in seen})
     for part in chunked(again, SUITEQL_IN_LIMIT):
         rows += keyset_rows(
             contract_items_query(ChangeScope.by_ids(part), settings), page_size=page, hook=hook
@@ -93,6 +98,7 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
             len(again),
         )
 
+    outcome = retry.extract_outcome(scope, retried, (r[f.NsContractItem.ID] for r in rows))
     contracts = [str(r[f.NsContractItem.CONTRACT]) for r in rows if r.get(f.NsContractItem.CONTRACT)]
     known = salesforce_ids_with(
         contracts_by_netsuite_ids_soql, contracts, chunk_size=settings.batch_sizes.id_lookup
@@ -103,6 +109,7 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
         "items": rows,
         "waiting_before": waiting,
         "known_contract_ids": sorted(known, key=int),
+        "retry": outcome,
     }
 
 
@@ -136,12 +143,15 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         "failures": [x.model_dump(mode="json") for x in mapped.failures],
         "waiting": [x.model_dump(mode="json") for x in mapped.waiting_for_contract],
         "waiting_contract_ids": mapped.waiting_contract_ids,
+        "retry": batch["retry"],
     }
 
 
 def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Upsert the items, then remember the ones still waiting; returns the run summary."""
+    """Upsert the items, then remember the ones still waiting and the ones that failed; the run summary."""
+    settings = load_settings()
     batch = plan["items"]
+    failed = [x["key"] for x in plan["failures"]]
     waiting_now = sorted({int(w["key"]) for w in plan["waiting"] if str(w["key"]).isdigit()})
     summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_failures(plan["failures"])
     summary.add_skipped(WAITING_REASON, len(plan["waiting"]))
@@ -149,13 +159,18 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
         log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])
         _remember_waiting(plan, waiting_now, dry_run=True)
         summary.add_skipped("dry_run", len(batch["records"]))
+        retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=True, settings=settings,
+                     not_found="contract item")  # fmt: skip
         return summary.as_dict()
 
-    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings(), context)
+    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], settings, context)
     log.info("Contract items: %s", count_statuses(results))
     summary.add_results(results)
     # Only after the writes: a failed load keeps the previous list, so nothing waiting is forgotten.
     _remember_waiting(plan, waiting_now, dry_run=False)
+    failed += [r["external_id"] for r in results if r["status"] == "failed"]
+    retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=False, settings=settings,
+                 not_found="contract item")  # fmt: skip
     return summary.as_dict()
 
 

@@ -36,6 +36,7 @@ from crsync.queries import (
     standard_pricebook_soql,
 )
 from crsync.records import RecordFailure, RunSummary, dump_all
+from crsync.runtime.flows import retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope, salesforce_hook
 from crsync.settings import FlowId, IntegrationSettings, load_settings
 from crsync_provider.links import link_task_to_salesforce
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.RENEWAL_ESTIMATE_TO_OPPORTUNITY.value
 _NT, _O, _Q = f.NsTransaction, f.Opportunity, f.Quote
+#: What a requested id that is not found is (the query reads only renewal transactions).
+_NOT_FOUND = "renewal transaction (of the settings' renewal.transaction_type, order type Renewal)"
 #: ``<key> > {last_id}`` in a :class:`crsync.queries.KeysetQuery` template.
 _KEYSET_CONDITION = re.compile(r"(\S+) > \{last_id\}")
 
@@ -73,24 +76,42 @@ def keyset_template(template: str) -> tuple[str, str]:
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     """Renewal transactions in scope with their lines, and the Salesforce lookups the mapping needs."""
-    scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids")
+    scope = run_scope(
+        context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
+    )
     settings = scope.settings
-    change = change_scope(scope.ids, scope.window.start, scope.window.end)
-    query = renewal_transactions_query(change, settings)
-    template, key = keyset_template(query.template)
+    window = scope.read_window  # the run's window extended back by the overlap
     page = settings.batch_sizes.suiteql_page
     ns = netsuite_hook()
-    log.info("SuiteQL (renewal transactions, %s): %s", change.mode, query.render(0))
-    headers = list(ns.suiteql_keyset(template, key=key, page_size=page))
+    headers = _headers(ns, change_scope(scope.ids, window.start, window.end), settings)
+    retried = retry.ids_to_retry(scope)
+    seen = {int(h[_NT.ID]) for h in headers}
+    for part in chunked([i for i in retried if i not in seen], settings.batch_sizes.id_lookup):
+        headers += _headers(ns, ChangeScope.by_ids(part), settings)
+    outcome = retry.extract_outcome(scope, retried, (h[_NT.ID] for h in headers))
     tran_ids = [str(h[_NT.ID]) for h in headers]
     lines: list[dict[str, Any]] = []
     for part in chunked(tran_ids, settings.batch_sizes.id_lookup):
         lines += list(ns.suiteql(renewal_lines_query(part), page_size=page))
     log.info("Read %d renewal transaction(s) with %d line(s)", len(headers), len(lines))
-    batch: dict[str, Any] = {"dry_run": scope.dry_run, "headers": headers, "lines": lines, "salesforce": {}}
+    batch: dict[str, Any] = {
+        "dry_run": scope.dry_run,
+        "headers": headers,
+        "lines": lines,
+        "salesforce": {},
+        "retry": outcome,
+    }
     if headers:
         batch["salesforce"] = _salesforce_lookups(headers, lines, settings)
     return batch
+
+
+def _headers(ns: Any, change: ChangeScope, settings: IntegrationSettings) -> list[dict[str, Any]]:
+    """The renewal transactions of one change scope, keyset-paged."""
+    query = renewal_transactions_query(change, settings)
+    template, key = keyset_template(query.template)
+    log.info("SuiteQL (renewal transactions, %s): %s", change.mode, query.render(0))
+    return list(ns.suiteql_keyset(template, key=key, page_size=settings.batch_sizes.suiteql_page))
 
 
 def _query_all(sf: Any, soqls: Iterable[str]) -> list[dict[str, Any]]:
@@ -167,6 +188,8 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         "failures": [],
         "skipped": {},
         "bulk_threshold": settings.salesforce.bulk_threshold,
+        "retry": batch["retry"],
+        "stale_line_renewals": {},
     }
     if not batch["headers"]:
         return plan
@@ -194,6 +217,12 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         upserts=[u.model_dump(mode="json") for u in mapped.upserts],
         line_sobject=mapped.line_sobject,
         stale_line_ids=list(mapped.stale_line_ids),
+        # Salesforce line id -> its renewal (a line that cannot be deleted makes the renewal fail, to retry).
+        stale_line_renewals={
+            sf_id: ns_line.split("_", 1)[0]
+            for ns_line, sf_id in existing_line_ids(sf["existing_lines"]).items()
+            if sf_id in set(mapped.stale_line_ids)
+        },
         failures=dump_all(mapped.failures),
         skipped=dict(mapped.skipped),
     )
@@ -224,6 +253,7 @@ def _error_text(result: dict[str, Any]) -> str:
 def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
     """Upsert the renewals in order, delete stale line items; the run summary (counts per renewal)."""
     summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_failures(plan["failures"])
+    settings = load_settings()
     for reason in plan["skipped"].values():
         summary.add_skipped(reason)
     upserts = plan["upserts"]
@@ -237,6 +267,9 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
                      plan["stale_line_ids"][:20])  # fmt: skip
         opportunities = [b for b in upserts if b["sobject"] == _O.SOBJECT]
         summary.add_skipped("dry_run", sum(len(b["records"]) for b in opportunities))
+        failed = [x["key"] for x in plan["failures"]]
+        retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=True, settings=settings,
+                     not_found=_NOT_FOUND)  # fmt: skip
         return summary.as_dict()
 
     sf = salesforce_hook()
@@ -288,6 +321,7 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
         log.info("%s upserts: %s", sobject, counts)
 
     stale = list(plan["stale_line_ids"])
+    undeleted: list[RecordFailure] = []
     if stale:
         deleted = sf.delete_collection(stale)
         gone = 0
@@ -296,10 +330,15 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
             if result.get("success") or "ENTITY_IS_DELETED" in codes:
                 gone += 1
                 continue
-            summary.add_failures([RecordFailure(
+            undeleted.append(RecordFailure(
                 key=line_id, code="stale_line_not_deleted",
                 message=f"{plan['line_sobject']} {line_id} (dropped in NetSuite) could not be deleted: "
                 + "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or []),
-            )])  # fmt: skip
+            ))  # fmt: skip
+        summary.add_failures(undeleted)
         log.info("Deleted %d stale %s record(s) of %d", gone, plan["line_sobject"], len(stale))
+    failed = [x["key"] for x in plan["failures"]] + sorted(failed_renewals)
+    failed += [plan["stale_line_renewals"].get(x.key, "") for x in undeleted]
+    retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=False, settings=settings,
+                 not_found=_NOT_FOUND)  # fmt: skip
     return summary.as_dict()
