@@ -28,7 +28,5 @@ export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
 export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
-if [ "${CRSYNC_USE_SANDBOX:-1}" = "1" ]; then
-  # Sandbox-only credentials (README "The sandbox"): connection JSON for the local stand-ins.
-  eval "$("$ROOT/.venv/bin/python" -m cr_sandbox.connections --shell)"
-fi
+# The sandbox connections are not defined here: AIRFLOW_CONN_* variables would take precedence over a
+# connection saved in the UI. bin/setup-airflow creates them in the metadata DB where none exists.
