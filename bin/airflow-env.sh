@@ -14,7 +14,8 @@ export AIRFLOW__CORE__XCOM_BACKEND="${AIRFLOW__CORE__XCOM_BACKEND:-airflow.provi
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH:-file://$AIRFLOW_HOME/xcom}"
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD:-512}"
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION:-gzip}"
-export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES="${AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES:-crsync.*}"
+# [core] allowed_deserialization_classes stays at Airflow's default: every XCom value is plain JSON
+# (dicts/lists; pydantic models are dumped with mode="json"), so no project class is ever deserialized.
 # Local SQLite metadata DB only: wait up to 60 s for a write lock instead of failing after 5 s.
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-crsync.runtime.sqlite_metadata.CONNECT_ARGS}"

@@ -89,6 +89,10 @@ def test_each_task_stores_its_payload_once_as_plain_json(run_hourly):
         json.loads(text)
     for row in rows:
         assert "__classname__" not in json.dumps(row.value), (row.task_id, row.value)
+    # ... so the project leaves the deserialization allow-list at Airflow's default.
+    from airflow.configuration import conf
+
+    assert conf.get("core", "allowed_deserialization_classes") == "airflow.*"
 
 
 def test_maintenance_removes_the_xcom_files_of_old_runs_only(flow_dags, run_hourly, caplog):
