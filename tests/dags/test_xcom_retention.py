@@ -132,6 +132,33 @@ def test_maintenance_removes_the_xcom_files_of_old_runs_only(flow_dags, run_hour
     assert value["deleted_files"] == len(old_files)
 
 
+def set_run_state(run, state: str) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(
+            update(DagRun).where(DagRun.dag_id == run.dag_id, DagRun.run_id == run.run_id).values(state=state)
+        )
+
+
+def test_maintenance_keeps_a_run_that_is_still_running(flow_dags, run_hourly, caplog):
+    stalled = run_hourly()
+    files = run_files(OPP_DAG, stalled.run_id)
+    age(files, 60)
+    set_run_state(stalled, "running")  # e.g. a run stuck for weeks: its batches may still be read
+    caplog.set_level("INFO")
+    try:
+        maintenance = flow_dags[MAINTENANCE_DAG].test(run_conf={"dry_run": False}, logical_date=None)
+    finally:
+        set_run_state(stalled, "success")
+
+    assert maintenance.state == "success"
+    assert all(p.exists() for p in files)
+    assert f"Kept {OPP_DAG}/{stalled.run_id}: files older than the cutoff but the run is still queued or running" in caplog.text
+
+
 def test_maintenance_dry_run_deletes_nothing(flow_dags, run_hourly):
     old_run = run_hourly()
     old_files = run_files(OPP_DAG, old_run.run_id)
