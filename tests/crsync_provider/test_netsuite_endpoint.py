@@ -53,11 +53,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 class _Reply(BaseHTTPRequestHandler):
-    reply: tuple[int, str, bytes] = (200, "text/plain", b"")
-
     def _answer(self) -> None:
         status, content_type, body = self.server.reply  # type: ignore[attr-defined]
         self.send_response(status)
+        for name, value in getattr(self.server, "headers", {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -138,6 +138,20 @@ def test_a_reply_that_is_not_netsuite_is_not_echoed(monkeypatch, internal_servic
     with pytest.raises(Exception) as failure:
         hook.suiteql_page("SELECT id FROM customer", limit=1)
     assert MARKER not in str(failure.value)
+
+
+def test_a_redirect_is_not_followed(monkeypatch, sent, internal_service):
+    """A host may not send the hook elsewhere (e.g. to an internal http:// service) with a redirect."""
+    internal_service.reply = (302, "text/html", f"<a>{MARKER}</a>".encode())  # type: ignore[attr-defined]
+    internal_service.headers = {"Location": "http://10.0.0.5:8080/admin"}  # type: ignore[attr-defined]
+    host = f"http://127.0.0.1:{internal_service.server_address[1]}"
+    hook = NetSuiteHook(define_connection(monkeypatch, "ns_redirect", host))
+
+    ok, message = hook.test_connection()
+
+    assert not ok and "did not answer like NetSuite (HTTP 302, text/html)" in message
+    assert MARKER not in message
+    assert [url for url in sent if "10.0.0.5" in url] == []
 
 
 def test_a_netsuite_error_shows_its_code_and_message(monkeypatch, sandbox):

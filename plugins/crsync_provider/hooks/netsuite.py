@@ -660,7 +660,9 @@ class NetSuiteHook(BaseHook):
 
         def post() -> requests.Response:
             with self.semaphore:
-                resp = self.session.post(self.token_url, data=data, timeout=self.timeout, verify=self._verify)
+                resp = self.session.post(
+                    self.token_url, data=data, timeout=self.timeout, verify=self._verify, allow_redirects=False
+                )
             if resp.status_code >= 400:
                 error = error_from_response(resp)
                 if 400 <= resp.status_code < 500 and resp.status_code != 429:
@@ -772,7 +774,8 @@ class NetSuiteHook(BaseHook):
             requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
         )
         with self.semaphore:
-            resp = self.session.send(prepared, timeout=self.timeout, **self._send_settings)
+            # No redirects: a reply may not send the hook to another host (netsuite_endpoint).
+            resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
         time.sleep(0)  # yield the GIL: the thread just given the slot sends now, not after our bookkeeping
         if resp.status_code < 400:
