@@ -14,7 +14,8 @@ export AIRFLOW__CORE__XCOM_BACKEND="${AIRFLOW__CORE__XCOM_BACKEND:-airflow.provi
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH:-file://$AIRFLOW_HOME/xcom}"
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_THRESHOLD:-512}"
 export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION="${AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION:-gzip}"
-export AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES="${AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES:-crsync.*}"
+# [core] allowed_deserialization_classes stays at Airflow's default: every XCom value is plain JSON
+# (dicts/lists; pydantic models are dumped with mode="json"), so no project class is ever deserialized.
 # Local SQLite metadata DB only: wait up to 60 s for a write lock instead of failing after 5 s.
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-crsync.runtime.sqlite_metadata.CONNECT_ARGS}"
@@ -28,7 +29,5 @@ export AIRFLOW__API__HOST="${AIRFLOW__API__HOST:-127.0.0.1}"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="${AIRFLOW__CORE__EXECUTION_API_SERVER_URL:-http://$AIRFLOW__API__HOST:$AIRFLOW__API__PORT/execution/}"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
 export NO_PROXY="${NO_PROXY:-127.0.0.1,localhost}"
-if [ "${CRSYNC_USE_SANDBOX:-1}" = "1" ]; then
-  # Sandbox-only credentials (README "The sandbox"): connection JSON for the local stand-ins.
-  eval "$("$ROOT/.venv/bin/python" -m cr_sandbox.connections --shell)"
-fi
+# The sandbox connections are not defined here: AIRFLOW_CONN_* variables would take precedence over a
+# connection saved in the UI. bin/setup-airflow creates them in the metadata DB where none exists.

@@ -38,7 +38,7 @@ from crsync_provider.decorators import salesforce_write_task
     doc_md=__doc__,
 )
 def crsync_reconciliation():
-    @task
+    @task(multiple_outputs=False)
     def reconcile(**context) -> dict:
         from crsync.runtime.flows import reconciliation as flow
 
@@ -50,7 +50,7 @@ def crsync_reconciliation():
 
         return flow.repair(reconciled, context)
 
-    @task
+    @task(multiple_outputs=False)
     def report(reconciled: dict, repaired: dict, **context) -> dict:
         from crsync.runtime.flows import reconciliation as flow
 

@@ -34,13 +34,13 @@ DAG_ID = "ns_contract_item_to_sf_contract_item"
     doc_md=__doc__,
 )
 def ns_contract_item_to_sf_contract_item():
-    @task
+    @task(multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import contract_item as flow
 
         return flow.extract(context, window_length=DAILY)
 
-    @task
+    @task(multiple_outputs=False)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import contract_item as flow
 
@@ -52,7 +52,7 @@ def ns_contract_item_to_sf_contract_item():
 
         return flow.load(plan, context)
 
-    @task
+    @task(multiple_outputs=False)
     def report(summary: dict) -> dict:
         from crsync.runtime.flows import common
 

@@ -35,13 +35,13 @@ DAG_ID = "ns_contract_to_sf_contract"
     doc_md=__doc__,
 )
 def ns_contract_to_sf_contract():
-    @task
+    @task(multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import contract as flow
 
         return flow.extract(context, window_length=DAILY)
 
-    @task
+    @task(multiple_outputs=False)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import contract as flow
 
@@ -59,7 +59,7 @@ def ns_contract_to_sf_contract():
 
         return flow.link_opportunities(plan, loaded, context)
 
-    @task
+    @task(multiple_outputs=False)
     def report(summary: dict) -> dict:
         from crsync.runtime.flows import common
 

@@ -34,13 +34,13 @@ DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
     doc_md=__doc__,
 )
 def ns_renewal_estimate_to_sf_opportunity():
-    @task
+    @task(multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import renewal_estimate as flow
 
         return flow.extract(context, window_length=DAILY)
 
-    @task
+    @task(multiple_outputs=False)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import renewal_estimate as flow
 
@@ -52,7 +52,7 @@ def ns_renewal_estimate_to_sf_opportunity():
 
         return flow.load(plan, context)
 
-    @task
+    @task(multiple_outputs=False)
     def report(summary: dict) -> dict:
         from crsync.runtime.flows import common
 

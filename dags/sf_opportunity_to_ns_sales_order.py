@@ -43,13 +43,13 @@ DAG_ID = "sf_opportunity_to_ns_sales_order"
     doc_md=__doc__,
 )
 def sf_opportunity_to_ns_sales_order():
-    @task
+    @task(multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
         return flow.extract(context, window_length=HOURLY)
 
-    @task
+    @task(multiple_outputs=False)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
@@ -79,7 +79,7 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.write_back(plan, customers, list(order_results), context)
 
-    @task
+    @task(multiple_outputs=False)
     def report(summary: dict) -> dict:
         from crsync.runtime.flows import common
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from cr_sandbox import clients
 from cr_sandbox.config import PROJECT_ROOT
+from cr_sandbox.connections import env_connections
 from cr_sandbox.process import RunningSandbox, running_sandbox
 
 HOURLY_DAG = "sf_opportunity_to_ns_sales_order"
@@ -54,7 +55,9 @@ class Demo:
         self.config = sandbox.config
         self.sf = clients.salesforce(self.config)
         self.steps: list[Step] = []
-        self.env = {**os.environ, **sandbox.env(), "CRSYNC_USE_SANDBOX": "1"}
+        # The demo drives its own sandbox (free ports): its DAG runs must use it, whatever connection of
+        # the same id is saved in this Airflow home, so the connections are variables (they win).
+        self.env = {**os.environ, **sandbox.env(), "CRSYNC_USE_SANDBOX": "1", **env_connections(self.config)}
 
     # ----------------------------------------------------------------- plumbing
 

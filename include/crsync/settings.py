@@ -288,6 +288,13 @@ class AlertSettings(_Strict):
     smtp_conn_id: Annotated[str, Field(min_length=1)] = "smtp_default"
 
 
+class MaintenanceSettings(_Strict):
+    """What the ``crsync_maintenance`` DAG and ``bin/clean-airflow-db`` keep (docs/operations.md)."""
+
+    #: Days the XCom files (object storage) and the metadata DB rows of a finished run are kept.
+    xcom_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
 class IntegrationSettings(_Strict):
     """The whole settings file."""
 
@@ -300,6 +307,7 @@ class IntegrationSettings(_Strict):
     salesforce: SalesforceSettings = SalesforceSettings()
     nightly: NightlySettings = NightlySettings()
     alerts: AlertSettings = AlertSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 
     def is_enabled(self, flow: FlowId | str) -> bool:

@@ -6,6 +6,11 @@ does. These decorators build the same Python task on an operator class that carr
 body names the record it wrote with :func:`crsync_provider.links.link_task_to_netsuite` /
 :func:`~crsync_provider.links.link_task_to_salesforce`, and Airflow stores the URL when the task ends.
 
+Unlike ``@task``, they default to ``multiple_outputs=False``: the flows return dicts (annotated
+``-> dict``), from which ``@task`` would infer ``multiple_outputs=True`` and store the whole dict *and*
+each key again (the payload twice, in XCom rows and object-storage files). Pass
+``multiple_outputs=True`` explicitly to get Airflow's behaviour.
+
 Usage (same keyword arguments as ``@task``)::
 
     @netsuite_write_task(pool="netsuite_api")
@@ -45,6 +50,7 @@ class SalesforceWriteDecoratedOperator(_PythonDecoratedOperator):
 
 def netsuite_write_task(python_callable: Callable | None = None, **kwargs: Any) -> Any:
     """``@task`` for a function that writes NetSuite records (adds "Open in NetSuite")."""
+    kwargs.setdefault("multiple_outputs", False)  # the returned dict is stored once (module docstring)
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=NetSuiteWriteDecoratedOperator, **kwargs
     )
@@ -52,6 +58,7 @@ def netsuite_write_task(python_callable: Callable | None = None, **kwargs: Any) 
 
 def salesforce_write_task(python_callable: Callable | None = None, **kwargs: Any) -> Any:
     """``@task`` for a function that writes Salesforce records (adds "Open in Salesforce")."""
+    kwargs.setdefault("multiple_outputs", False)  # the returned dict is stored once (module docstring)
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=SalesforceWriteDecoratedOperator, **kwargs
     )

@@ -19,6 +19,7 @@ EXPECTED_TASKS = {
     "ns_contract_item_to_sf_contract_item": {"extract", "transform", "load", "report"},
     "ns_renewal_estimate_to_sf_opportunity": {"extract", "transform", "load", "report"},
     "crsync_reconciliation": {"reconcile", "repair", "report"},
+    "crsync_maintenance": {"purge_xcom_files"},
 }
 #: DAGs that only read unless a param says otherwise: no dry run, a write switch that defaults to off.
 READ_ONLY_BY_DEFAULT = {"crsync_reconciliation": "repair"}
@@ -68,6 +69,7 @@ def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
         ("ns_contract_item_to_sf_contract_item", "2026-03-01T02:30:00+00:00"),
         ("ns_renewal_estimate_to_sf_opportunity", "2026-03-01T03:00:00+00:00"),
         ("crsync_reconciliation", "2026-03-01T04:00:00+00:00"),
+        ("crsync_maintenance", "2026-03-01T05:00:00+00:00"),
     ],
 )
 def test_schedules_give_utc_windows_of_one_period(dagbag, dag_id, window_end):

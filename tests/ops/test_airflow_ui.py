@@ -20,6 +20,11 @@ def test_banner_prints_the_ui_url_and_the_generated_login(airflow_stack: Airflow
     assert f"Airflow UI:  {airflow_stack.api_url}" in out
     assert re.search(rf"Login:\s+admin / {re.escape(airflow_stack.password())}\b", out)
     assert "bin/airflow dags unpause" in out
+    # Which connection each id resolves to: here the sandbox's (created by bin/setup-airflow), host only.
+    ns_url, sf_url = airflow_stack.sandbox.netsuite_url, airflow_stack.sandbox.salesforce_url
+    assert f"netsuite_default: sandbox (metadata DB), {ns_url}" in out
+    assert f"salesforce_default: sandbox (metadata DB), {sf_url}" in out
+    assert airflow_stack.sandbox.netsuite.consumer_secret not in out
 
 
 def test_flow_dags_listed_without_import_errors_and_paused_at_creation(airflow_stack: AirflowStack):

@@ -32,6 +32,12 @@ from airflow.sdk import BaseHook
 
 from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
 from crsync_provider.hooks._http import make_session
+from crsync_provider.hooks.netsuite_endpoint import (
+    check_same_host,
+    checked_base_url,
+    netsuite_error_of,
+    not_netsuite_message,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -149,13 +155,12 @@ def unexpected_reply(resp: requests.Response) -> NetSuiteUnexpectedReplyError | 
     content_type = resp.headers.get("Content-Type", "")
     if "json" in content_type.lower():
         return None
-    snippet = " ".join(resp.text[:120].split())
+    # Never the body: the host may not be NetSuite (netsuite_endpoint).
     return NetSuiteUnexpectedReplyError(
         resp.status_code,
         "UNEXPECTED_REPLY",
-        f"NetSuite answered {resp.status_code} with {content_type or 'no content type'} instead of JSON "
-        f"({snippet!r}); the request may not have reached NetSuite. Check the connection's base URL "
-        "(host) and any proxy or firewall in between, or NetSuite's status page if it persists",
+        f"{not_netsuite_message(resp)} (the reply is not JSON; the request may not have reached NetSuite: "
+        "also check any proxy or firewall in between, or NetSuite's status page if it persists)",
         method=resp.request.method if resp.request is not None else None,
         url=_strip_query(resp.url),
     )
@@ -164,29 +169,13 @@ def unexpected_reply(resp: requests.Response) -> NetSuiteUnexpectedReplyError | 
 def error_from_response(resp: requests.Response) -> NetSuiteError:
     """Map an error reply to the typed :class:`NetSuiteError` it stands for."""
     status = resp.status_code
-    code: str | None = None
-    path: str | None = None
-    detail = resp.reason or "error"
     try:
         body = resp.json()
     except ValueError:
         body = None
-    if isinstance(body, dict):
-        details = body.get("o:errorDetails") or []
-        first = details[0] if details and isinstance(details[0], dict) else {}
-        code = first.get("o:errorCode") or body.get("o:errorCode") or body.get("error")
-        path = first.get("o:errorPath")
-        detail = (
-            first.get("detail")
-            or body.get("error_description")
-            or body.get("detail")
-            or body.get("title")
-            or detail
-        )
-        if len(details) > 1:
-            detail += "".join(f"; {d.get('detail')}" for d in details[1:] if isinstance(d, dict))
-    elif resp.text:
-        detail = resp.text[:500]
+    # Only NetSuite's error code and message are repeated, never a raw body (netsuite_endpoint).
+    known = netsuite_error_of(body)
+    code, detail, path = known if known else ("UNEXPECTED_REPLY", not_netsuite_message(resp), None)
     retry_after = _parse_retry_after(resp.headers.get("Retry-After"))
     cls: type[NetSuiteError]
     if status in (401, 403):
@@ -503,7 +492,7 @@ class NetSuiteHook(BaseHook):
         for suffix in ("/services/rest", "/services"):
             if host.endswith(suffix):
                 host = host[: -len(suffix)]
-        return host
+        return checked_base_url(host, self.netsuite_conn_id)  # https:// only (loopback excepted)
 
     @property
     def api_root(self) -> str:
@@ -675,7 +664,9 @@ class NetSuiteHook(BaseHook):
 
         def post() -> requests.Response:
             with self.semaphore:
-                resp = self.session.post(self.token_url, data=data, timeout=self.timeout, verify=self._verify)
+                resp = self.session.post(
+                    self.token_url, data=data, timeout=self.timeout, verify=self._verify, allow_redirects=False
+                )
             if resp.status_code >= 400:
                 error = error_from_response(resp)
                 if 400 <= resp.status_code < 500 and resp.status_code != 429:
@@ -787,7 +778,8 @@ class NetSuiteHook(BaseHook):
             requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
         )
         with self.semaphore:
-            resp = self.session.send(prepared, timeout=self.timeout, **self._send_settings)
+            # No redirects: a reply may not send the hook to another host (netsuite_endpoint).
+            resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
         time.sleep(0)  # yield the GIL: the thread just given the slot sends now, not after our bookkeeping
         if resp.status_code < 400:
@@ -824,7 +816,8 @@ class NetSuiteHook(BaseHook):
             effect; returns the outcome (then no new attempt is sent) or None.
         :raises NetSuiteError: the typed error of the last attempt.
         """
-        url = path if path.startswith("https://") or path.startswith("http://") else self.api_root + path
+        absolute = "://" in path.split("?", 1)[0]
+        url = check_same_host(path, self.base_url) if absolute else self.api_root + path
         refreshed = [False]
         suspect = [False]
 
