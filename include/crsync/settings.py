@@ -230,6 +230,15 @@ class SalesforceSettings(_Strict):
     multi_currency: bool = False
 
 
+class HttpSettings(_Strict):
+    """How long to wait for NetSuite and Salesforce, per HTTP request (token fetches and polls included)."""
+
+    #: Seconds to wait for a connection (TCP + TLS) to be set up.
+    connect_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Seconds to wait for the server's next bytes once a request is sent (not for the whole reply).
+    read_timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go besides the task log (Airflow connection ids, never credentials)."""
 
@@ -248,6 +257,7 @@ class IntegrationSettings(_Strict):
     batch_sizes: BatchSizes = BatchSizes()
     netsuite: NetSuiteSettings
     salesforce: SalesforceSettings = SalesforceSettings()
+    http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
 
