@@ -2,8 +2,8 @@
 within the settings' read timeout (one retry), with an error that says what timed out and what to check, and
 the failure notifier reports the task as timed out.
 
-The stand-ins stall through their governance knobs (``rate_slow`` 1, ``slow_ms`` 60 s): the request is
-handled but its reply leaves a minute later, as a hung vendor or proxy would behave.
+The stand-ins stall through their governance knobs (``rate_slow`` 1, ``slow_ms`` 30 s): the request is
+handled but its reply leaves 30 s later, as a hung vendor or proxy would behave.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from tests.reliability.conftest import NO_FAULTS, NS, SF
 
-STALL_MS = 60_000
+STALL_MS = 30_000
 READ_TIMEOUT = 1.5
 
 
@@ -40,14 +40,28 @@ def short_timeouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def stalled(fresh):
-    """Stall every vendor request of both stand-ins for a minute; undo afterwards."""
+    """``stall(system)``: every vendor request of that stand-in answers 30 s late; undone afterwards."""
+
+    touched: list[str] = []
 
     def stall(system: str) -> None:
+        touched.append(system)
         fresh.control(system, "governance", {"rate_slow": 1.0, "slow_ms": STALL_MS})
 
     yield stall
-    for system in (NS, SF):
+    for system in touched:
         fresh.control(system, "governance", {**NO_FAULTS, "slow_ms": 2000})
+        if system != NS:
+            continue  # only NetSuite's stand-in enforces a concurrency limit
+        # Requests the client gave up on are still held by the stand-in until their stall ends; wait for
+        # them, so they do not count against a later test's concurrency limit.
+        deadline = time.monotonic() + STALL_MS / 1000 + 15
+        while True:
+            fresh.control(system, "stats/reset")  # the peak restarts at the requests in flight now
+            if fresh.control(system, "stats", method="GET")["peak_concurrency"] == 0:
+                break
+            assert time.monotonic() < deadline, f"{system}: stalled requests still in flight"
+            time.sleep(1)
 
 
 def test_a_stalled_salesforce_query_fails_within_the_read_timeout(sandbox_env, short_timeouts, stalled):
@@ -60,7 +74,7 @@ def test_a_stalled_salesforce_query_fails_within_the_read_timeout(sandbox_env, s
     with pytest.raises(HttpTimeoutError) as caught:
         list(hook.query("SELECT Id FROM Account LIMIT 1"))
     elapsed = time.monotonic() - started
-    # Two attempts of 1.5 s plus one backoff (at most 0.5 s), never the one-minute stall.
+    # Two attempts of 1.5 s plus one backoff (at most 0.5 s), never the 30 s stall.
     assert elapsed < 2 * READ_TIMEOUT + 3, elapsed
     message = str(caught.value)
     assert message.startswith("Salesforce sent no reply within 1.5 s (read timeout, http.read_timeout")
@@ -124,9 +138,9 @@ def test_a_stalled_run_fails_and_the_alert_says_it_timed_out(
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert run.state == "failed" and tis["extract"].state == "failed", {k: t.state for k, t in tis.items()}
     # Two attempts of 1.5 s plus the task's start on a busy machine; without the timeout one attempt alone
-    # would wait out the 60 s stall.
-    assert tis["extract"].duration < STALL_MS / 1000 / 2, tis["extract"].duration
-    assert elapsed < STALL_MS / 1000, elapsed
+    # would wait out the 30 s stall.
+    assert tis["extract"].duration < STALL_MS / 1000, tis["extract"].duration
+    assert elapsed < 2 * STALL_MS / 1000, elapsed
     output = capfd.readouterr()
     logged = caplog.text + output.out + output.err
     assert "Contract renewal sync timed out: DAG sf_opportunity_to_ns_sales_order" in logged
