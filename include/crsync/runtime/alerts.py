@@ -35,6 +35,8 @@ def timeout_description(context: Any) -> str | None:
     error = context.get("exception")
     ti = context.get("ti") or context.get("task_instance")
     task = context.get("task") or getattr(ti, "task", None)
+    # By class name: the notifier imports neither the provider nor Airflow core (both define the classes,
+    # and Airflow has an AirflowTaskTimeout in the Task SDK and one in core).
     if error is not None and type(error).__name__ == "HttpTimeoutError":
         return f"{error}"
     if error is not None and type(error).__name__ == "AirflowTaskTimeout":
