@@ -3,7 +3,7 @@
 A real Airflow (``airflow standalone``: API server, scheduler with LocalExecutor at parallelism 4,
 DAG processor, triggerer) on the benchmark's metadata DB, with a settings copy (``CRSYNC_SETTINGS_FILE``)
 whose ``batch_sizes.netsuite_writes_per_task`` is small so ``load_orders`` maps over several chunks.
-Each ``load_orders`` task takes ``NETSUITE_TASK_SLOTS`` of the ``netsuite_api`` pool (sized to the
+Each ``load_orders`` task takes ``netsuite.concurrency`` slots of the ``netsuite_api`` pool (sized to the
 account limit), so however many workers are free, NetSuite never sees more than the limit at once.
 The figures: the NetSuite stand-in's peak concurrency and 429 count, and how many load tasks overlapped.
 """

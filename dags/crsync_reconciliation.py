@@ -21,7 +21,16 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from crsync.runtime.dag_defaults import START_DATE, default_args, nightly_timetable
+from crsync.runtime.dag_defaults import (
+    DAILY,
+    NETSUITE_POOL,
+    NETSUITE_READ_SLOTS,
+    START_DATE,
+    default_args,
+    nightly_timetable,
+    run_timeout,
+    run_timeout_notifier,
+)
 from crsync.runtime.flows.reconciliation import DAG_ID, reconciliation_params
 from crsync_provider.decorators import salesforce_write_task
 
@@ -33,12 +42,14 @@ from crsync_provider.decorators import salesforce_write_task
     catchup=False,
     max_active_runs=1,
     params=reconciliation_params(),
-    default_args=default_args(),
+    default_args=default_args(DAILY),
+    dagrun_timeout=run_timeout(DAILY),
+    on_failure_callback=run_timeout_notifier(),
     tags=["contract-renewals", "reconciliation"],
     doc_md=__doc__,
 )
 def crsync_reconciliation():
-    @task(multiple_outputs=False)
+    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, multiple_outputs=False)
     def reconcile(**context) -> dict:
         from crsync.runtime.flows import reconciliation as flow
 

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from crsync.runtime.dag_defaults import DAILY, START_DATE, default_args, nightly_timetable
+from crsync.runtime.dag_defaults import (
+    DAILY,
+    NETSUITE_POOL,
+    NETSUITE_READ_SLOTS,
+    START_DATE,
+    default_args,
+    nightly_timetable,
+    run_timeout,
+    run_timeout_notifier,
+)
 from crsync.runtime.params import netsuite_source_params
 from crsync_provider.decorators import salesforce_write_task
 
@@ -29,12 +38,14 @@ DAG_ID = "ns_contract_item_to_sf_contract_item"
     catchup=False,
     max_active_runs=1,
     params=netsuite_source_params("contract item"),
-    default_args=default_args(),
+    default_args=default_args(DAILY),
+    dagrun_timeout=run_timeout(DAILY),
+    on_failure_callback=run_timeout_notifier(),
     tags=["contract-renewals", "netsuite-to-salesforce"],
     doc_md=__doc__,
 )
 def ns_contract_item_to_sf_contract_item():
-    @task(multiple_outputs=False)
+    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import contract_item as flow
 

@@ -20,10 +20,13 @@ from airflow.sdk import dag, task
 from crsync.runtime.dag_defaults import (
     HOURLY,
     NETSUITE_POOL,
-    NETSUITE_TASK_SLOTS,
+    NETSUITE_READ_SLOTS,
     START_DATE,
     default_args,
     hourly_timetable,
+    netsuite_task_slots,
+    run_timeout,
+    run_timeout_notifier,
 )
 from crsync.runtime.params import opportunity_params
 from crsync_provider.decorators import netsuite_write_task, salesforce_write_task
@@ -38,11 +41,16 @@ DAG_ID = "sf_opportunity_to_ns_sales_order"
     catchup=False,
     max_active_runs=1,
     params=opportunity_params(),
-    default_args=default_args(),
+    default_args=default_args(HOURLY),
+    dagrun_timeout=run_timeout(HOURLY),
+    on_failure_callback=run_timeout_notifier(),
     tags=["contract-renewals", "salesforce-to-netsuite"],
     doc_md=__doc__,
 )
 def sf_opportunity_to_ns_sales_order():
+    # netsuite.concurrency (settings): the pool slots of each load task and its concurrent requests.
+    load_slots = netsuite_task_slots()
+
     @task(multiple_outputs=False)
     def extract(**context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
@@ -55,11 +63,11 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.transform(batch)
 
-    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=load_slots)
     def load_customers(plan: dict, **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
-        return flow.load_customers(plan, context, concurrency=NETSUITE_TASK_SLOTS)
+        return flow.load_customers(plan, context, concurrency=load_slots)
 
     @task
     def order_chunks(plan: dict) -> list[dict]:
@@ -67,13 +75,13 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.order_chunks(plan)
 
-    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_TASK_SLOTS)
+    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=load_slots)
     def load_orders(chunk: dict, customers: dict, **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
-        return flow.load_orders(chunk, customers, context, concurrency=NETSUITE_TASK_SLOTS)
+        return flow.load_orders(chunk, customers, context, concurrency=load_slots)
 
-    @salesforce_write_task
+    @salesforce_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads order numbers
     def write_back(plan: dict, customers: dict, order_results: list[dict], **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 

@@ -280,6 +280,15 @@ class NightlySettings(_Strict):
     retry_max_ids: Annotated[int, Field(ge=1, le=10_000)] = 1000
 
 
+class HttpSettings(_Strict):
+    """How long to wait for NetSuite and Salesforce, per HTTP request (token fetches and polls included)."""
+
+    #: Seconds to wait for a connection (TCP + TLS) to be set up.
+    connect_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: Seconds to wait for the server's next bytes once a request is sent (not for the whole reply).
+    read_timeout: Annotated[float, Field(gt=0, le=3600)] = 120.0
+
+
 class AlertSettings(_Strict):
     """Where failure alerts go besides the task log (Airflow connection ids, never credentials)."""
 
@@ -306,6 +315,9 @@ class IntegrationSettings(_Strict):
     netsuite: NetSuiteSettings
     salesforce: SalesforceSettings = SalesforceSettings()
     nightly: NightlySettings = NightlySettings()
+
+
+    http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"

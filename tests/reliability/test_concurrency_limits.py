@@ -1,7 +1,7 @@
 """The flows' own traffic never trips NetSuite's concurrency limit, whatever limit is configured.
 
 For each limit the connection's ``concurrency_limit`` and the stand-in's account limit are both set to
-it, while the DAG's load tasks still ask for ``NETSUITE_TASK_SLOTS`` (5) parallel requests: the hook
+it, while the DAG's load tasks still ask for ``netsuite.concurrency`` (5) parallel requests: the hook
 must hold the smaller of the two. The stand-in's ``/__sandbox/stats`` must then show no request refused
 over the limit and a peak concurrency within it.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from crsync.runtime.dag_defaults import NETSUITE_TASK_SLOTS
+from crsync.runtime.dag_defaults import netsuite_task_slots
 from tests.reliability.conftest import NS, SF, opportunities, orders_by_external_id
 
 N_OPPORTUNITIES = 24
@@ -20,7 +20,7 @@ N_OPPORTUNITIES = 24
 def test_no_429_from_own_traffic_at_any_limit(
     limit, fresh, ns_connection, run_opportunity_flow, ns_sql, sf_api
 ):
-    assert NETSUITE_TASK_SLOTS >= limit  # the tasks ask for at least the limit
+    assert netsuite_task_slots() >= limit  # the tasks ask for at least the limit
     ns_connection(concurrency_limit=limit)
     fresh.control(NS, "governance", {"concurrency_limit": limit, "latency_ms": 40})
     opp_ids = fresh.control(SF, "seed", {"opportunities": N_OPPORTUNITIES, "lines_per_opportunity": 2})[

@@ -1,8 +1,28 @@
-"""What every flow DAG shares: schedules, start date, retries and the failure notifier."""
+"""What every flow DAG shares: schedules, start date, retries, time limits, pools and the failure notifier.
+
+Time limits (docs/operations.md, "Time limits"). A stalled connection is caught first, within minutes, by
+the request timeouts of the settings' ``http`` section (every HTTP call, one retry). These limits are the
+backstop for anything else that never ends (a hung worker, a lock wait, a backlog far beyond one run):
+
+============  ==========================  ================================================================
+cadence       ``execution_timeout``        ``dagrun_timeout``
+              (each try of each task)      (the whole run, retries included)
+============  ==========================  ================================================================
+hourly        45 min                       3 h: at most two missed hours, then the next run starts
+nightly       3 h                          12 h: ends well before the next night's run
+============  ==========================  ================================================================
+
+A task over its limit fails (and is retried like any failure); a run over its limit fails with its
+unfinished tasks stopped. Both are reported through :class:`SyncFailureNotifier`, which says what timed
+out, after how long and what to check.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from airflow.sdk import CronDataIntervalTimetable
 
@@ -10,12 +30,48 @@ from crsync.runtime.alerts import SyncFailureNotifier
 
 START_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 NETSUITE_POOL = "netsuite_api"
-# Pool slots one NetSuite load task takes; its bounded client uses that many parallel requests, so the
-# pool (sized to the account limit) holds the limit across every worker. Keep it <= the pool size.
-NETSUITE_TASK_SLOTS = 5
+#: Pool slots of a task that only reads NetSuite (one request at a time: its hook is bounded to 1).
+NETSUITE_READ_SLOTS = 1
+#: Used when the settings file cannot be read at parse time (the tasks then fail at once saying why).
+DEFAULT_NETSUITE_TASK_SLOTS = 5
+
+
+def netsuite_task_slots() -> int:
+    """Pool slots of a NetSuite load task = its concurrent requests: the setting ``netsuite.concurrency``.
+
+    ``pool_slots`` must be known when the DAG is parsed, so this reads the settings file then. It is the one
+    input a DAG file takes at parse time: one small local file (no network, no metadata DB, no Variable or
+    Connection), cached per file version, so a re-parse after an edit picks the new value up. A file that
+    does not validate gives :data:`DEFAULT_NETSUITE_TASK_SLOTS` here and fails every task at its start with
+    the file's errors. docs/operations.md, "The netsuite_api pool".
+    """
+    from crsync.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV_VAR
+
+    path = Path(os.environ.get(SETTINGS_ENV_VAR) or DEFAULT_SETTINGS_FILE)
+    try:
+        version = path.stat().st_mtime_ns
+    except OSError:
+        return DEFAULT_NETSUITE_TASK_SLOTS
+    return _concurrency_setting(str(path), version)
+
+
+@lru_cache(maxsize=8)
+def _concurrency_setting(path: str, version: int) -> int:
+    from crsync.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(path).netsuite.concurrency
+    except SettingsError:
+        return DEFAULT_NETSUITE_TASK_SLOTS
 
 HOURLY = timedelta(hours=1)
 DAILY = timedelta(days=1)
+
+#: cadence -> (execution_timeout of each task try, dagrun_timeout of the run); see the module docstring.
+TIME_LIMITS: dict[timedelta, tuple[timedelta, timedelta]] = {
+    HOURLY: (timedelta(minutes=45), timedelta(hours=3)),
+    DAILY: (timedelta(hours=3), timedelta(hours=12)),
+}
 
 
 def hourly_timetable() -> CronDataIntervalTimetable:
@@ -28,12 +84,25 @@ def nightly_timetable(minute: int = 0, hour: int = 2) -> CronDataIntervalTimetab
     return CronDataIntervalTimetable(f"{minute} {hour} * * *", timezone="UTC")
 
 
-def default_args() -> dict:
+def run_timeout(cadence: timedelta) -> timedelta:
+    """``dagrun_timeout`` of a DAG run every ``cadence`` (HOURLY or DAILY)."""
+    return TIME_LIMITS[cadence][1]
+
+
+def run_timeout_notifier() -> SyncFailureNotifier:
+    """The DAG-level ``on_failure_callback``: reports a run stopped by its ``dagrun_timeout`` (only that:
+    task failures are reported by the tasks' own callback)."""
+    return SyncFailureNotifier(run_timeouts_only=True)
+
+
+def default_args(cadence: timedelta) -> dict:
+    """Every task's defaults: retries, the failure notifier and the ``execution_timeout`` of the cadence."""
     return {
         "owner": "data-integration",
         "retries": 2,
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": TIME_LIMITS[cadence][0],
         "on_failure_callback": SyncFailureNotifier(),
     }

@@ -31,7 +31,7 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
-from crsync_provider.hooks._http import make_session
+from crsync_provider.hooks._http import DEFAULT_TIMEOUT, TIMEOUT_ATTEMPTS, as_timeout_error, make_session
 from crsync_provider.hooks.netsuite_endpoint import (
     check_same_host,
     checked_base_url,
@@ -379,7 +379,8 @@ class NetSuiteHook(BaseHook):
     ``oauth2_m2m``), TBA consumer key/secret (login/password, or extras ``consumer_key``/
     ``consumer_secret``) and ``token_id``/``token_secret``, M2M
     ``client_id``/``certificate_id``/``private_key`` (PEM) or ``private_key_file``, ``ca_bundle``,
-    ``concurrency_limit`` (default 5), optional ``max_attempts``, ``timeout``, ``backoff_base``,
+    ``concurrency_limit`` (default 5), optional ``max_attempts``, ``timeout`` (read), ``connect_timeout``,
+    ``backoff_base``,
     ``backoff_max``; host = base URL override (default
     ``https://<account>.suitetalk.api.netsuite.com``).
 
@@ -387,7 +388,10 @@ class NetSuiteHook(BaseHook):
     :param concurrency_limit: a stricter limit for this hook; never above the connection's
         ``concurrency_limit`` (the account limit) when the connection sets one.
     :param max_attempts: attempts per request for retryable failures (429, 5xx, dropped connections).
-    :param timeout: seconds to wait for a reply.
+    :param timeout: seconds to wait for the server's next bytes (read timeout); wins over the extras.
+    :param connect_timeout: seconds to set up a connection; wins over the extras.
+    :param default_timeout: (connect, read) seconds used when neither the arguments nor the connection's
+        extras name them (the flows pass the integration settings' ``http`` section).
     :param backoff_base: base of the exponential backoff (full jitter), seconds.
     :param backoff_max: ceiling of one backoff sleep, seconds.
     """
@@ -406,6 +410,8 @@ class NetSuiteHook(BaseHook):
         timeout: float | None = None,
         backoff_base: float | None = None,
         backoff_max: float | None = None,
+        connect_timeout: float | None = None,
+        default_timeout: tuple[float, float] = DEFAULT_TIMEOUT,
     ) -> None:
         super().__init__()
         self.netsuite_conn_id = netsuite_conn_id
@@ -413,9 +419,11 @@ class NetSuiteHook(BaseHook):
             "concurrency_limit": concurrency_limit,
             "max_attempts": max_attempts,
             "timeout": timeout,
+            "connect_timeout": connect_timeout,
             "backoff_base": backoff_base,
             "backoff_max": backoff_max,
         }
+        self._default_timeout = default_timeout
         self._session_lock = threading.Lock()
 
     # ------------------------------------------------------------------ connection form (UI)
@@ -539,7 +547,13 @@ class NetSuiteHook(BaseHook):
 
     @cached_property
     def timeout(self) -> float:
-        return self._setting("timeout", 120.0, float)
+        """Read timeout, seconds."""
+        return self._setting("timeout", self._default_timeout[1], float)
+
+    @cached_property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) seconds sent with every request, token fetches included."""
+        return (self._setting("connect_timeout", self._default_timeout[0], float), self.timeout)
 
     @cached_property
     def backoff_base(self) -> float:
@@ -665,7 +679,7 @@ class NetSuiteHook(BaseHook):
         def post() -> requests.Response:
             with self.semaphore:
                 resp = self.session.post(
-                    self.token_url, data=data, timeout=self.timeout, verify=self._verify, allow_redirects=False
+                    self.token_url, data=data, timeout=self.timeouts, verify=self._verify, allow_redirects=False
                 )
             if resp.status_code >= 400:
                 error = error_from_response(resp)
@@ -699,7 +713,9 @@ class NetSuiteHook(BaseHook):
     def session(self) -> requests.Session:
         """One session with a connection pool at least as large as the concurrency limit."""
         session = make_session(
-            ca_bundle=self.extras.get("ca_bundle"), pool_size=2 * self.concurrency_limit + 2
+            ca_bundle=self.extras.get("ca_bundle"),
+            pool_size=2 * self.concurrency_limit + 2,
+            timeout=self.timeouts,
         )
         session.headers.update({"Accept": "application/json", "User-Agent": "crsync-provider/netsuite"})
         return session
@@ -744,14 +760,32 @@ class NetSuiteHook(BaseHook):
         *,
         retry: Callable[[BaseException], bool] = is_retryable,
     ) -> R:
+        def stop(retry_state: tenacity.RetryCallState) -> bool:
+            # A timed-out attempt already waited the whole timeout: retry it once, not max_attempts times.
+            exc = retry_state.outcome.exception() if retry_state.outcome else None
+            timed_out = isinstance(exc, requests.exceptions.Timeout)
+            limit = min(self.max_attempts, TIMEOUT_ATTEMPTS) if timed_out else self.max_attempts
+            return retry_state.attempt_number >= limit
+
         retryer = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
+            stop=stop,
             wait=self._wait,
             retry=tenacity.retry_if_exception(retry),
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return retryer(fn)
+        try:
+            return retryer(fn)
+        except requests.exceptions.Timeout as exc:
+            request = exc.request
+            raise as_timeout_error(  # type: ignore[misc]
+                exc,
+                system="NetSuite",
+                method=str(getattr(request, "method", None) or "request"),
+                url=str(getattr(request, "url", None) or self.api_root),
+                timeout=self.timeouts,
+                attempts=int(retryer.statistics.get("attempt_number", 1)),
+            ) from exc
 
     def _send_once(
         self,
@@ -779,7 +813,7 @@ class NetSuiteHook(BaseHook):
         )
         with self.semaphore:
             # No redirects: a reply may not send the hook to another host (netsuite_endpoint).
-            resp = self.session.send(prepared, timeout=self.timeout, allow_redirects=False, **self._send_settings)
+            resp = self.session.send(prepared, timeout=self.timeouts, allow_redirects=False, **self._send_settings)
             resp.content  # noqa: B018 - read the whole body while holding the slot
         time.sleep(0)  # yield the GIL: the thread just given the slot sends now, not after our bookkeeping
         if resp.status_code < 400:

@@ -11,6 +11,8 @@ token, OAuth 2.0 JWT, client credentials, direct session). This subclass adds:
 - SOQL paging (``nextRecordsUrl``, child subqueries), sObject Collections upserts/updates in chunks of
   200 with ``allOrNone=false`` and per-record results, a retry of ``UNABLE_TO_LOCK_ROW`` records only,
   and Bulk API 2.0 upserts whose results are mapped back to input order;
+- connect/read timeouts on every request (simple-salesforce sends none; a session adapter adds them),
+  one retry after a timeout, then :class:`~crsync_provider.hooks._http.HttpTimeoutError` saying what to check;
 - retries for 5xx / dropped connections; 401 ``INVALID_SESSION_ID`` and 403
   ``REQUEST_LIMIT_EXCEEDED`` fail fast with a clear message.
 """
@@ -31,7 +33,7 @@ import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce.exceptions import SalesforceError
 
-from crsync_provider.hooks._http import make_session
+from crsync_provider.hooks._http import DEFAULT_TIMEOUT, TIMEOUT_ATTEMPTS, as_timeout_error, make_session
 
 R = TypeVar("R")
 
@@ -131,6 +133,8 @@ class SalesforceSyncHook(SalesforceHook):
     :param backoff_max: ceiling of one backoff sleep, seconds.
     :param bulk_poll_interval: first wait before polling a Bulk 2.0 job, seconds (doubles to 5 s).
     :param bulk_timeout: give up on a Bulk 2.0 job after this many seconds.
+    :param connect_timeout: seconds to set up a connection, for every request (polls included).
+    :param read_timeout: seconds to wait for the server's next bytes, for every request.
     """
 
     def __init__(
@@ -145,8 +149,11 @@ class SalesforceSyncHook(SalesforceHook):
         backoff_max: float = 30.0,
         bulk_poll_interval: float = 0.2,
         bulk_timeout: float = 3600.0,
+        connect_timeout: float = DEFAULT_TIMEOUT[0],
+        read_timeout: float = DEFAULT_TIMEOUT[1],
     ) -> None:
         super().__init__(salesforce_conn_id=salesforce_conn_id, session_id=session_id, session=session)
+        self.timeout = (float(connect_timeout), float(read_timeout))
         self.max_attempts = max(1, max_attempts)
         self.lock_retry_attempts = max(0, lock_retry_attempts)
         self.backoff_base = backoff_base
@@ -162,7 +169,9 @@ class SalesforceSyncHook(SalesforceHook):
         connection = self.get_connection(self.conn_id)
         extras = connection.extra_dejson or {}
         if self.session is None:
-            self.session = self._make_session(self._get_field(extras, "ca_bundle"))
+            self.session = make_session(
+                ca_bundle=self._get_field(extras, "ca_bundle"), pool_size=16, timeout=self.timeout
+            )
         if self.session_id is None:
             token = self._get_field(extras, "session_id")
             if not token and str(self._get_field(extras, "auth_type") or "").lower() == "session":
@@ -175,10 +184,6 @@ class SalesforceSyncHook(SalesforceHook):
                 self.session_id = token
                 self._mask(token)
         return SalesforceHook.conn.func(self)  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _make_session(ca_bundle: str | None) -> requests.Session:
-        return make_session(ca_bundle=ca_bundle, pool_size=16)
 
     @staticmethod
     def _mask(secret: str) -> None:
@@ -230,13 +235,32 @@ class SalesforceSyncHook(SalesforceHook):
                 ) from exc
 
         retryer = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=tenacity.retry_if_exception(_is_retryable),
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return retryer(once)
+        try:
+            return retryer(once)
+        except requests.exceptions.Timeout as exc:
+            request = exc.request
+            timeout_error = as_timeout_error(
+                exc,
+                system="Salesforce",
+                method=str(getattr(request, "method", None) or "request"),
+                url=str(getattr(request, "url", None) or self.conn.base_url),
+                timeout=self.timeout,
+                attempts=int(retryer.statistics.get("attempt_number", 1)),
+            )
+            raise timeout_error from exc  # type: ignore[misc]
+
+    def _stop(self, retry_state: tenacity.RetryCallState) -> bool:
+        """Stop after ``max_attempts``, or after :data:`TIMEOUT_ATTEMPTS` when the last attempt timed out."""
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        timed_out = isinstance(exc, requests.exceptions.Timeout)
+        limit = min(self.max_attempts, TIMEOUT_ATTEMPTS) if timed_out else self.max_attempts
+        return retry_state.attempt_number >= limit
 
     def restful(self, path: str, *, method: str = "GET", **kwargs: Any) -> Any:
         """``conn.restful`` (path under ``/services/data/vXX.X/``) with retries and typed errors."""

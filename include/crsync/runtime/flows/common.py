@@ -49,10 +49,7 @@ def enabled_settings(flow_id: str) -> IntegrationSettings:
 
     A settings file that does not validate fails the task at once, without retries: retrying cannot fix it.
     """
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise AirflowFailException(f"{exc} (fix the settings file, then clear the task)") from exc
+    settings = checked_settings()
     if not getattr(settings.enabled_flows, flow_id):
         raise AirflowSkipException(
             f"Flow {flow_id} is disabled in the integration settings (enabled_flows.{flow_id}: false). "
@@ -66,10 +63,20 @@ def run_scope(
 ) -> RunScope:
     """Resolve settings, params and the window of the running task's DAG run.
 
+    Also checks that the ``netsuite_api`` pool can hold the DAG's NetSuite tasks (a smaller pool fails the
+    run here, at once, instead of leaving a load task waiting for ever): :mod:`crsync.runtime.pools`.
+
     :param read_overlap: read ``nightly.read_overlap_minutes`` before the window's start (the nightly
         flows: a record committed late at the boundary is read by the next run).
     """
+    from crsync.runtime.pools import check_netsuite_pool
+
     settings = enabled_settings(flow_id)
+    check_netsuite_pool(
+        context,
+        concurrency_setting=settings.netsuite.concurrency,
+        timeout=(settings.http.connect_timeout, settings.http.read_timeout),
+    )
     params = dict(context.get("params") or {})
     ids = list(params.get(ids_param) or [])
     full_resync = bool(params.get("full_resync", False))
@@ -89,16 +96,39 @@ def run_scope(
     return scope
 
 
-def netsuite_hook(*, concurrency: int | None = None):
+def checked_settings() -> IntegrationSettings:
+    """The settings; a file that does not validate fails the task at once (retrying cannot fix it)."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise AirflowFailException(f"{exc} (fix the settings file, then clear the task)") from exc
+
+
+def netsuite_hook(*, concurrency: int = 1):
+    """The NetSuite hook with the settings' timeouts (a connection's ``timeout`` extras still win).
+
+    :param concurrency: requests this task may have in flight: its ``netsuite_api`` pool slots (1 for the
+        tasks that only read; ``netsuite.concurrency`` for the load tasks). Never above the connection's
+        ``concurrency_limit``, whatever the pool's size.
+    """
     from crsync_provider.hooks.netsuite import NetSuiteHook
 
-    return NetSuiteHook(NETSUITE_CONN_ID, concurrency_limit=concurrency)
+    http = checked_settings().http
+    return NetSuiteHook(
+        NETSUITE_CONN_ID,
+        concurrency_limit=concurrency,
+        default_timeout=(http.connect_timeout, http.read_timeout),
+    )
 
 
 def salesforce_hook():
+    """The Salesforce hook with the settings' connect/read timeouts on every request."""
     from crsync_provider.hooks.salesforce import SalesforceSyncHook
 
-    return SalesforceSyncHook(SALESFORCE_CONN_ID)
+    http = checked_settings().http
+    return SalesforceSyncHook(
+        SALESFORCE_CONN_ID, connect_timeout=http.connect_timeout, read_timeout=http.read_timeout
+    )
 
 
 def log_dry_run(what: str, records: list[dict[str, Any]], *, shown: int = 5) -> None:
