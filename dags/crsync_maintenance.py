@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, task
 
-from crsync.runtime.dag_defaults import START_DATE, default_args, nightly_timetable
+from crsync.runtime.dag_defaults import (
+    DAILY,
+    START_DATE,
+    default_args,
+    nightly_timetable,
+    run_timeout,
+    run_timeout_notifier,
+)
 from crsync.runtime.flows.maintenance import DAG_ID
 
 
@@ -36,7 +43,9 @@ from crsync.runtime.flows.maintenance import DAG_ID
             description="Log which runs' XCom files would be deleted, delete nothing.",
         )
     },
-    default_args=default_args(),
+    default_args=default_args(DAILY),
+    dagrun_timeout=run_timeout(DAILY),
+    on_failure_callback=run_timeout_notifier(),
     tags=["contract-renewals", "maintenance"],
     doc_md=__doc__,
 )

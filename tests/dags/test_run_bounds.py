@@ -32,7 +32,7 @@ def dagbag():
 def test_every_task_has_an_execution_timeout_and_every_dag_a_dagrun_timeout(dagbag):
     from crsync.runtime.alerts import SyncFailureNotifier
 
-    assert len(dagbag.dags) == 5
+    assert len(dagbag.dags) == 6  # the four flows, reconciliation, maintenance
     for dag_id, dag in dagbag.dags.items():
         hourly = dag_id == HOURLY_DAG
         assert dag.dagrun_timeout is not None, f"{dag_id} has no dagrun_timeout"
