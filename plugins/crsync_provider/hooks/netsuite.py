@@ -42,7 +42,8 @@ R = TypeVar("R")
 SUITEQL_MAX_PAGE = 1000
 SUITEQL_ROW_CAP = 100_000
 TOKEN_PATH = "auth/oauth2/v1/token"
-EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# Use with fullmatch: match() with "$" would accept a trailing newline.
+EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_-]+")
 # NetSuite record type (REST) -> (SuiteQL table, transaction type filter) for external-id lookups.
 TRANSACTION_TYPES: dict[str, str] = {
     "salesorder": "SalesOrd",
@@ -249,7 +250,7 @@ def _maybe_processed(exc: BaseException) -> bool:
 
 def validate_external_id(external_id: str) -> str:
     """Return ``external_id`` or raise :class:`NetSuiteValidationError` (letters, digits, ``_``, ``-``)."""
-    if not isinstance(external_id, str) or not EXTERNAL_ID_RE.match(external_id):
+    if not isinstance(external_id, str) or not EXTERNAL_ID_RE.fullmatch(external_id):
         raise NetSuiteValidationError(
             0,
             "INVALID_EXTERNAL_ID",
@@ -1099,7 +1100,7 @@ class NetSuiteHook(BaseHook):
         self, record_type: str, external_ids: Iterable[str], *, chunk: int = 1000
     ) -> dict[str, str]:
         """Map each external id that exists for ``record_type`` to its internal id (1 query per 1,000)."""
-        wanted = sorted({e for e in external_ids if e and EXTERNAL_ID_RE.match(e)})
+        wanted = sorted({e for e in external_ids if e and EXTERNAL_ID_RE.fullmatch(e)})
         table, tran_type = self.suiteql_source(record_type)
         found: dict[str, str] = {}
         for start in range(0, len(wanted), chunk):
