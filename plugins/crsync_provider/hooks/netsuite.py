@@ -550,6 +550,11 @@ class NetSuiteHook(BaseHook):
         return self._setting("timeout", 120.0, float)
 
     @cached_property
+    def transform_lookup_wait(self) -> float:
+        """Seconds to wait for SuiteQL to show a record a lost transform reply may have made (extra)."""
+        return max(0.0, self._setting("transform_lookup_wait", 30.0, float))
+
+    @cached_property
     def backoff_base(self) -> float:
         return self._setting("backoff_base", 0.5, float)
 
@@ -1066,24 +1071,42 @@ class NetSuiteHook(BaseHook):
         Sublists in ``body`` replace the ones copied from the source (``?replace=...``), as in
         :meth:`upsert_record`, so a transform and a later upsert of the same body give the same lines.
         With ``externalId`` in the body, a retry after an ambiguous failure first checks whether
-        the record was created, so it is never created twice.
+        the record was created, so it is never created twice; a 4xx refusal (e.g. "already processed")
+        is settled by :mod:`crsync_provider.hooks.netsuite_transform` (the record our lost attempt made
+        counts as written, waiting up to ``transform_lookup_wait`` seconds for SuiteQL to show it).
 
         :param replace: sublists to replace; default: every sublist present in ``body``.
         """
+        from crsync_provider.hooks import netsuite_transform as settle
+
         body = dict(body or {})
         external_id = body.get("externalId")
         if external_id:
             validate_external_id(external_id)
         replace = _sublists(body) if replace is None else list(replace)
-        check = (lambda: self._lookup_external_id(to_type, external_id)) if external_id else None
-        resp = self.request(
-            "POST",
-            f"record/v1/{from_type}/{from_id}/!transform/{to_type}",
-            params={"replace": ",".join(replace)} if replace else None,
-            json=body,
-            idempotent=False,
-            already_done=check,
-        )
+        ambiguous = [False]  # set when an attempt may have been processed (already_done is then asked)
+
+        def check() -> str | None:
+            ambiguous[0] = True
+            return settle.our_record(settle.find_transformed(self, from_id, to_type, external_id), external_id)
+
+        try:
+            resp = self.request(
+                "POST",
+                f"record/v1/{from_type}/{from_id}/!transform/{to_type}",
+                params={"replace": ",".join(replace)} if replace else None,
+                json=body,
+                idempotent=False,
+                already_done=check if external_id else None,
+            )
+        except NetSuiteValidationError as exc:
+            if not external_id:
+                raise
+            # "Already processed" may mean our lost attempt made the record: look again before failing.
+            return settle.settle_refused_transform(
+                self, exc, from_type=from_type, from_id=from_id, to_type=to_type, external_id=external_id,
+                ambiguous=ambiguous[0], wait_seconds=self.transform_lookup_wait,
+            )  # fmt: skip
         return resp if isinstance(resp, str) else _id_from_location(resp)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ many writes
