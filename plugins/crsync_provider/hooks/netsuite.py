@@ -32,6 +32,12 @@ from airflow.sdk import BaseHook
 
 from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
 from crsync_provider.hooks._http import make_session
+from crsync_provider.hooks.permanent import (
+    ConnectionConfigError,
+    PermanentError,
+    connection_or_fail,
+    credentials_fix,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -107,8 +113,8 @@ class NetSuiteError(Exception):
         return {"code": self.code, "message": self.detail, "path": self.path}
 
 
-class NetSuiteAuthError(NetSuiteError):
-    """401/403: bad credentials, expired token, missing permission. Never retried."""
+class NetSuiteAuthError(NetSuiteError, PermanentError):
+    """401/403: bad credentials, expired token, missing permission. Never retried; fails the task at once."""
 
 
 class NetSuiteValidationError(NetSuiteError):
@@ -460,7 +466,7 @@ class NetSuiteHook(BaseHook):
 
     @cached_property
     def connection(self) -> Connection:
-        return self.get_connection(self.netsuite_conn_id)
+        return connection_or_fail(self.get_connection, self.netsuite_conn_id, self.conn_type)
 
     @cached_property
     def extras(self) -> dict[str, Any]:
@@ -483,7 +489,10 @@ class NetSuiteHook(BaseHook):
     def account_id(self) -> str:
         account = self.extras.get("account_id")
         if not account:
-            raise ValueError(f"Connection {self.netsuite_conn_id!r} has no account_id")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r} has no account_id: set extra 'account_id' (Setup > "
+                "Company > Company Information in NetSuite)"
+            )
         return str(account)
 
     @cached_property
@@ -527,7 +536,9 @@ class NetSuiteHook(BaseHook):
                 "oauth2_m2m" if self.extras.get("client_id") and not self.extras.get("token_id") else "tba"
             )
         if method not in ("tba", "oauth2_m2m"):
-            raise ValueError(f"auth_method must be 'tba' or 'oauth2_m2m', got {method!r}")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r}: auth_method must be 'tba' or 'oauth2_m2m', got {method!r}"
+            )
         return method
 
     @cached_property
@@ -538,7 +549,9 @@ class NetSuiteHook(BaseHook):
         if account_limit not in (None, ""):
             limit = min(limit, int(account_limit))
         if limit < 1:
-            raise ValueError("concurrency_limit must be at least 1")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r}: concurrency_limit must be at least 1, got {limit}"
+            )
         return limit
 
     @cached_property
@@ -590,7 +603,7 @@ class NetSuiteHook(BaseHook):
         if value is None and name == "consumer_secret":
             value = self.connection.password or None
         if value is None and required:
-            raise ValueError(
+            raise ConnectionConfigError(
                 f"Connection {self.netsuite_conn_id!r} ({self.auth_method}) needs extra {name!r}"
             )
         if value is not None:
@@ -619,7 +632,7 @@ class NetSuiteHook(BaseHook):
         if not pem:
             path = self.extras.get("private_key_file")
             if not path:
-                raise ValueError(
+                raise ConnectionConfigError(
                     f"Connection {self.netsuite_conn_id!r} (oauth2_m2m) needs private_key or private_key_file"
                 )
             pem = Path(path).expanduser().read_text()
@@ -644,7 +657,7 @@ class NetSuiteHook(BaseHook):
             return "PS256"
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.curve.key_size, "ES256")
-        raise ValueError("private_key must be an RSA or EC private key")
+        raise ConnectionConfigError(f"Connection {self.netsuite_conn_id!r}: private_key must be an RSA or EC private key")
 
     def client_assertion(self, *, lifetime: int = 300) -> str:
         """A signed JWT for the client-credentials grant (``kid`` = certificate id, ``iss`` = client id)."""
@@ -685,7 +698,8 @@ class NetSuiteHook(BaseHook):
                     raise NetSuiteAuthError(
                         error.status,
                         error.code,
-                        f"OAuth 2.0 token request refused: {error.detail}",
+                        f"OAuth 2.0 token request refused: {error.detail}. "
+                        + credentials_fix(self.netsuite_conn_id, "the client id, certificate id or private key"),
                         method="POST",
                         url=self.token_url,
                     )
@@ -803,6 +817,16 @@ class NetSuiteHook(BaseHook):
             _TOKENS.invalidate(self._token_key, token)
             refreshed[0] = True
             raise _RefreshToken(error)
+        if isinstance(error, NetSuiteAuthError):
+            raise NetSuiteAuthError(
+                error.status,
+                error.code,
+                f"{error.detail} "
+                + credentials_fix(self.netsuite_conn_id, "the credentials (or the role's permissions)"),
+                path=error.path,
+                method=error.method,
+                url=error.url,
+            )
         raise error
 
     def request(
