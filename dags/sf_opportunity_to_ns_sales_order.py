@@ -7,7 +7,8 @@ orders upserted by external id (the 18-character Opportunity id), so the Contrac
 creates or extends the contract, and writes the outcome back to the Opportunity: NetSuite id, order
 number, `Synced` or `Error` with what to fix, and the sync time.
 
-Tasks: `extract` (SOQL) -> `transform` (validate, map) -> `load_customers` -> `load_orders`
+Tasks: `claim_load_lock` (waits while another run of this DAG, e.g. a backfill run, is loading) ->
+`extract` (SOQL) -> `transform` (validate, map) -> `load_customers` -> `load_orders`
 (mapped over chunks, in the `netsuite_api` pool) -> `write_back` (collections) -> `report`.
 The run fails when any record failed, after every good record was written and every failure was
 written back. Manual runs: see the trigger form (ids, mode, dry run) and README.
@@ -28,6 +29,7 @@ from crsync.runtime.dag_defaults import (
     run_timeout,
     run_timeout_notifier,
 )
+from crsync.runtime.load_lock import LoadLockSensor
 from crsync.runtime.params import opportunity_params
 from crsync_provider.decorators import netsuite_write_task, salesforce_write_task
 
@@ -50,6 +52,8 @@ DAG_ID = "sf_opportunity_to_ns_sales_order"
 def sf_opportunity_to_ns_sales_order():
     # netsuite.concurrency (settings): the pool slots of each load task and its concurrent requests.
     load_slots = netsuite_task_slots()
+    # One run loads at a time (backfill runs are not held back by max_active_runs): see load_lock.py.
+    claim_load_lock = LoadLockSensor(release_task_id="write_back")
 
     @task(multiple_outputs=False)
     def extract(**context) -> dict:
@@ -93,7 +97,9 @@ def sf_opportunity_to_ns_sales_order():
 
         return common.report(summary)
 
-    plan = transform(extract())
+    batch = extract()
+    claim_load_lock >> batch
+    plan = transform(batch)
     customers = load_customers(plan)
     results = load_orders.partial(customers=customers).expand(chunk=order_chunks(plan))
     report(write_back(plan, customers, results))

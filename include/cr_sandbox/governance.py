@@ -9,7 +9,12 @@ It is plain ASGI middleware so that a fault happens exactly where it would on th
   which clients see as an incomplete read (requests raises ``ChunkedEncodingError``/``ConnectionError``);
 - a *slow reply*: ``slow_ms`` more response time;
 - a *reply that is not JSON* (``rate_not_json``, default 0): ``200`` with an HTML body, as a proxy,
-  load balancer or maintenance page would answer; the request is not handled.
+  load balancer or maintenance page would answer; the request is not handled;
+- a *reply lost after the request was handled* (``rate_drop_after``, or the next ``drop_after_count``
+  requests whose path template is ``drop_after_path``): the vendor did the work (e.g. created the
+  order), then the connection closes before the reply, as when a proxy or the network drops it;
+- NetSuite only: a *SuiteQL visibility lag* (``suiteql_lag_ms``): transactions created less than that
+  long ago are not yet returned by SuiteQL (applied by the NetSuite stand-in, see ``netsuite/app.py``).
 
 Fault draws come from ``random.Random(seed)`` so a run is reproducible for a given request order.
 Paths under ``/__sandbox/`` (the sandbox's own controls) are never delayed, faulted or counted.
@@ -46,6 +51,14 @@ class FaultSettings:
     rate_not_json: float = 0.0
     # NetSuite: account concurrency limit (None = unlimited). Requests beyond it get 429.
     concurrency_limit: int | None = None
+    # Share of requests handled in full whose reply is then lost (connection closed before the body).
+    rate_drop_after: float = 0.0
+    # The next `drop_after_count` requests whose path template (as in stats) equals `drop_after_path`
+    # are handled and their replies lost: a targeted, deterministic rate_drop_after.
+    drop_after_path: str = ""
+    drop_after_count: int = 0
+    # NetSuite: transactions created less than this long ago are not yet visible to SuiteQL.
+    suiteql_lag_ms: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -54,6 +67,8 @@ class FaultSettings:
             current = getattr(self, key)
             if value is None:
                 setattr(self, key, None)
+            elif isinstance(current, str):
+                setattr(self, key, str(value))
             elif isinstance(current, bool) or key == "concurrency_limit":
                 setattr(self, key, int(value))
             elif isinstance(current, int) and not isinstance(current, bool):
@@ -160,6 +175,19 @@ class GovernanceMiddleware:
                 state.injected["slow"] += 1
             answer_at = loop.time() + delay / 1000.0
             fault = self._pick_fault(state.rng.random())
+            if faults.drop_after_count > 0 and template == faults.drop_after_path:
+                faults.drop_after_count -= 1
+                fault = "drop_after"
+            if fault == "drop_after":
+                # Handle the request in full (the vendor does the work), then lose the reply.
+                async def discard(message: dict) -> None:
+                    return None
+
+                await self.app(scope, receive, discard)
+                await _sleep_until(loop, answer_at)
+                state.injected["drop_after"] += 1
+                await _send_head_and_drop(send)
+                return  # counted below with status 0: the client never gets the reply
             if fault is None:
                 # Handle now and hold the reply until the response time has passed: the stand-in's own
                 # work (SQLite, the Contract Renewals module) is part of the response time, as NetSuite's
@@ -174,9 +202,7 @@ class GovernanceMiddleware:
             await _sleep_until(loop, answer_at)
             if fault == "drop":
                 state.injected["drop"] += 1
-                # Send the head only and return: uvicorn then closes the connection mid-response.
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
+                await _send_head_and_drop(send)
                 return  # counted below with status 0: the client never gets a reply
             if fault == "not_json":
                 state.injected["not_json"] += 1
@@ -192,7 +218,7 @@ class GovernanceMiddleware:
         f = self.state.faults
         edge = 0.0
         for outcome, rate in ((429, f.rate_429), (500, f.rate_500), (503, f.rate_503), ("drop", f.rate_drop),
-                              ("not_json", f.rate_not_json)):
+                              ("not_json", f.rate_not_json), ("drop_after", f.rate_drop_after)):
             edge += rate
             if draw < edge:
                 return outcome
@@ -213,6 +239,12 @@ class GovernanceMiddleware:
         raw_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _send_head_and_drop(send: Callable) -> None:
+    """Send a response head promising a body, and no body: uvicorn then closes the connection mid-response."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"64")]})
 
 
 async def _sleep_until(loop: asyncio.AbstractEventLoop, deadline: float) -> None:

@@ -26,7 +26,10 @@ from crsync.settings import IntegrationSettings, netsuite_column, salesforce_fie
 # Salesforce ids
 # --------------------------------------------------------------------------------------------------
 
+# Matched with fullmatch (never match + "$", which accepts a trailing newline); the classes are ASCII only.
 _SF_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?")
+#: A NetSuite internal id as text: ASCII digits only (``str.isdigit`` also accepts e.g. Arabic-Indic digits).
+_NS_INTERNAL_ID = re.compile(r"[0-9]+")
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 #: Key prefix of Opportunity ids.
 OPPORTUNITY_ID_PREFIX = "006"
@@ -47,9 +50,10 @@ def to_18_char_id(value: str) -> str:
     """Validate a Salesforce id and return its 18-character form.
 
     :param value: a 15- or 18-character Salesforce id.
-    :raises ValueError: not an id, or an 18-character id whose checksum does not match.
+    :raises ValueError: not an id (surrounding whitespace, e.g. a pasted trailing newline, included),
+        or an 18-character id whose checksum does not match.
     """
-    text = value.strip() if isinstance(value, str) else value
+    text = value
     if not isinstance(text, str) or not _SF_ID.fullmatch(text):
         raise ValueError(f"{value!r} is not a Salesforce id (15 or 18 letters and digits)")
     full = text[:15] + _checksum(text[:15])
@@ -91,13 +95,20 @@ def validate_salesforce_ids(values: Iterable[str], *, prefix: str | None = None)
 def validate_netsuite_ids(values: Iterable[int | str]) -> list[int]:
     """Validate NetSuite internal ids (positive integers), in order, de-duplicated.
 
+    Text must be ASCII digits only: no whitespace or newline, no digits of other scripts.
+
     :raises ValueError: listing every value that is not a positive integer.
     """
     ids: list[int] = []
     problems: list[str] = []
     for value in values:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
+        text = str(value) if isinstance(value, int) else value
+        if (
+            isinstance(value, bool)
+            or not isinstance(text, str)
+            or not _NS_INTERNAL_ID.fullmatch(text)
+            or int(text) <= 0
+        ):
             problems.append(f"{value!r} is not a NetSuite internal id (a positive integer)")
         elif int(text) not in ids:
             ids.append(int(text))

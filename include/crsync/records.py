@@ -35,7 +35,7 @@ class TransformFrom(_Record):
     @field_validator("id")
     @classmethod
     def _numeric_id(cls, value: str) -> str:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):  # isdigit alone accepts e.g. Arabic-Indic digits
             raise ValueError(f"NetSuite internal id must be digits, got {value!r}")
         return value
 

@@ -13,7 +13,8 @@ DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
 
 EXPECTED_TASKS = {
     "sf_opportunity_to_ns_sales_order": {
-        "extract", "transform", "load_customers", "order_chunks", "load_orders", "write_back", "report",
+        "claim_load_lock", "extract", "transform", "load_customers", "order_chunks", "load_orders",
+        "write_back", "report",
     },
     "ns_contract_to_sf_contract": {"extract", "transform", "load", "link_opportunities", "report"},
     "ns_contract_item_to_sf_contract_item": {"extract", "transform", "load", "report"},
@@ -59,6 +60,18 @@ def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
     dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]
     for task_id in ("load_customers", "load_orders"):
         assert dag.get_task(task_id).pool == "netsuite_api"
+
+
+def test_opportunity_flow_claims_the_load_lock_before_it_reads(dagbag):
+    """Backfill runs are not counted against max_active_runs: the first task serialises the runs' loads."""
+    dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]
+    claim = dag.get_task("claim_load_lock")
+    assert claim.upstream_task_ids == set() and claim.downstream_task_ids == {"extract"}
+    assert claim.max_active_tis_per_dag == 1  # two runs' claims are never checked at the same time
+    assert claim.mode == "reschedule"  # a waiting claim holds no worker slot
+    assert claim.pool != "netsuite_api"
+    for task_id in ("load_orders", "load_customers"):
+        assert dag.get_task(task_id).max_active_tis_per_dag is None  # chunks of one run run side by side
 
 
 @pytest.mark.parametrize(

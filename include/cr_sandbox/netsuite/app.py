@@ -22,7 +22,7 @@ from cr_sandbox.netsuite import module, seed, suiteql
 from cr_sandbox.netsuite.auth import Authenticator, TokenError, ensure_m2m_keys
 from cr_sandbox.netsuite.db import Store
 from cr_sandbox.netsuite.errors import NetSuiteError, error_body, governance_error_body
-from cr_sandbox.netsuite.records import RecordService
+from cr_sandbox.netsuite.records import RecordService, record_type
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,12 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
     def _replace(request: Request) -> set[str]:
         return {s for s in request.query_params.get("replace", "").split(",") if s}
 
+    def _new_record(type_name: str, record_id: int) -> None:
+        """A new transaction stays out of SuiteQL for governance ``suiteql_lag_ms`` (a lagging index)."""
+        lag_ms = governance.faults.suiteql_lag_ms
+        if lag_ms > 0 and record_type(type_name).table == "transaction":
+            store.hide_from_suiteql(record_id, lag_ms / 1000.0)
+
     def _created(request: Request, type_name: str, record_id: int) -> Response:
         location = f"{_base_url(request)}{RECORD_PREFIX}/{type_name}/{record_id}"
         return Response(status_code=204, headers={"Location": location})
@@ -124,6 +130,7 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
             raise NetSuiteError(405, "INVALID_REQUEST", "Use SuiteQL to list records; only POST is supported here.")
         body = await _json_body(request)
         record_id = await run_in_threadpool(records.create, type_name, body)
+        _new_record(type_name, record_id)
         return _created(request, type_name, record_id)
 
     async def record_instance(request: Request) -> Response:
@@ -139,7 +146,9 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         if request.method == "PATCH":
             record_id = await run_in_threadpool(records.update, type_name, key, body, _replace(request))
             return _created(request, type_name, record_id)
-        record_id, _ = await run_in_threadpool(records.upsert, type_name, key, body)
+        record_id, created = await run_in_threadpool(records.upsert, type_name, key, body)
+        if created:
+            _new_record(type_name, record_id)
         return _created(request, type_name, record_id)
 
     async def record_transform(request: Request) -> Response:
@@ -148,6 +157,7 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         new_id = await run_in_threadpool(
             records.transform, params["rtype"], params["rid"], params["target"], body, _replace(request)
         )
+        _new_record(params["target"], new_id)
         return _created(request, params["target"], new_id)
 
     async def token(request: Request) -> Response:

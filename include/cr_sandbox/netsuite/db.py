@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,6 +142,8 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.RLock()
+        # Transactions SuiteQL does not return yet (governance ``suiteql_lag_ms``): id -> monotonic deadline.
+        self.suiteql_hidden: dict[int, float] = {}
         self.create_schema()
 
     def create_schema(self) -> None:
@@ -158,7 +161,21 @@ class Store:
             tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             for table in tables:
                 self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            self.suiteql_hidden.clear()
             self.create_schema()
+
+    def hide_from_suiteql(self, transaction_id: int, seconds: float) -> None:
+        """Keep a new transaction out of SuiteQL results for ``seconds`` (a lagging query index)."""
+        with self.lock:
+            self.suiteql_hidden[int(transaction_id)] = time.monotonic() + seconds
+
+    def suiteql_hidden_ids(self) -> frozenset[int]:
+        """Transactions SuiteQL does not return yet (expired entries are forgotten)."""
+        with self.lock:
+            now = time.monotonic()
+            for key in [k for k, until in self.suiteql_hidden.items() if until <= now]:
+                del self.suiteql_hidden[key]
+            return frozenset(self.suiteql_hidden)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

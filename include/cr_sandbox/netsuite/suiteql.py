@@ -178,8 +178,11 @@ def _display_value(column: exp.Column, aliases: dict[str, str]) -> exp.Expressio
     return exp.cast(column.copy(), "TEXT")
 
 
-def translate(query: str) -> tuple[str, bool]:
+def translate(query: str, *, hide_new_transactions: bool = False) -> tuple[str, bool]:
     """Translate one SuiteQL (Oracle dialect) SELECT into SQLite SQL.
+
+    :param hide_new_transactions: read ``transaction`` through ``NS_VISIBLE(id)`` (the SuiteQL
+        visibility lag of governance ``suiteql_lag_ms``).
 
     :returns: the SQLite SQL and whether the outer SELECT projects ``*`` (its date columns are then
         formatted row by row).
@@ -203,6 +206,11 @@ def translate(query: str) -> tuple[str, bool]:
     for column in tree.find_all(exp.Column):
         if column.name.lower() == "transaction":
             column.this.set("quoted", True)
+    if hide_new_transactions:
+        for table in [t for t in tree.find_all(exp.Table) if t.name.lower() == "transaction"]:
+            alias = table.alias or "transaction"
+            visible = sqlglot.parse_one('SELECT * FROM "transaction" WHERE NS_VISIBLE(id) = 1', read="sqlite")
+            table.replace(exp.Subquery(this=visible, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))))
 
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous):
@@ -321,10 +329,12 @@ def run(store: Store, query: str, limit: int, offset: int, self_url: str) -> dic
             f"Invalid 'offset' parameter value: {offset}. You can retrieve at most {MAX_RESULTS} results "
             "(offset + limit) for a query; narrow the query, for example with WHERE id > :last ORDER BY id.",
         )
-    sql, has_star = translate(query)
+    hidden = store.suiteql_hidden_ids()
+    sql, has_star = translate(query, hide_new_transactions=bool(hidden))
     with store.lock:
         conn = store.conn
         conn.create_function("NS_USER_DATE", 1, user_date, deterministic=True)
+        conn.create_function("NS_VISIBLE", 1, lambda record_id: int(record_id not in hidden))
         try:
             total = conn.execute(count_sql(sql)).fetchone()[0]
             cursor = conn.execute(f"SELECT * FROM ({sql}) LIMIT ? OFFSET ?", (limit, offset))

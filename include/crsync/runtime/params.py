@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from airflow.sdk import Param
 
-SALESFORCE_ID_PATTERN = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$"
+# "(?!\n)" after "$": Python's jsonschema (re.search) lets "$" match before a trailing newline; the
+# look-ahead refuses it there and is a no-op for the browser's ECMAScript regex.
+SALESFORCE_ID_PATTERN = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$(?!\n)"
 
 
 def opportunity_params() -> dict[str, Param]:

@@ -38,6 +38,12 @@ from crsync_provider.hooks.netsuite_endpoint import (
     netsuite_error_of,
     not_netsuite_message,
 )
+from crsync_provider.hooks.permanent import (
+    ConnectionConfigError,
+    PermanentError,
+    connection_or_fail,
+    credentials_fix,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -48,7 +54,8 @@ R = TypeVar("R")
 SUITEQL_MAX_PAGE = 1000
 SUITEQL_ROW_CAP = 100_000
 TOKEN_PATH = "auth/oauth2/v1/token"
-EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# Use with fullmatch: match() with "$" would accept a trailing newline.
+EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_-]+")
 # NetSuite record type (REST) -> (SuiteQL table, transaction type filter) for external-id lookups.
 TRANSACTION_TYPES: dict[str, str] = {
     "salesorder": "SalesOrd",
@@ -116,8 +123,8 @@ class NetSuiteError(Exception):
         return {"code": self.code, "message": self.detail, "path": self.path}
 
 
-class NetSuiteAuthError(NetSuiteError):
-    """401/403: bad credentials, expired token, missing permission. Never retried."""
+class NetSuiteAuthError(NetSuiteError, PermanentError):
+    """401/403: bad credentials, expired token, missing permission. Never retried; fails the task at once."""
 
 
 class NetSuiteValidationError(NetSuiteError):
@@ -242,7 +249,7 @@ def _maybe_processed(exc: BaseException) -> bool:
 
 def validate_external_id(external_id: str) -> str:
     """Return ``external_id`` or raise :class:`NetSuiteValidationError` (letters, digits, ``_``, ``-``)."""
-    if not isinstance(external_id, str) or not EXTERNAL_ID_RE.match(external_id):
+    if not isinstance(external_id, str) or not EXTERNAL_ID_RE.fullmatch(external_id):
         raise NetSuiteValidationError(
             0,
             "INVALID_EXTERNAL_ID",
@@ -460,7 +467,7 @@ class NetSuiteHook(BaseHook):
 
     @cached_property
     def connection(self) -> Connection:
-        return self.get_connection(self.netsuite_conn_id)
+        return connection_or_fail(self.get_connection, self.netsuite_conn_id, self.conn_type)
 
     @cached_property
     def extras(self) -> dict[str, Any]:
@@ -483,7 +490,10 @@ class NetSuiteHook(BaseHook):
     def account_id(self) -> str:
         account = self.extras.get("account_id")
         if not account:
-            raise ValueError(f"Connection {self.netsuite_conn_id!r} has no account_id")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r} has no account_id: set extra 'account_id' (Setup > "
+                "Company > Company Information in NetSuite)"
+            )
         return str(account)
 
     @cached_property
@@ -527,7 +537,9 @@ class NetSuiteHook(BaseHook):
                 "oauth2_m2m" if self.extras.get("client_id") and not self.extras.get("token_id") else "tba"
             )
         if method not in ("tba", "oauth2_m2m"):
-            raise ValueError(f"auth_method must be 'tba' or 'oauth2_m2m', got {method!r}")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r}: auth_method must be 'tba' or 'oauth2_m2m', got {method!r}"
+            )
         return method
 
     @cached_property
@@ -538,7 +550,9 @@ class NetSuiteHook(BaseHook):
         if account_limit not in (None, ""):
             limit = min(limit, int(account_limit))
         if limit < 1:
-            raise ValueError("concurrency_limit must be at least 1")
+            raise ConnectionConfigError(
+                f"Connection {self.netsuite_conn_id!r}: concurrency_limit must be at least 1, got {limit}"
+            )
         return limit
 
     @cached_property
@@ -554,6 +568,11 @@ class NetSuiteHook(BaseHook):
     def timeouts(self) -> tuple[float, float]:
         """(connect, read) seconds sent with every request, token fetches included."""
         return (self._setting("connect_timeout", self._default_timeout[0], float), self.timeout)
+
+    @cached_property
+    def transform_lookup_wait(self) -> float:
+        """Seconds to wait for SuiteQL to show a record a lost transform reply may have made (extra)."""
+        return max(0.0, self._setting("transform_lookup_wait", 30.0, float))
 
     @cached_property
     def backoff_base(self) -> float:
@@ -591,7 +610,7 @@ class NetSuiteHook(BaseHook):
         if value is None and name == "consumer_secret":
             value = self.connection.password or None
         if value is None and required:
-            raise ValueError(
+            raise ConnectionConfigError(
                 f"Connection {self.netsuite_conn_id!r} ({self.auth_method}) needs extra {name!r}"
             )
         if value is not None:
@@ -620,7 +639,7 @@ class NetSuiteHook(BaseHook):
         if not pem:
             path = self.extras.get("private_key_file")
             if not path:
-                raise ValueError(
+                raise ConnectionConfigError(
                     f"Connection {self.netsuite_conn_id!r} (oauth2_m2m) needs private_key or private_key_file"
                 )
             pem = Path(path).expanduser().read_text()
@@ -645,7 +664,7 @@ class NetSuiteHook(BaseHook):
             return "PS256"
         if isinstance(key, ec.EllipticCurvePrivateKey):
             return {256: "ES256", 384: "ES384", 521: "ES512"}.get(key.curve.key_size, "ES256")
-        raise ValueError("private_key must be an RSA or EC private key")
+        raise ConnectionConfigError(f"Connection {self.netsuite_conn_id!r}: private_key must be an RSA or EC private key")
 
     def client_assertion(self, *, lifetime: int = 300) -> str:
         """A signed JWT for the client-credentials grant (``kid`` = certificate id, ``iss`` = client id)."""
@@ -688,7 +707,8 @@ class NetSuiteHook(BaseHook):
                     raise NetSuiteAuthError(
                         error.status,
                         error.code,
-                        f"OAuth 2.0 token request refused: {error.detail}",
+                        f"OAuth 2.0 token request refused: {error.detail}. "
+                        + credentials_fix(self.netsuite_conn_id, "the client id, certificate id or private key"),
                         method="POST",
                         url=self.token_url,
                     )
@@ -827,6 +847,16 @@ class NetSuiteHook(BaseHook):
             _TOKENS.invalidate(self._token_key, token)
             refreshed[0] = True
             raise _RefreshToken(error)
+        if isinstance(error, NetSuiteAuthError):
+            raise NetSuiteAuthError(
+                error.status,
+                error.code,
+                f"{error.detail} "
+                + credentials_fix(self.netsuite_conn_id, "the credentials (or the role's permissions)"),
+                path=error.path,
+                method=error.method,
+                url=error.url,
+            )
         raise error
 
     def request(
@@ -1096,24 +1126,42 @@ class NetSuiteHook(BaseHook):
         Sublists in ``body`` replace the ones copied from the source (``?replace=...``), as in
         :meth:`upsert_record`, so a transform and a later upsert of the same body give the same lines.
         With ``externalId`` in the body, a retry after an ambiguous failure first checks whether
-        the record was created, so it is never created twice.
+        the record was created, so it is never created twice; a 4xx refusal (e.g. "already processed")
+        is settled by :mod:`crsync_provider.hooks.netsuite_transform` (the record our lost attempt made
+        counts as written, waiting up to ``transform_lookup_wait`` seconds for SuiteQL to show it).
 
         :param replace: sublists to replace; default: every sublist present in ``body``.
         """
+        from crsync_provider.hooks import netsuite_transform as settle
+
         body = dict(body or {})
         external_id = body.get("externalId")
         if external_id:
             validate_external_id(external_id)
         replace = _sublists(body) if replace is None else list(replace)
-        check = (lambda: self._lookup_external_id(to_type, external_id)) if external_id else None
-        resp = self.request(
-            "POST",
-            f"record/v1/{from_type}/{from_id}/!transform/{to_type}",
-            params={"replace": ",".join(replace)} if replace else None,
-            json=body,
-            idempotent=False,
-            already_done=check,
-        )
+        ambiguous = [False]  # set when an attempt may have been processed (already_done is then asked)
+
+        def check() -> str | None:
+            ambiguous[0] = True
+            return settle.our_record(settle.find_transformed(self, from_id, to_type, external_id), external_id)
+
+        try:
+            resp = self.request(
+                "POST",
+                f"record/v1/{from_type}/{from_id}/!transform/{to_type}",
+                params={"replace": ",".join(replace)} if replace else None,
+                json=body,
+                idempotent=False,
+                already_done=check if external_id else None,
+            )
+        except NetSuiteValidationError as exc:
+            if not external_id:
+                raise
+            # "Already processed" may mean our lost attempt made the record: look again before failing.
+            return settle.settle_refused_transform(
+                self, exc, from_type=from_type, from_id=from_id, to_type=to_type, external_id=external_id,
+                ambiguous=ambiguous[0], wait_seconds=self.transform_lookup_wait,
+            )  # fmt: skip
         return resp if isinstance(resp, str) else _id_from_location(resp)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ many writes
@@ -1130,7 +1178,7 @@ class NetSuiteHook(BaseHook):
         self, record_type: str, external_ids: Iterable[str], *, chunk: int = 1000
     ) -> dict[str, str]:
         """Map each external id that exists for ``record_type`` to its internal id (1 query per 1,000)."""
-        wanted = sorted({e for e in external_ids if e and EXTERNAL_ID_RE.match(e)})
+        wanted = sorted({e for e in external_ids if e and EXTERNAL_ID_RE.fullmatch(e)})
         table, tran_type = self.suiteql_source(record_type)
         found: dict[str, str] = {}
         for start in range(0, len(wanted), chunk):

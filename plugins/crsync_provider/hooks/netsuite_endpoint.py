@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from crsync_provider.hooks.permanent import ConnectionConfigError
+
 #: Longest NetSuite detail repeated in a message (NetSuite's own messages are a sentence or two).
 MAX_DETAIL = 500
 #: RFC 6749 section 5.2 (token endpoint) and 4.1.2.1 error codes.
@@ -39,8 +41,9 @@ _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9.+-]{1,40}/[A-Za-z0-9.+-]{1,60}$")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-class InsecureNetSuiteHostError(ValueError):
-    """The connection's host is not an ``https://`` URL (nor a loopback one). Retrying cannot fix it."""
+class InsecureNetSuiteHostError(ConnectionConfigError):
+    """The connection's host is not an ``https://`` URL (nor a loopback one). Retrying cannot fix it, so the
+    task fails at once (a :class:`ValueError` too, as before)."""
 
 
 def is_loopback(hostname: str) -> bool:

@@ -31,9 +31,15 @@ from typing import Any, TypeVar
 import requests
 import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
-from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from crsync_provider.hooks._http import DEFAULT_TIMEOUT, TIMEOUT_ATTEMPTS, as_timeout_error, make_session
+from crsync_provider.hooks.permanent import (
+    ConnectionConfigError,
+    PermanentError,
+    connection_or_fail,
+    credentials_fix,
+)
 
 R = TypeVar("R")
 
@@ -65,12 +71,16 @@ class SalesforceSyncError(Exception):
         super().__init__(f"Salesforce {status} {code}: {message}" + (f" ({url})" if url else ""))
 
 
-class SalesforceSessionError(SalesforceSyncError):
-    """401 ``INVALID_SESSION_ID``: the session token is wrong or expired. Never retried."""
+class SalesforceSessionError(SalesforceSyncError, PermanentError):
+    """401 ``INVALID_SESSION_ID``: the session token is wrong or expired. Never retried; fails the task."""
 
 
-class SalesforceLimitExceededError(SalesforceSyncError):
-    """403 ``REQUEST_LIMIT_EXCEEDED``: the org's API request limit is used up. Never retried."""
+class SalesforceLimitExceededError(SalesforceSyncError, PermanentError):
+    """403 ``REQUEST_LIMIT_EXCEEDED``: the org's daily API allowance is used up. Never retried; fails the task."""
+
+
+class SalesforceLoginError(SalesforceSyncError, PermanentError):
+    """The login (password, JWT or client credentials) was refused. Never retried; fails the task."""
 
 
 class SalesforceServerError(SalesforceSyncError):
@@ -79,7 +89,7 @@ class SalesforceServerError(SalesforceSyncError):
     retryable = True
 
 
-def _translate(exc: SalesforceError) -> SalesforceSyncError:
+def _translate(exc: SalesforceError, conn_id: str = SalesforceHook.default_conn_name) -> SalesforceSyncError:
     content = exc.content
     code, message = "UNKNOWN_ERROR", str(content)
     if isinstance(content, list) and content and isinstance(content[0], Mapping):
@@ -93,7 +103,7 @@ def _translate(exc: SalesforceError) -> SalesforceSyncError:
     if status == 401:
         hint = (
             " - the session id / access token was refused; renew it (session mode) or check the "
-            "connection's credentials"
+            f"connection's credentials. {credentials_fix(conn_id, 'the session id or credentials')}"
         )
         return SalesforceSessionError(status, code, message + hint, url=url)
     if status == 403 and code == "REQUEST_LIMIT_EXCEEDED" and "ConcurrentPerOrgLongTxn" in message:
@@ -166,7 +176,7 @@ class SalesforceSyncHook(SalesforceHook):
     @cached_property
     def conn(self):  # type: ignore[override]
         """The simple-salesforce client: session mode when configured, else the provider's auth."""
-        connection = self.get_connection(self.conn_id)
+        connection = connection_or_fail(self.get_connection, self.conn_id, "salesforce")
         extras = connection.extra_dejson or {}
         if self.session is None:
             self.session = make_session(
@@ -178,12 +188,17 @@ class SalesforceSyncHook(SalesforceHook):
                 token = connection.password or None
             if token:
                 if not self._get_field(extras, "instance_url") and not self._get_field(extras, "instance"):
-                    raise ValueError(
+                    raise ConnectionConfigError(
                         f"Connection {self.conn_id!r}: session mode needs extra 'instance_url' with the session"
                     )
                 self.session_id = token
                 self._mask(token)
-        return SalesforceHook.conn.func(self)  # type: ignore[attr-defined]
+        try:
+            return SalesforceHook.conn.func(self)  # type: ignore[attr-defined]
+        except SalesforceAuthenticationFailed as exc:
+            raise SalesforceLoginError(
+                401, str(exc.code), f"{exc.message}. " + credentials_fix(self.conn_id, "the login")
+            ) from exc
 
     @staticmethod
     def _mask(secret: str) -> None:
@@ -222,7 +237,7 @@ class SalesforceSyncHook(SalesforceHook):
             try:
                 return fn(*args, **kwargs)
             except SalesforceError as exc:
-                raise _translate(exc) from exc
+                raise _translate(exc, self.conn_id) from exc
             except json.JSONDecodeError as exc:
                 # A 2xx page that is not Salesforce's JSON (proxy, firewall, maintenance): retried.
                 snippet = " ".join(str(getattr(exc, "doc", ""))[:120].split())

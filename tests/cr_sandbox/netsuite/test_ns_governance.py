@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.cr_sandbox.netsuite.conftest import SUITEQL_PATH
+from tests.cr_sandbox.netsuite.conftest import RECORD_PATH, SUITEQL_PATH
 
 QUERY = {"q": "SELECT id FROM customer WHERE id = 1001"}
 
@@ -94,3 +94,38 @@ def test_latency_is_a_floor_on_every_replys_response_time(ns):
         ns.control("governance", {"latency_ms": 0})
     assert resp.status_code == 200
     assert took >= 0.3
+
+
+TRANSFORM_TEMPLATE = "/services/rest/record/v1/estimate/{id}/!transform/salesOrder"
+
+
+def test_a_reply_lost_after_handling_and_a_lagging_suiteql(ns):
+    """The transform is done but its reply is lost; SuiteQL does not see the new order for a while, the
+    record service does at once; a second transform of the now processed estimate is refused (400)."""
+    est_id = ns.create("estimate", {
+        "entity": {"id": "1004"}, "item": {"items": [{"item": {"id": "508"}, "quantity": 1, "rate": 10}]},
+    })
+    ns.control("governance", {"drop_after_path": TRANSFORM_TEMPLATE, "drop_after_count": 1, "suiteql_lag_ms": 1500})
+    ns.control("stats/reset")
+    try:
+        with pytest.raises(requests.exceptions.RequestException):
+            ns.request("POST", f"{RECORD_PATH}/estimate/{est_id}/!transform/salesOrder",
+                       json={"externalId": "SO-LOST-REPLY-1"})
+        by_created_from = f"SELECT id, externalid FROM transaction WHERE type = 'SalesOrd' AND createdfrom = {est_id}"
+        assert ns.rows(by_created_from) == []  # the order exists, but SuiteQL does not show it yet
+        assert ns.rows("SELECT id FROM transaction t WHERE t.externalid = 'SO-LOST-REPLY-1'") == []
+        assert ns.get("estimate", est_id)["status"]["refName"] == "Processed"  # records see it at once
+        again = ns.request("POST", f"{RECORD_PATH}/estimate/{est_id}/!transform/salesOrder",
+                           json={"externalId": "SO-LOST-REPLY-1"})
+        assert again.status_code == 400
+        detail = again.json()["o:errorDetails"][0]
+        assert detail["o:errorCode"] == "USER_ERROR" and "already been processed" in detail["detail"]
+        time.sleep(1.6)
+        (row,) = ns.rows(by_created_from)
+        assert row["externalid"] == "SO-LOST-REPLY-1"
+    finally:
+        ns.control("governance", {"drop_after_count": 0, "drop_after_path": "", "suiteql_lag_ms": 0})
+    stats = ns.control("stats", method="GET")
+    assert stats["injected_faults"]["drop_after"] == 1
+    transforms = {r["status"]: r["count"] for r in stats["requests"] if r["path"] == TRANSFORM_TEMPLATE}
+    assert transforms == {0: 1, 400: 1}

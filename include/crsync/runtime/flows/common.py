@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from crsync.queries import OPPORTUNITY_ID_PREFIX, validate_netsuite_ids, validate_salesforce_ids
 from crsync.records import RunSummary
 from crsync.runtime.windows import SyncWindow, window_from_context
 from crsync.settings import IntegrationSettings, SettingsError, load_settings
@@ -79,6 +80,7 @@ def run_scope(
     )
     params = dict(context.get("params") or {})
     ids = list(params.get(ids_param) or [])
+    validate_run_ids(ids_param, ids)
     full_resync = bool(params.get("full_resync", False))
     window = window_from_context(context, default_length=window_length, full_resync=full_resync)
     scope = RunScope(
@@ -94,6 +96,25 @@ def run_scope(
     )
     log.info("Scope: %s", scope.describe())
     return scope
+
+
+def validate_run_ids(ids_param: str, ids: list[Any]) -> None:
+    """Fail the task at once (no retries: the same ids fail again) when a requested id is not valid.
+
+    The trigger form checks the ids' shape; this also checks what it cannot, such as the checksum of an
+    18-character Salesforce id.
+    """
+    if not ids:
+        return
+    try:
+        if ids_param == "opportunity_ids":
+            validate_salesforce_ids(ids, prefix=OPPORTUNITY_ID_PREFIX)
+        else:
+            validate_netsuite_ids(ids)
+    except ValueError as exc:
+        raise AirflowFailException(
+            f"Param {ids_param!r}: {exc}. Fix the ids and trigger a new run (retrying cannot fix them)"
+        ) from exc
 
 
 def checked_settings() -> IntegrationSettings:
