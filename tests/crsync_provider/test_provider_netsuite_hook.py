@@ -6,7 +6,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
+from crsync_provider.hooks._http import HttpTimeoutError
 from crsync_provider.hooks.netsuite import (
     NetSuiteAuthError,
     NetSuiteHook,
@@ -368,3 +370,35 @@ def test_a_stricter_hook_limit_is_held_too(ns, calls, netsuite_conn):
         lambda i: hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1), range(12), max_workers=6
     )
     assert calls.stats(NS)["peak_concurrency"] <= 2
+
+
+class _OneRecordNeverAnswers(requests.adapters.HTTPAdapter):
+    """A transport where writes to one external id time out (the real one for everything else): NetSuite
+    holding one large order past the read timeout. Only `requests` is replaced, not this project's code."""
+
+    def __init__(self, real: requests.adapters.HTTPAdapter, slow_marker: str) -> None:
+        super().__init__()
+        self.real, self.slow_marker = real, slow_marker
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN003
+        if self.slow_marker in request.url and request.method == "PUT":
+            raise requests.exceptions.ReadTimeout(f"read timed out ({request.url})")
+        return self.real.send(request, **kwargs)
+
+
+def test_a_timed_out_write_fails_alone_and_a_silent_netsuite_fails_the_call(ns, netsuite_conn):
+    """Review of issue 13: a timeout used to escape write_many, so one slow record failed the whole load
+    task and no Opportunity of the run was written back. Now it fails alone (code TIMEOUT); only when
+    NetSuite stops answering altogether (2 x the concurrency limit of timeouts) does the call fail."""
+    hook = NetSuiteHook(netsuite_conn(max_attempts=2, backoff_base=0.01, backoff_max=0.02))
+    real = hook.session.get_adapter("https://")
+    hook.session.mount("https://", _OneRecordNeverAnswers(real, "eid:TMO-00001"))
+
+    results = hook.write_many(customer_writes(3, "TMO"))
+
+    assert [r["status"] for r in results] == ["created", "failed", "created"]
+    assert results[1]["error"]["code"] == "TIMEOUT" and "NetSuite" in results[1]["error"]["message"]
+
+    hook.session.mount("https://", _OneRecordNeverAnswers(real, "eid:TMO-"))
+    with pytest.raises(HttpTimeoutError):
+        hook.write_many(customer_writes(40, "TMO"))

@@ -34,6 +34,9 @@ POKE_INTERVAL_SECONDS = 15.0
 WAIT_TIMEOUT_SECONDS = 2 * 60 * 60.0
 #: Task states after which a task will not run again in this try of the run.
 FINISHED_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+#: States of the release task that end the lease at once (it ran, or will never run because its
+#: upstream was skipped). ``upstream_failed`` is not one: see :func:`still_loading`.
+RELEASED_STATES = frozenset({"success", "failed", "skipped", "removed"})
 
 
 def holders(
@@ -42,7 +45,11 @@ def holders(
     own_run_id: str,
     release_task_id: str,
 ) -> list[str]:
-    """Runs other than ``own_run_id`` whose claim succeeded and whose release task has not finished.
+    """Runs other than ``own_run_id`` whose claim succeeded and whose release task has not run to its end.
+
+    A release task that is ``upstream_failed`` has not run: Airflow sets that state as soon as one upstream
+    task fails, while sibling load tasks may still be sending, so such a run is a candidate too (see
+    :func:`still_loading`).
 
     :param task_states: ``{run_id: {task_id: state}}`` as ``RuntimeTaskInstance.get_task_states`` returns.
     """
@@ -51,10 +58,25 @@ def holders(
         if run_id == own_run_id:
             continue
         claimed = states.get(CLAIM_TASK_ID) == "success"
-        released = states.get(release_task_id) in FINISHED_STATES
+        released = states.get(release_task_id) in RELEASED_STATES
         if claimed and not released:
             held.append(run_id)
     return sorted(held)
+
+
+def still_loading(states: Mapping[str, Any], *, release_task_id: str) -> bool:
+    """Whether a run whose release task did not run (``upstream_failed``) still has a task between the claim
+    and the release that has not finished (a mapped load chunk still sending).
+
+    :param states: ``{task_id: state}`` of every task of that run (mapped instances as ``<task_id>_<n>``).
+    """
+    if states.get(release_task_id) != "upstream_failed":
+        return True  # the release task itself is still to run: the lease is held
+    return any(
+        state not in FINISHED_STATES
+        for task_id, state in states.items()
+        if task_id not in (CLAIM_TASK_ID, release_task_id, "report")
+    )
 
 
 def poke(context: Mapping[str, Any], *, release_task_id: str) -> bool:
@@ -69,6 +91,13 @@ def poke(context: Mapping[str, Any], *, release_task_id: str) -> bool:
     candidates = holders(states, own_run_id=run_id, release_task_id=release_task_id)
     # A run that ended (failed, marked by hand) without finishing its release task holds nothing.
     live = [other for other in candidates if ti.get_dagrun_state(dag_id=dag_id, run_id=other) == "running"]
+    live = [
+        other
+        for other in live
+        if still_loading(
+            ti.get_task_states(dag_id=dag_id, run_ids=[other]).get(other, {}), release_task_id=release_task_id
+        )
+    ]
     if live:
         log.info(
             "Run %s of %s is loading (it holds the load lock until %s ends); this run waits and checks "

@@ -31,7 +31,13 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
-from crsync_provider.hooks._http import DEFAULT_TIMEOUT, TIMEOUT_ATTEMPTS, as_timeout_error, make_session
+from crsync_provider.hooks._http import (
+    DEFAULT_TIMEOUT,
+    TIMEOUT_ATTEMPTS,
+    HttpTimeoutError,
+    as_timeout_error,
+    make_session,
+)
 from crsync_provider.hooks.netsuite_endpoint import (
     check_same_host,
     checked_base_url,
@@ -1227,15 +1233,28 @@ class NetSuiteHook(BaseHook):
             for ext, internal in self.existing_external_ids(record_type, external_ids).items():
                 existing[(record_type, ext)] = internal
 
+        # One slow record fails alone (its write may or may not have landed: a later upsert by external id
+        # settles it); NetSuite answering nothing at all fails the call once this many requests timed out,
+        # rather than waiting out every record's timeout (the task then fails and the alert says so).
+        timeouts: list[HttpTimeoutError] = []
+        timeout_budget = 2 * self.concurrency_limit
+
         def run_group(group: tuple[tuple[str, str], list[int]]) -> None:
             (record_type, external_id), indexes = group
             for index in indexes:  # same record: one after the other, in input order
                 write = items[index]
                 key = str(write.get("key") if write.get("key") is not None else external_id)
+                if len(timeouts) >= timeout_budget:
+                    raise timeouts[-1]
                 try:
                     status, record_id = self._write_one(write, existing.get((record_type, external_id)))
                 except NetSuiteAuthError:
                     raise
+                except HttpTimeoutError as exc:
+                    timeouts.append(exc)
+                    error = {"code": "TIMEOUT", "message": str(exc), "path": None}
+                    results[index] = _write_result(key, external_id, "failed", error=error)
+                    continue
                 except NetSuiteError as exc:
                     results[index] = _write_result(key, external_id, "failed", error=exc.as_error())
                     continue
