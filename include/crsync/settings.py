@@ -447,6 +447,11 @@ def load_settings(path: str | Path | None = None) -> IntegrationSettings:
         text = resolved.read_text(encoding="utf-8")
     except OSError as exc:
         raise SettingsError([f"{resolved}: cannot read the settings file: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        line = resolved.read_bytes()[: exc.start].count(b"\n") + 1
+        raise SettingsError(
+            [f"{resolved} line {line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); save the file as UTF-8"]
+        ) from exc
     return parse_settings(text, source=str(resolved))
 
 
@@ -464,6 +469,9 @@ def parse_settings(text: str, source: str = "settings.yaml") -> IntegrationSetti
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}" if mark else ""
         raise SettingsError([f"{source}{line}: not valid YAML: {exc.problem or exc}"]) from exc
+    except yaml.YAMLError as exc:  # e.g. a control character (yaml.ReaderError): not a MarkedYAMLError
+        line = f" line {text[: exc.position].count(chr(10)) + 1}" if hasattr(exc, "position") else ""
+        raise SettingsError([f"{source}{line}: not valid YAML: {exc}"]) from exc
     if root is None or not isinstance(data, dict):
         raise SettingsError([f"{source} line 1: expected a mapping of settings (see docs/settings.md)"])
 

@@ -224,3 +224,24 @@ def test_name_template_refuses_odd_format_specs_at_load(tmp_path: Path, template
 def test_name_template_accepts_plain_and_simple_specs(template: str) -> None:
     settings = parse_settings(DEFAULT_TEXT.replace('"Renewal {contract} ({tranid})"', f'"{template}"'))
     assert settings.renewal.name_template == template
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("timezone: Europe/Zürich\n".encode("latin-1"), "line 1: not UTF-8 text"),
+        (b"timezone: UTC\n\x07\n", "not valid YAML"),
+    ],
+    ids=["latin-1", "control-character"],
+)
+def test_a_file_that_is_not_utf8_yaml_is_a_settings_error(tmp_path: Path, raw: bytes, expected: str) -> None:
+    """Review of issue 13: these raised UnicodeDecodeError / yaml.ReaderError, so tasks retried them and the
+    hourly DAG (which reads netsuite.concurrency when parsed) became an import error with no alert."""
+    from crsync.runtime.dag_defaults import DEFAULT_NETSUITE_TASK_SLOTS, _concurrency_setting
+
+    path = tmp_path / "settings.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    assert expected in str(caught.value)
+    assert _concurrency_setting(str(path), 1) == DEFAULT_NETSUITE_TASK_SLOTS

@@ -270,6 +270,16 @@ def _check_eligibility(h: pd.DataFrame, problems: _Problems) -> None:
         "Opportunity is not queued (Sync Status is '" + _s(h.loc[never, "sync_status"]) + "') and was never "
         "sent to NetSuite, so a re-send does not order it; click Create NetSuite Order to send it",
     )
+    # A re-send of one that is not queued may update its order only: never create a NetSuite customer (its
+    # Account lost its NetSuite_Id__c, e.g. after a merge) nor move the order to a new one.
+    no_customer = ~lost & ~h["queued"] & h["sent"] & h["account_ns_id"].isna()
+    problems.add(
+        h.loc[no_customer, "key"],
+        "missing_customer",
+        "Account " + _s(h.loc[no_customer, "account_id"]) + " has no NetSuite_Id__c, and a re-send of an "
+        "Opportunity that is not queued never creates a NetSuite customer; set the Account's NetSuite_Id__c "
+        "to its customer, or click Create NetSuite Order to send it as a new order",
+    )
 
 
 def _check_contract(h: pd.DataFrame, problems: _Problems) -> None:
@@ -668,7 +678,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
             )
         )
     return SalesOrderBatch(
-        customers=_customer_writes(good, settings),
+        customers=_customer_writes(good[good["queued"]], settings),  # only what was queued creates
         orders=orders,
         failures=problems.failures(order=h["key"].tolist()),
     )

@@ -61,7 +61,7 @@ def _concurrency_setting(path: str, version: int) -> int:
 
     try:
         return load_settings(path).netsuite.concurrency
-    except SettingsError:
+    except (SettingsError, ValueError, OSError):  # never an import error: the tasks report the file's errors
         return DEFAULT_NETSUITE_TASK_SLOTS
 
 HOURLY = timedelta(hours=1)

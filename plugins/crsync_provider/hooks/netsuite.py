@@ -1288,14 +1288,23 @@ class NetSuiteHook(BaseHook):
         external_id = str(write["external_id"])
         body = dict(write.get("body") or {})
         source = write.get("transform_from")
-        if write.get("update_only") and existing_id is None:
-            # A re-send may update what was sent before; it never creates (or transforms) a record.
-            raise NetSuiteValidationError(
+        if write.get("update_only"):
+            # A re-send may update what was sent before; it never creates (or transforms) a record, so it
+            # is a PATCH of the record found (an upsert would create one deleted since the lookup).
+            gone = NetSuiteValidationError(
                 0,
                 NOT_QUEUED,
                 f"No NetSuite {record_type} has external id {external_id} and this re-send may only update "
                 "one; nothing was written. Click Create NetSuite Order to send it as a new order",
             )
+            if not existing_id:
+                raise gone
+            body.pop("externalId", None)
+            try:
+                self.update_record(record_type, existing_id, body)
+            except NetSuiteNotFoundError:
+                raise gone from None
+            return "updated", existing_id
         if source and existing_id is None:
             body["externalId"] = external_id
             new_id = self.transform_record(str(source["record_type"]), str(source["id"]), record_type, body)

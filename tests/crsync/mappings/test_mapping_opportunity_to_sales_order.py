@@ -165,6 +165,20 @@ def test_what_nobody_queued_or_a_lost_deal_is_never_ordered(
     assert failure.code == code and text in failure.message
 
 
+def test_a_resend_not_queued_never_creates_a_customer(settings: IntegrationSettings) -> None:
+    """Review of issue 13: a window re-send of an Opportunity sent before whose Account lost its
+    NetSuite_Id__c (an Account merge) created a new NetSuite customer and moved the existing order to it."""
+    orphan = {"Id": ACCOUNT, "Name": "Acme Analytics Inc.", "NetSuite_Id__c": None, "Channel_Tier__c": None}
+    sent = opportunity(3, Account=dict(orphan), Sync_Status__c="Synced", NetSuite_Id__c="900")
+    queued = opportunity(4, Account=dict(orphan))
+    batch = opportunities_to_sales_orders([sent, queued], settings)
+    assert [o.key for o in batch.orders] == [key(4)]  # the queued one may create the customer
+    assert [c.key for c in batch.customers] == [to_18_char_id(ACCOUNT)]
+    failure = only_failure(batch, 3)
+    assert failure.code == "missing_customer" and "never creates a NetSuite customer" in failure.message
+    assert opportunities_to_sales_orders([sent], settings).customers == []
+
+
 def test_write_back_guards_cover_queued_and_sent_ones_and_see_line_changes() -> None:
     from crsync.mappings.opportunity_to_sales_order import changed_since_extract, write_back_guards
 
