@@ -50,8 +50,9 @@ def pool_size(pool: str, *, timeout: tuple[float, float]) -> int | None:
     except AirflowNotFoundException:
         return None
     base = (conn.host or "").rstrip("/")
-    if "://" not in base:
-        base = f"http://{base}"
+    if "://" not in base:  # the password goes to this host: plain http only on this machine
+        host = base.split("/", 1)[0].split(":", 1)[0]
+        base = f"{'http' if host in ('localhost', '127.0.0.1', '::1') else 'https'}://{base}"
     if conn.port and base.count(":") < 2:
         base = f"{base}:{conn.port}"
     with requests.Session() as session:
@@ -100,7 +101,7 @@ def check_netsuite_pool(context: Any, *, concurrency_setting: int, timeout: tupl
             task_id,
         )
         return
-    if size < needed:
+    if 0 <= size < needed:  # -1: an unlimited pool
         raise AirflowFailException(
             f"Pool {NETSUITE_POOL} has {size} slot(s) but task {task_id} takes {needed} "
             f"(netsuite.concurrency: {concurrency_setting} in the integration settings); the scheduler would "
