@@ -61,8 +61,9 @@ def run_opportunity_flow(flow_dags) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def fresh(sandbox: RunningSandbox) -> Iterator[RunningSandbox]:
-    """Both stand-ins reset, catalog only, no faults; faults cleared again afterwards."""
+def fresh(sandbox: RunningSandbox, sandbox_env: dict[str, str]) -> Iterator[RunningSandbox]:
+    """Both stand-ins reset, catalog only, no faults; faults cleared again afterwards. The hooks' default
+    connections point at this sandbox (``sandbox_env``), whichever test runs first."""
     sandbox.control(NS, "reset", {})
     sandbox.control(SF, "reset", {})
     sandbox.control(NS, "seed", {"contracts": 0})

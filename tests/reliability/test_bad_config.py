@@ -188,6 +188,7 @@ def test_salesforce_reply_that_is_not_json_is_retried_then_reported(fresh):
         fresh.control(SF, "governance", {"rate_not_json": 0})
     assert failure.value.code == "UNEXPECTED_REPLY"
     assert "not JSON" in str(failure.value) and "instance_url" in str(failure.value)
+    assert "<" not in str(failure.value)  # the page itself is never repeated (as for NetSuite, finding 10)
 
 
 def test_occasional_html_replies_lose_nothing_and_duplicate_nothing(

@@ -91,7 +91,10 @@ class SalesforceServerError(SalesforceSyncError):
 
 def _translate(exc: SalesforceError, conn_id: str = SalesforceHook.default_conn_name) -> SalesforceSyncError:
     content = exc.content
-    code, message = "UNKNOWN_ERROR", str(content)
+    # Only Salesforce's own error code and message are repeated, never another reply's body (a proxy's
+    # or an internal service's page must not be echoed into logs or the connection form).
+    code = "UNKNOWN_ERROR"
+    message = f"the host did not answer like Salesforce (HTTP {exc.status}); check the connection's instance_url"
     if isinstance(content, list) and content and isinstance(content[0], Mapping):
         code = str(content[0].get("errorCode") or code)
         message = str(content[0].get("message") or message)
@@ -240,11 +243,10 @@ class SalesforceSyncHook(SalesforceHook):
                 raise _translate(exc, self.conn_id) from exc
             except json.JSONDecodeError as exc:
                 # A 2xx page that is not Salesforce's JSON (proxy, firewall, maintenance): retried.
-                snippet = " ".join(str(getattr(exc, "doc", ""))[:120].split())
                 raise SalesforceServerError(
                     200,
                     "UNEXPECTED_REPLY",
-                    f"Salesforce answered with a page that is not JSON ({snippet!r}); the request may not "
+                    "Salesforce answered with a page that is not JSON; the request may not "
                     "have reached Salesforce. Check the connection's instance_url and any proxy or firewall "
                     "in between, or Salesforce's status page if it persists",
                 ) from exc
