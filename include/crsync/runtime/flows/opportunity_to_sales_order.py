@@ -27,6 +27,7 @@ from crsync.runtime.flows.common import (
     run_scope,
     salesforce_hook,
 )
+from crsync.runtime.windows import until_run_started
 from crsync.settings import FlowId, load_settings
 from crsync_provider.links import link_task_to_netsuite, link_task_to_salesforce
 
@@ -52,7 +53,11 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     """Opportunities to order: queued, in the window (mode ``window``), or the ids named by a manual run."""
     scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="opportunity_ids")
     mode = "ids" if scope.ids else scope.params.get("mode", "queued")
-    window = scope.window
+    # queued: a manual run reads everything queued until it started, whatever logical date it was given;
+    # window: the window the run was given (a date picked in the form means that window).
+    window = until_run_started(scope.window, context) if mode == "queued" else scope.window
+    if window != scope.window:
+        log.info("Manual run in queued mode: reads what was queued before %s", window.end.isoformat())
     soql = opportunities_soql(
         mode,
         window_start=window.start,
