@@ -42,7 +42,8 @@ def opportunity_params() -> dict[str, Param]:
             False,
             type="boolean",
             title="Dry run",
-            description="Extract and transform, show what would be written, write nothing.",
+            description="Extract and transform, show what would be written and what would be refused (the "
+            "run stays green), write nothing.",
         ),
     }
 

@@ -151,10 +151,12 @@ def load_orders(
     """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
 
-    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if chunk["dry_run"]:
-        log_dry_run("NetSuite sales order", dump_all(ready))
-        return {"results": [], "failures": dump_all(failures)}
+        # No customer was created, so an order for a new Account shows its entity by the Account id (the
+        # customer a real run creates first): not a refusal.
+        log_dry_run("NetSuite sales order", chunk["orders"])
+        return {"results": [], "failures": []}
+    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if not ready:
         return {"results": [], "failures": dump_all(failures)}
     writes = dump_all(ready)
@@ -185,6 +187,7 @@ def write_back(
     failures = list(plan["failures"]) + [f for chunk in order_results for f in chunk["failures"]]
     summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(failures)
     if plan["dry_run"]:
+        summary.dry_run = True
         summary.add_skipped("dry_run", len(plan["orders"]))
         return summary.as_dict()
 
