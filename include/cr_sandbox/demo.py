@@ -128,7 +128,7 @@ class Demo:
         """
         start, end = window_holding(self.timetables[dag_id], self.sandbox_now())
         logical = end.isoformat()
-        self.say(f"    bin/airflow dags test {dag_id} {logical}  (window [{start:%Y-%m-%d %H:%M}, {end:%H:%M}) UTC) ...")
+        self.say(f"    bin/airflow dags test {dag_id} {logical}  (window [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC) ...")
         started = time.monotonic()
         proc = subprocess.run(
             [str(PROJECT_ROOT / "bin/airflow"), "dags", "test", dag_id, logical, "-c", json.dumps(conf)],
@@ -347,7 +347,7 @@ def next_steps(airflow_home: str) -> str:
     from crsync.runtime.flows.reconciliation import DAG_ID as RECONCILIATION
     from crsync.runtime.flows.reconciliation import reports_base
 
-    reports = reports_base() / RECONCILIATION
+    reports = str(reports_base() / RECONCILIATION).removeprefix("file://")  # a local folder: its plain path
     return (
         "Next:\n"
         f"  make up       the Airflow UI (http://localhost:8080) on this Airflow home ({airflow_home}):\n"
