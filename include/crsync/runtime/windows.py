@@ -88,7 +88,7 @@ def window_from_context(context: Any, *, default_length: timedelta, full_resync:
 
 def is_manual_run(context: Any) -> bool:
     """Whether the running DAG run was triggered by hand (UI form, CLI, REST API or ``dags test``)."""
-    run_type = context["dag_run"].run_type
+    run_type = getattr(context["dag_run"], "run_type", None)  # Airflow's DagRun always has one
     return str(getattr(run_type, "value", run_type)) == "manual"
 
 
