@@ -11,7 +11,9 @@ Tasks: `claim_load_lock` (waits while another run of this DAG, e.g. a backfill r
 `extract` (SOQL) -> `transform` (validate, map) -> `load_customers` -> `load_orders`
 (mapped over chunks, in the `netsuite_api` pool) -> `write_back` (collections) -> `report`.
 The run fails when any record failed, after every good record was written and every failure was
-written back. Manual runs: see the trigger form (ids, mode, dry run) and README.
+written back (a dry run lists what it would refuse and stays green). A manual run in `queued` mode reads
+everything queued until it was triggered, whatever logical date the form filled in. Manual runs: see the
+trigger form (ids, mode, dry run) and README.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ the module's nightly script -> renewal estimate to Opportunity -> renewal won an
 estimate -> renewal contract back to Salesforce -> reconciliation. Every DAG runs with
 ``bin/airflow dags test`` (the same code the scheduler runs), with this project's Airflow home, so the
 runs show up in the UI afterwards (``make up``). The demo checks both systems after each step,
-prints a report, stops the sandbox it started and exits 0 only when every expected record is there.
+prints a report, stops the sandbox it started (its temporary folder is removed, also on Ctrl-C), says
+what to do next and exits 0 only when every expected record is there.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +37,39 @@ ITEM_DAG = "ns_contract_item_to_sf_contract_item"
 RENEWAL_DAG = "ns_renewal_estimate_to_sf_opportunity"
 RECONCILIATION_DAG = "crsync_reconciliation"
 RUN_STATE = re.compile(r"DagRun Finished: dag_id=(\S+?),.*?state=(\w+)")
+
+
+def dag_timetables() -> dict[str, Any]:
+    """Each DAG's timetable, as ``dags test`` uses it (parsed from dags/, no I/O at import)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    return {dag_id: coerce_to_core_timetable(dag.timetable) for dag_id, dag in bag.dags.items()}
+
+
+def window_holding(timetable: Any, moment: datetime) -> tuple[datetime, datetime]:
+    """The schedule window ``[start, end)`` that holds ``moment``: the one after the last full window."""
+    from airflow.sdk import timezone
+
+    last = timetable.infer_manual_data_interval(run_after=timezone.coerce_datetime(moment))
+    following = timetable.infer_manual_data_interval(run_after=last.end + (last.end - last.start))
+    return following.start, following.end
+
+
+@contextmanager
+def temporary_sandbox() -> Iterator[RunningSandbox]:
+    """A sandbox whose state folder (its TLS and signing private keys, its data) lives in the system temp
+    folder only while the demo runs: removed on every exit, a failure or Ctrl-C included."""
+    with tempfile.TemporaryDirectory(prefix="crsync-demo-sandbox-") as state_dir:
+        print(f"Starting the sandbox (state in {state_dir}, removed at the end) ...", flush=True)
+        with running_sandbox(Path(state_dir)) as sandbox:
+            yield sandbox
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM (a CI job cancelled) unwinds like Ctrl-C, so the sandbox stops and its folder is removed."""
+    raise SystemExit(128 + signum)
 
 
 @dataclass
@@ -58,6 +95,7 @@ class Demo:
         # The demo drives its own sandbox (free ports): its DAG runs must use it, whatever connection of
         # the same id is saved in this Airflow home, so the connections are variables (they win).
         self.env = {**os.environ, **sandbox.env(), "CRSYNC_USE_SANDBOX": "1", **env_connections(self.config)}
+        self.timetables = dag_timetables()
 
     # ----------------------------------------------------------------- plumbing
 
@@ -81,10 +119,16 @@ class Demo:
         for system in ("netsuite", "salesforce"):
             self.sandbox.control(system, "clock", {"today": day})
 
-    def run_dag(self, dag_id: str, period: timedelta, **conf: Any) -> str:
-        """``bin/airflow dags test`` with a logical date whose [start, end) window holds sandbox 'now'."""
-        logical = (self.sandbox_now() + period).replace(microsecond=0).isoformat()
-        self.say(f"    running {dag_id} (logical date {logical}) ...")
+    def run_dag(self, dag_id: str, **conf: Any) -> str:
+        """``bin/airflow dags test DAG <window end>`` for the schedule window that holds sandbox 'now'.
+
+        The date given to ``dags test`` selects the window that ends at or before it, so the demo gives
+        the window's end (the time the scheduled run for it would start): docs/operations.md, "Which
+        window a run reads".
+        """
+        start, end = window_holding(self.timetables[dag_id], self.sandbox_now())
+        logical = end.isoformat()
+        self.say(f"    bin/airflow dags test {dag_id} {logical}  (window [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}) UTC) ...")
         started = time.monotonic()
         proc = subprocess.run(
             [str(PROJECT_ROOT / "bin/airflow"), "dags", "test", dag_id, logical, "-c", json.dumps(conf)],
@@ -151,7 +195,6 @@ class Demo:
     # ----------------------------------------------------------------- the cycle
 
     def run(self) -> bool:
-        hour, day = timedelta(hours=1), timedelta(days=1)
         for system in ("netsuite", "salesforce"):
             self.sandbox.control(system, "reset", {})
             self.sandbox.control(system, "clock", {"reset": True})
@@ -164,7 +207,7 @@ class Demo:
             "seed",
             {"opportunities": 1, "lines_per_opportunity": 3, "order_type": "Contract New", "account_netsuite_id": "1001"},
         )["opportunity_ids"][0]
-        self.run_dag(HOURLY_DAG, hour)
+        self.run_dag(HOURLY_DAG)
         order = self.order_of(new_opp)
         opp = self.opportunity(new_opp)
         self.check(s, f"one sales order for Opportunity {new_opp}", order is not None)
@@ -179,8 +222,8 @@ class Demo:
                        f"{contract_id} '{original['name']}' with {self.item_count(contract_id)} items")
 
         s = self.step("2. Nightly: contracts and contract items to Salesforce")
-        self.run_dag(CONTRACT_DAG, day)
-        self.run_dag(ITEM_DAG, day)
+        self.run_dag(CONTRACT_DAG)
+        self.run_dag(ITEM_DAG)
         sf_contract = self.sf_contract(contract_id)
         self.check(s, f"Salesforce Contract for NetSuite contract {contract_id}", sf_contract is not None)
         self.check(s, "its contract items", self.children(sf_contract, "Contract_Items__r") == self.item_count(contract_id))
@@ -199,12 +242,12 @@ class Demo:
             {"opportunities": 1, "lines_per_opportunity": 1, "order_type": "Contract Upsell",
              "account_netsuite_id": "1001", "contract_netsuite_id": contract_id},
         )["opportunity_ids"][0]
-        self.run_dag(HOURLY_DAG, hour)
+        self.run_dag(HOURLY_DAG)
         upsell_order = self.order_of(upsell_opp)
         self.check(s, f"one upsell sales order for {upsell_opp}", upsell_order is not None)
         self.check(s, "co-termed items added to the same contract", self.item_count(contract_id) > items_before)
-        self.run_dag(CONTRACT_DAG, day)
-        self.run_dag(ITEM_DAG, day)
+        self.run_dag(CONTRACT_DAG)
+        self.run_dag(ITEM_DAG)
         sf_contract = self.sf_contract(contract_id)
         self.check(s, "Salesforce shows the upsell items on the contract",
                    self.children(sf_contract, "Contract_Items__r") == self.item_count(contract_id))
@@ -225,7 +268,7 @@ class Demo:
         s.moved.append(f"contract {contract_id} -> status {renewal['status']}, renewal estimate {estimate_id}")
 
         s = self.step("5. Nightly: renewal estimate to a Salesforce renewal Opportunity")
-        self.run_dag(RENEWAL_DAG, day)
+        self.run_dag(RENEWAL_DAG)
         renewal_opps = self.soql(
             "SELECT Id, Name, StageName, ContractId, Order_Type__c, (SELECT Id FROM OpportunityLineItems) "
             f"FROM Opportunity WHERE NetSuite_Renewal_Estimate_Id__c = '{estimate_id}'"
@@ -241,7 +284,7 @@ class Demo:
 
         s = self.step("6. The renewal is won and sent back: ordered from the same estimate")
         self.sf.Opportunity.update(renewal_opp["Id"], {"StageName": "Closed Won", "Sync_Status__c": "Processing"})
-        self.run_dag(HOURLY_DAG, hour)
+        self.run_dag(HOURLY_DAG)
         renewal_order = self.order_of(renewal_opp["Id"])
         self.check(s, "one renewal sales order", renewal_order is not None)
         self.check(s, "transformed from the estimate (lineage kept)",
@@ -259,8 +302,8 @@ class Demo:
                        f"{estimate_id}) -> renewal contract {new_contract_id}")
 
         s = self.step("7. Nightly: the renewal contract back to Salesforce")
-        self.run_dag(CONTRACT_DAG, day)
-        self.run_dag(ITEM_DAG, day)
+        self.run_dag(CONTRACT_DAG)
+        self.run_dag(ITEM_DAG)
         sf_renewal = self.sf_contract(new_contract_id) if new_contract_id else None
         self.check(s, f"Salesforce Contract for renewal contract {new_contract_id}", sf_renewal is not None)
         self.check(s, "its items", self.children(sf_renewal, "Contract_Items__r") == self.item_count(new_contract_id or "0"))
@@ -272,7 +315,7 @@ class Demo:
                            f"{self.contract(contract_id)['status']} in NetSuite")
 
         s = self.step("8. Reconciliation: both systems agree")
-        state = self.run_dag(RECONCILIATION_DAG, day)
+        state = self.run_dag(RECONCILIATION_DAG)
         self.check(s, "reconciliation run succeeded", state == "success")
         sales_orders = self.sql("SELECT id FROM transaction WHERE type = 'SalesOrd'")
         synced = self.soql("SELECT Id FROM Opportunity WHERE Sync_Status__c = 'Synced'")
@@ -299,22 +342,43 @@ class Demo:
                  f" {elapsed:.0f}s. Airflow logs: {self.env['AIRFLOW_HOME']}/demo-logs")
 
 
+def next_steps(airflow_home: str) -> str:
+    """What to do after the demo: where its runs and the reconciliation report files are."""
+    from crsync.runtime.flows.reconciliation import DAG_ID as RECONCILIATION
+    from crsync.runtime.flows.reconciliation import reports_base
+
+    reports = str(reports_base() / RECONCILIATION).removeprefix("file://")  # a local folder: its plain path
+    return (
+        "Next:\n"
+        f"  make up       the Airflow UI (http://localhost:8080) on this Airflow home ({airflow_home}):\n"
+        "                the demo's DAG runs are listed under each DAG\n"
+        f"  reports       the reconciliation report of each run (report.html, drift.csv, summary.json):\n"
+        f"                {reports}/<run id>/\n"
+        f"  logs          the output of every `dags test` above: {airflow_home}/demo-logs/\n"
+        "  the demo's sandbox was temporary and has been removed; `make sandbox` serves one of your own"
+    )
+
+
 def main() -> int:
     started = time.monotonic()
     env_home = os.environ.get("AIRFLOW_HOME") or str(PROJECT_ROOT / ".airflow")
     os.environ["AIRFLOW_HOME"] = env_home
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     print("Setting up Airflow (metadata DB, netsuite_api pool) ...", flush=True)
     subprocess.run([str(PROJECT_ROOT / "bin/setup-airflow")], check=True)
-    state_dir = Path(tempfile.mkdtemp(prefix="crsync-demo-sandbox-"))
-    print(f"Starting the sandbox (state in {state_dir}) ...", flush=True)
-    with running_sandbox(state_dir) as sandbox:
-        demo = Demo(sandbox)
-        try:
-            ok = demo.run()
-        except Exception as exc:  # report what happened so far, then fail
-            demo.say(f"\nDemo stopped: {type(exc).__name__}: {exc}")
-            ok = False
-        demo.report(ok, time.monotonic() - started)
+    try:
+        with temporary_sandbox() as sandbox:
+            demo = Demo(sandbox)
+            try:
+                ok = demo.run()
+            except Exception as exc:  # report what happened so far, then fail
+                demo.say(f"\nDemo stopped: {type(exc).__name__}: {exc}")
+                ok = False
+            demo.report(ok, time.monotonic() - started)
+    except KeyboardInterrupt:
+        print("\nDemo interrupted: the sandbox was stopped and its temporary folder removed.", flush=True)
+        return 130
+    print("\n" + next_steps(env_home), flush=True)
     return 0 if ok else 1
 
 

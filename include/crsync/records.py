@@ -141,6 +141,8 @@ class RunSummary(_Record):
     #: The retry list's limit (``nightly.retry_max_ids``) and its Airflow Variable, for the rendered text.
     retry_limit: int | None = None
     retry_variable: str = ""
+    #: A dry run: nothing was written; its refusals are what a real run would refuse (a report, not a failure).
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -199,6 +201,7 @@ class RunSummary(_Record):
         merged.retry_overflow_ids += theirs.retry_overflow_ids
         merged.retry_limit = self.retry_limit if self.retry_limit is not None else theirs.retry_limit
         merged.retry_variable = self.retry_variable or theirs.retry_variable
+        merged.dry_run = self.dry_run or theirs.dry_run
         return merged
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,6 +210,8 @@ class RunSummary(_Record):
 
     def render(self) -> str:
         """Human-readable summary for task logs and alerts."""
+        if self.dry_run:
+            return self._render_dry_run()
         title = f"Run summary{f' for {self.flow}' if self.flow else ''}: {'OK' if self.ok else 'FAILED'}"
         lines = [
             title,
@@ -225,6 +230,22 @@ class RunSummary(_Record):
         if self.first_failures:
             shown = len(self.first_failures)
             lines.append(f"  first {shown} failing record(s) of {self.failed}:")
+            lines += [f"    {f.key} [{f.code}] {f.message}" for f in self.first_failures]
+        return "\n".join(lines)
+
+    def _render_dry_run(self) -> str:
+        """A dry run's summary: what a real run would write and what it would refuse, and why."""
+        would_write = self.skipped_by_reason.get("dry_run", 0)
+        lines = [
+            f"Run summary{f' for {self.flow}' if self.flow else ''}: DRY RUN, nothing was written",
+            f"  read {self.read}, would write {would_write}, would refuse {self.failed}",
+        ]
+        lines += self._render_window_and_retries()
+        if self.failures_by_code:
+            lines.append("  would refuse, by reason:")
+            lines += [f"    {code}: {n}" for code, n in sorted(self.failures_by_code.items(), key=_by_count)]
+        if self.first_failures:
+            lines.append(f"  first {len(self.first_failures)} record(s) a real run would refuse, of {self.failed}:")
             lines += [f"    {f.key} [{f.code}] {f.message}" for f in self.first_failures]
         return "\n".join(lines)
 

@@ -32,9 +32,9 @@ def opportunity_params() -> dict[str, Param]:
             type="string",
             enum=["queued", "window"],
             title="Mode",
-            description="queued: Opportunities whose Sync Status is Processing, modified before the window's "
-            "end. window: re-send the Opportunities modified inside the window that are queued now or were "
-            "already sent (backfills after a mapping fix); one that was sent is updated in NetSuite, never "
+            description="queued: Opportunities whose Sync Status is Processing, queued before this run was "
+            "triggered (whatever logical date is set). window: re-send the Opportunities modified inside the "
+            "hour that ends at or before the logical date that are queued now or were already sent (backfills after a mapping fix); one that was sent is updated in NetSuite, never "
             "created again, and a renewal estimate is transformed only for a queued Opportunity. Closed Lost "
             "Opportunities are never ordered.",
         ),
@@ -42,7 +42,8 @@ def opportunity_params() -> dict[str, Param]:
             False,
             type="boolean",
             title="Dry run",
-            description="Extract and transform, show what would be written, write nothing.",
+            description="Extract and transform, show what would be written and what would be refused (the "
+            "run stays green), write nothing.",
         ),
     }
 

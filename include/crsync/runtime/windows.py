@@ -84,3 +84,24 @@ def window_from_context(context: Any, *, default_length: timedelta, full_resync:
         start = end - default_length
     end = _utc(end)
     return SyncWindow(start=None if full_resync else _utc(start), end=end)
+
+
+def is_manual_run(context: Any) -> bool:
+    """Whether the running DAG run was triggered by hand (UI form, CLI, REST API or ``dags test``)."""
+    run_type = getattr(context["dag_run"], "run_type", None)  # Airflow's DagRun always has one
+    return str(getattr(run_type, "value", run_type)) == "manual"
+
+
+def until_run_started(window: SyncWindow, context: Any) -> SyncWindow:
+    """A manual run's window extended to the moment the run was triggered (``run_after``, rounded up to
+    the second); scheduled and backfill runs keep their window exactly.
+
+    The UI trigger form (and ``dags test``) fill in a logical date, and Airflow gives such a run the
+    schedule period that ends at or before it: the hour before the trigger. A run that reads what is
+    queued must still read everything queued until it started, however it was triggered. A window whose
+    end is later than the trigger (a logical date in the future) keeps its end.
+    """
+    if not is_manual_run(context):
+        return window
+    started = _utc(_ceil_to_second(context["dag_run"].run_after))
+    return window if window.end >= started else SyncWindow(start=window.start, end=started)

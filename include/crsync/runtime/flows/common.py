@@ -160,10 +160,15 @@ def log_dry_run(what: str, records: list[dict[str, Any]], *, shown: int = 5) -> 
 
 
 def report(summary: dict[str, Any]) -> dict[str, Any]:
-    """Log the run summary; fail the run (after all writes and write-backs) when any record failed."""
+    """Log the run summary; fail the run (after all writes and write-backs) when any record failed.
+
+    A dry run (a summary marked ``dry_run``) is not failed by its refusals: it lists what a real run would
+    refuse. It goes red only when a task could not do its part (a system unreachable, bad settings or
+    params), which fails that task before the report.
+    """
     run = RunSummary.model_validate(summary)
     text = run.render()
     log.info("%s", text)
-    if not run.ok:
+    if not run.ok and not run.dry_run:
         raise AirflowFailException(text)
     return run.as_dict()

@@ -27,6 +27,7 @@ from crsync.runtime.flows.common import (
     run_scope,
     salesforce_hook,
 )
+from crsync.runtime.windows import until_run_started
 from crsync.settings import FlowId, load_settings
 from crsync_provider.links import link_task_to_netsuite, link_task_to_salesforce
 
@@ -52,7 +53,11 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     """Opportunities to order: queued, in the window (mode ``window``), or the ids named by a manual run."""
     scope = run_scope(context, FLOW_ID, window_length=window_length, ids_param="opportunity_ids")
     mode = "ids" if scope.ids else scope.params.get("mode", "queued")
-    window = scope.window
+    # queued: a manual run reads everything queued until it started, whatever logical date it was given;
+    # window: the window the run was given (a date picked in the form means that window).
+    window = until_run_started(scope.window, context) if mode == "queued" else scope.window
+    if window != scope.window:
+        log.info("Manual run in queued mode: reads what was queued before %s", window.end.isoformat())
     soql = opportunities_soql(
         mode,
         window_start=window.start,
@@ -146,10 +151,12 @@ def load_orders(
     """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
 
-    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if chunk["dry_run"]:
-        log_dry_run("NetSuite sales order", dump_all(ready))
-        return {"results": [], "failures": dump_all(failures)}
+        # No customer was created, so an order for a new Account shows its entity by the Account id (the
+        # customer a real run creates first): not a refusal.
+        log_dry_run("NetSuite sales order", chunk["orders"])
+        return {"results": [], "failures": []}
+    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if not ready:
         return {"results": [], "failures": dump_all(failures)}
     writes = dump_all(ready)
@@ -180,6 +187,7 @@ def write_back(
     failures = list(plan["failures"]) + [f for chunk in order_results for f in chunk["failures"]]
     summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(failures)
     if plan["dry_run"]:
+        summary.dry_run = True
         summary.add_skipped("dry_run", len(plan["orders"]))
         return summary.as_dict()
 
