@@ -91,3 +91,37 @@ def test_dags_test_without_sandbox_fails_fast_and_says_start_the_sandbox(set_up_
     # The alert in the log is plain text (Slack's emoji codes are for Slack only).
     alert = next(line for line in out.splitlines() if "Contract renewal sync failed" in line)
     assert not re.search(r":[a-z][a-z0-9_+-]*:", alert.split("]", 1)[-1]), alert
+
+
+def test_bin_airflow_sets_up_a_fresh_home_first(tmp_path):
+    """`bin/airflow <command>` where `bin/setup-airflow` never ran: metadata DB and sandbox connections
+    are made first, once."""
+    env = _user_env(tmp_path / "airflow", tmp_path / "sandbox")
+    first = _bin(env, "bin/airflow", "connections", "get", "netsuite_default", "-o", "json", timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"127.0.0.1:{env['SANDBOX_NS_PORT']}" in first.stdout, first.stdout
+    assert "First use of AIRFLOW_HOME" in first.stderr
+    again = _bin(env, "bin/airflow", "connections", "get", "salesforce_default", "-o", "json", timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "First use" not in again.stderr  # set up once
+
+
+def test_a_second_make_up_on_the_same_home_is_refused(tmp_path):
+    """bin/up with the pid file of a live bin/up in its AIRFLOW_HOME stops before starting anything."""
+    env = _user_env(tmp_path / "airflow", tmp_path / "sandbox")
+    env["AIRFLOW__API__PORT"] = str(free_port())
+    (tmp_path / "airflow").mkdir()
+    running = subprocess.Popen(["sleep", "120"])  # stands in for the first `make up`
+    try:
+        lock = tmp_path / "airflow" / "up.pid"
+        lock.write_text(f"{running.pid}\n")
+        second = _bin(env, "bin/up", timeout=60)
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"make up is already running for AIRFLOW_HOME={tmp_path / 'airflow'} (pid {running.pid})" in (
+            second.stderr
+        )
+        assert lock.read_text().strip() == str(running.pid)  # the first one's lock is left alone
+        assert not (tmp_path / "sandbox" / "sandbox.log").exists()  # nothing was started
+    finally:
+        running.kill()
+        running.wait()
