@@ -31,6 +31,7 @@ from crsync.runtime.flows.maintenance import DAG_ID
 
 @dag(
     dag_id=DAG_ID,
+    description="Daily 05:00 UTC: delete the XCom files of runs older than the retention period.",
     schedule=nightly_timetable(minute=0, hour=5),
     start_date=START_DATE,
     catchup=False,

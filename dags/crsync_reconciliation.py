@@ -37,6 +37,7 @@ from crsync_provider.decorators import salesforce_write_task
 
 @dag(
     dag_id=DAG_ID,
+    description="Daily 04:00 UTC: compare Salesforce and NetSuite, report drift, optionally re-queue what can be repaired.",
     schedule=nightly_timetable(minute=0, hour=4),
     start_date=START_DATE,
     catchup=False,

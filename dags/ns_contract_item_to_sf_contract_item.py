@@ -33,6 +33,7 @@ DAG_ID = "ns_contract_item_to_sf_contract_item"
 
 @dag(
     dag_id=DAG_ID,
+    description="Nightly: NetSuite CR contract items changed in the window, upserted as Salesforce Contract_Item__c.",
     schedule=nightly_timetable(minute=30),
     start_date=START_DATE,
     catchup=False,

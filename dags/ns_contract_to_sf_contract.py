@@ -34,6 +34,7 @@ DAG_ID = "ns_contract_to_sf_contract"
 
 @dag(
     dag_id=DAG_ID,
+    description="Nightly: NetSuite CR contracts changed in the window, upserted as Salesforce Contracts.",
     schedule=nightly_timetable(minute=0),
     start_date=START_DATE,
     catchup=False,

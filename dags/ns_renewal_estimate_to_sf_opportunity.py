@@ -33,6 +33,7 @@ DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
 
 @dag(
     dag_id=DAG_ID,
+    description="Nightly: NetSuite CR renewal estimates, upserted as Salesforce renewal Opportunities with their lines.",
     schedule=nightly_timetable(minute=0, hour=3),
     start_date=START_DATE,
     catchup=False,

@@ -40,6 +40,7 @@ DAG_ID = "sf_opportunity_to_ns_sales_order"
 
 @dag(
     dag_id=DAG_ID,
+    description="Hourly: Opportunities queued in Salesforce (Create NetSuite Order) become NetSuite CR sales orders.",
     schedule=hourly_timetable(),
     start_date=START_DATE,
     catchup=False,

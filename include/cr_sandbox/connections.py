@@ -45,6 +45,8 @@ def sandbox_connections(config: SandboxConfig | None = None) -> dict[str, dict]:
                 "token_secret": ns.token_secret,
                 "ca_bundle": str(config.ca_path),
                 "concurrency_limit": int(os.environ.get("SANDBOX_NS_CONCURRENCY", "5")),
+                # "Open in NetSuite" links: the stand-in serves a page per record at NetSuite's UI paths.
+                "ui_base_url": config.netsuite_url,
             },
         },
         SALESFORCE_CONN_ID: {

@@ -107,11 +107,13 @@ def link_task_to_netsuite(
     record_type: str,
     results: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Point the running task's "Open in NetSuite" at the first record it wrote (no-op without one)."""
+    """Point the running task's "Open in NetSuite" at the first record it wrote, or at NetSuite's home
+    page when it wrote none (a dry run, nothing to write): the UI lists a task's links under an "Extra
+    Links" heading, which would otherwise be shown empty."""
     task = _running_task(context)
     record_id, _ = _first_written(results)
-    if task is not None and record_id:
-        task.netsuite_link = netsuite_record_url(ui_base_url, record_type, record_id)
+    if task is not None:
+        task.netsuite_link = netsuite_record_url(ui_base_url, record_type if record_id else None, record_id)
 
 
 def link_task_to_salesforce(

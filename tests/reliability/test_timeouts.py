@@ -168,7 +168,7 @@ def test_the_alert_for_an_execution_timeout_says_how_long_and_what_to_check():
         "exception": AirflowTaskTimeout("Timeout, PID: 4242"),
     }
     text = failure_message(context)
-    assert text.startswith(":red_circle: Contract renewal sync timed out: DAG sf_opportunity_to_ns_sales_order")
+    assert text.startswith("Contract renewal sync timed out: DAG sf_opportunity_to_ns_sales_order")
     assert "Task load_orders ran longer than its execution_timeout of 0:45:00 and was stopped" in text
     assert "check" in text.lower() and "netsuite_api" in text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from cr_sandbox.config import SandboxConfig
@@ -62,6 +63,23 @@ async def _json_body(request: Request) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise NetSuiteError(400, "INVALID_CONTENT", f"The request body is not valid JSON: {exc.msg}.") from exc
+
+
+#: NetSuite UI pages ("Open in NetSuite" links, crsync_provider.links) -> the REST record types they show.
+UI_PAGES: dict[str, tuple[str, ...]] = {
+    "accounting/transactions/transaction.nl": ("salesOrder", "estimate", "opportunity"),
+    "common/entity/custjob.nl": ("customer",),
+    "common/item/item.nl": ("noninventoryitem", "inventoryItem", "serviceSaleItem"),
+}
+
+
+def _ui_html(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1><p>NetSuite sandbox stand-in: a read-only view of the record "
+        f"(the real NetSuite shows its record page here).</p>{body}</body></html>"
+    )
+    return HTMLResponse(page, status_code=status_code)
 
 
 def create_app(config: SandboxConfig) -> GovernanceMiddleware:
@@ -241,7 +259,21 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
                 store.set_preferences(body)
         return store.preferences()
 
+    async def ui_page(request: Request) -> Response:
+        """A record page at NetSuite's UI path (``/app/...?id=N``), for the links tasks show."""
+        page, key = request.path_params["page"], request.query_params.get("id", "")
+        if page == "center/card.nl":
+            return _ui_html("NetSuite sandbox", "<p>Home. Records: follow a task's Open in NetSuite link.</p>")
+        for type_name in UI_PAGES.get(page, ()) if key.isdigit() else ():
+            try:
+                data = await run_in_threadpool(records.get, type_name, key, _base_url(request), True)
+            except NetSuiteError:
+                continue
+            return _ui_html(f"{type_name} {key}", f"<pre>{html.escape(json.dumps(data, indent=2))}</pre>")
+        return _ui_html("Not found", "<p>No such record in the sandbox.</p>", status_code=404)
+
     routes = [
+        Route("/app/{page:path}", ui_page, methods=["GET"]),
         Route("/services/rest/query/v1/suiteql", vendor(suiteql_query), methods=["POST"]),
         Route("/services/rest/auth/oauth2/v1/token", vendor(token, authenticated=False), methods=["POST"]),
         Route(RECORD_PREFIX + "/{rtype}", vendor(record_collection), methods=["GET", "POST"]),

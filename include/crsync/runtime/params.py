@@ -11,13 +11,17 @@ from airflow.sdk import Param
 # "(?!\n)" after "$": Python's jsonschema (re.search) lets "$" match before a trailing newline; the
 # look-ahead refuses it there and is a no-op for the browser's ECMAScript regex.
 SALESFORCE_ID_PATTERN = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$(?!\n)"
+#: The type of an optional list of ids. Airflow 3's trigger form marks a field required (and will not
+#: submit it empty) unless its type is a list that includes "null"; an empty field is sent as null and
+#: read as "no ids" (``run_scope``). A list that is given is still checked item by item.
+OPTIONAL_ARRAY = ["array", "null"]
 
 
 def opportunity_params() -> dict[str, Param]:
     return {
         "opportunity_ids": Param(
             [],
-            type="array",
+            type=OPTIONAL_ARRAY,
             items={"type": "string", "pattern": SALESFORCE_ID_PATTERN},
             uniqueItems=True,
             maxItems=2000,
@@ -52,7 +56,7 @@ def netsuite_source_params(record_label: str) -> dict[str, Param]:
     return {
         "netsuite_ids": Param(
             [],
-            type="array",
+            type=OPTIONAL_ARRAY,
             items={"type": "integer", "minimum": 1},
             uniqueItems=True,
             maxItems=5000,

@@ -51,8 +51,10 @@ def pool_size(pool: str, *, timeout: tuple[float, float]) -> int | None:
         return None
     base = (conn.host or "").rstrip("/")
     if "://" not in base:  # the password goes to this host: plain http only on this machine
+        from crsync_provider.hooks._http import is_loopback
+
         host = base.split("/", 1)[0].split(":", 1)[0]
-        base = f"{'http' if host in ('localhost', '127.0.0.1', '::1') else 'https'}://{base}"
+        base = f"{'http' if is_loopback(host) else 'https'}://{base}"
     if conn.port and base.count(":") < 2:
         base = f"{base}:{conn.port}"
     with requests.Session() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,11 +10,103 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from crsync_provider.hooks.permanent import THEN_CLEAR, ConnectionConfigError, PermanentError
+
 #: (connect, read) seconds when the caller names none: the integration settings' ``http`` defaults.
 DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)
 #: Attempts for a request that timed out: each attempt already waited the whole read timeout, so a
 #: stalled server is tried once more, not ``max_attempts`` times (which would multiply the stall).
 TIMEOUT_ATTEMPTS = 2
+#: What to do when a loopback host (the local sandbox) is not there.
+START_SANDBOX = "start the sandbox with `make sandbox` (or `make up`, which starts it with Airflow)"
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def is_loopback(hostname: str) -> bool:
+    """``localhost`` or a loopback IP address (no DNS lookup: a name that resolves to one does not count)."""
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_and_port(url: str) -> str:
+    """``host:port`` of ``url`` (the scheme's default port when none is given)."""
+    parts = urlsplit(url)
+    host = parts.hostname or "(no host)"
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    return f"{host}:{port}" if port else host
+
+
+class LoopbackRefusedError(PermanentError):
+    """A loopback host (``127.0.0.0/8``, ``localhost``, ``::1``: the local sandbox) refused the connection.
+
+    Nothing listens there, and waiting will not start it: the task fails at once, without HTTP or task
+    retries, saying to start the sandbox.
+
+    :param system: ``NetSuite`` or ``Salesforce``.
+    :param url: the request URL.
+    :param conn_id: the Airflow connection that points there, when known.
+    """
+
+    def __init__(self, system: str, url: str, conn_id: str | None = None) -> None:
+        self.system = system
+        self.address = host_and_port(url)
+        connection = f"connection {conn_id!r}" if conn_id else "the connection"
+        super().__init__(
+            f"{system} at {self.address} refused the connection: nothing is listening there. It is a loopback "
+            f"address (the local sandbox): {START_SANDBOX}, or point {connection} at the real {system}; "
+            f"{THEN_CLEAR}"
+        )
+
+
+def _connection_refused(exc: BaseException) -> bool:
+    """Whether a :class:`ConnectionRefusedError` is behind ``exc`` (requests wraps urllib3's errors, which
+    wrap the socket's)."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+    return False
+
+
+def as_loopback_refused(exc: BaseException, *, system: str, conn_id: str | None = None) -> LoopbackRefusedError | None:
+    """The :class:`LoopbackRefusedError` to raise when ``exc`` is a refused connection to a loopback host,
+    else None (a real host is retried: it may be restarting)."""
+    if not isinstance(exc, requests.exceptions.ConnectionError) or isinstance(
+        exc, requests.exceptions.Timeout | requests.exceptions.SSLError
+    ):
+        return None
+    url = str(getattr(exc.request, "url", None) or "")
+    hostname = urlsplit(url).hostname
+    if not hostname or not is_loopback(hostname) or not _connection_refused(exc):
+        return None
+    return LoopbackRefusedError(system, url, conn_id)
+
+
+def retry_message(system: str, address: str, attempt: int, max_attempts: int, exc: BaseException | None, sleep: float) -> str:
+    """The log line before a retry: what is waited for (system, host), which attempt failed and why."""
+    return (
+        f"Waiting for {system} at {address}: attempt {attempt}/{max_attempts} failed ({exc}); "
+        f"retrying in {sleep:.2f}s"
+    )
+
+
+def request_address(exc: BaseException | None, default: str) -> str:
+    """``host:port`` of the request that failed with ``exc`` (``default`` when it does not say)."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None) or getattr(exc, "url", None)
+    return host_and_port(str(url)) if url else default
 
 
 class HttpTimeoutError(Exception):
@@ -107,6 +200,11 @@ def make_session(
 
     :param timeout: (connect, read) seconds for every request that does not name its own.
     """
+    if ca_bundle and not Path(ca_bundle).expanduser().is_file():
+        raise ConnectionConfigError(
+            f"The connection's CA bundle {ca_bundle} (extra ca_bundle) does not exist. For the local sandbox it "
+            f"is created when the sandbox first starts: {START_SANDBOX}; otherwise fix the path, {THEN_CLEAR}"
+        )
     session = TrustingSession()
     adapter = TimeoutHTTPAdapter(
         pool_connections=4, pool_maxsize=max(pool_size, 1), max_retries=0, timeout=timeout

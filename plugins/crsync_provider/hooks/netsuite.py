@@ -35,8 +35,12 @@ from crsync_provider.hooks._http import (
     DEFAULT_TIMEOUT,
     TIMEOUT_ATTEMPTS,
     HttpTimeoutError,
+    as_loopback_refused,
     as_timeout_error,
+    host_and_port,
     make_session,
+    request_address,
+    retry_message,
 )
 from crsync_provider.hooks.netsuite_endpoint import (
     check_same_host,
@@ -772,12 +776,9 @@ class NetSuiteHook(BaseHook):
 
     def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
+        address = request_address(exc, host_and_port(self.base_url))
         self.log.warning(
-            "NetSuite request attempt %s/%s failed (%s); retrying in %.2fs",
-            retry_state.attempt_number,
-            self.max_attempts,
-            exc,
-            retry_state.upcoming_sleep,
+            retry_message("NetSuite", address, retry_state.attempt_number, self.max_attempts, exc, retry_state.upcoming_sleep)
         )
 
     def _retrying(
@@ -793,6 +794,16 @@ class NetSuiteHook(BaseHook):
             limit = min(self.max_attempts, TIMEOUT_ATTEMPTS) if timed_out else self.max_attempts
             return retry_state.attempt_number >= limit
 
+        def once() -> R:
+            try:
+                return fn()
+            except requests.exceptions.ConnectionError as exc:
+                # Nothing listening on a loopback host (the sandbox is not running): no retry can help.
+                refused = as_loopback_refused(exc, system="NetSuite", conn_id=self.netsuite_conn_id)
+                if refused is None:
+                    raise
+                raise refused from exc
+
         retryer = tenacity.Retrying(
             stop=stop,
             wait=self._wait,
@@ -801,7 +812,7 @@ class NetSuiteHook(BaseHook):
             reraise=True,
         )
         try:
-            return retryer(fn)
+            return retryer(once)
         except requests.exceptions.Timeout as exc:
             request = exc.request
             raise as_timeout_error(  # type: ignore[misc]

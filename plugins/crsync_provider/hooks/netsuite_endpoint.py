@@ -11,7 +11,6 @@ any other reply is described by its HTTP status and content type only.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from crsync_provider.hooks._http import is_loopback
 from crsync_provider.hooks.permanent import ConnectionConfigError
 
 #: Longest NetSuite detail repeated in a message (NetSuite's own messages are a sentence or two).
@@ -44,16 +44,6 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 class InsecureNetSuiteHostError(ConnectionConfigError):
     """The connection's host is not an ``https://`` URL (nor a loopback one). Retrying cannot fix it, so the
     task fails at once (a :class:`ValueError` too, as before)."""
-
-
-def is_loopback(hostname: str) -> bool:
-    """``localhost`` or a loopback IP address (no DNS lookup: a name that resolves to one does not count)."""
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def checked_base_url(base_url: str, conn_id: str) -> str:

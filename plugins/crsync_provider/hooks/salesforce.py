@@ -33,7 +33,15 @@ import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from crsync_provider.hooks._http import DEFAULT_TIMEOUT, TIMEOUT_ATTEMPTS, as_timeout_error, make_session
+from crsync_provider.hooks._http import (
+    DEFAULT_TIMEOUT,
+    TIMEOUT_ATTEMPTS,
+    as_loopback_refused,
+    as_timeout_error,
+    make_session,
+    request_address,
+    retry_message,
+)
 from crsync_provider.hooks.permanent import (
     ConnectionConfigError,
     PermanentError,
@@ -202,6 +210,11 @@ class SalesforceSyncHook(SalesforceHook):
             raise SalesforceLoginError(
                 401, str(exc.code), f"{exc.message}. " + credentials_fix(self.conn_id, "the login")
             ) from exc
+        except requests.exceptions.ConnectionError as exc:  # the login request (password, JWT, client credentials)
+            refused = as_loopback_refused(exc, system="Salesforce", conn_id=self.conn_id)
+            if refused is None:
+                raise
+            raise refused from exc
 
     @staticmethod
     def _mask(secret: str) -> None:
@@ -225,12 +238,11 @@ class SalesforceSyncHook(SalesforceHook):
 
     def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
+        address = request_address(exc, self.conn.sf_instance)
         self.log.warning(
-            "Salesforce request attempt %s/%s failed (%s); retrying in %.2fs",
-            retry_state.attempt_number,
-            self.max_attempts,
-            exc,
-            retry_state.upcoming_sleep,
+            retry_message(
+                "Salesforce", address, retry_state.attempt_number, self.max_attempts, exc, retry_state.upcoming_sleep
+            )
         )
 
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
@@ -241,6 +253,12 @@ class SalesforceSyncHook(SalesforceHook):
                 return fn(*args, **kwargs)
             except SalesforceError as exc:
                 raise _translate(exc, self.conn_id) from exc
+            except requests.exceptions.ConnectionError as exc:
+                # Nothing listening on a loopback host (the sandbox is not running): no retry can help.
+                refused = as_loopback_refused(exc, system="Salesforce", conn_id=self.conn_id)
+                if refused is None:
+                    raise
+                raise refused from exc
             except json.JSONDecodeError as exc:
                 # A 2xx page that is not Salesforce's JSON (proxy, firewall, maintenance): retried.
                 raise SalesforceServerError(

@@ -55,3 +55,14 @@ def test_a_broken_settings_file_still_logs_the_failure(tmp_path: Path, monkeypat
     with caplog.at_level(logging.WARNING):
         SyncFailureNotifier().notify(failing_context(RuntimeError("original failure")))
     assert "original failure" in caplog.text
+
+
+def test_the_logged_alert_has_no_slack_emoji_codes(caplog, monkeypatch):
+    """The task log shows plain text: Slack's ``:emoji:`` codes are added for Slack only."""
+    import re
+
+    monkeypatch.delenv("CRSYNC_SETTINGS_FILE", raising=False)
+    with caplog.at_level(logging.ERROR):
+        SyncFailureNotifier().notify(failing_context(RuntimeError("boom")))
+    assert "Contract renewal sync failed: DAG sf_opportunity_to_ns_sales_order" in caplog.text
+    assert not re.search(r":[a-z][a-z0-9_+-]*:", caplog.text), caplog.text

@@ -125,12 +125,12 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
 def load_customers(plan: dict[str, Any], context: Any, *, concurrency: int) -> dict[str, Any]:
     """Upsert NetSuite customers for Accounts that have none yet (external id = Account id)."""
     customers = plan["customers"]
-    if plan["dry_run"]:
-        log_dry_run("NetSuite customer", customers)
+    hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
+    if plan["dry_run"] or not customers:
+        if plan["dry_run"]:
+            log_dry_run("NetSuite customer", customers)
+        link_task_to_netsuite(context, hook.ui_base_url, "customer", [])  # NetSuite's home: no empty link
         return {"results": []}
-    if not customers:
-        return {"results": []}
-    hook = netsuite_hook(concurrency=concurrency)
     results = hook.write_many(customers)
     log.info("Customers: %s", _count_statuses(results))
     link_task_to_netsuite(context, hook.ui_base_url, customers[0]["record_type"], results)
@@ -151,16 +151,18 @@ def load_orders(
     """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
 
+    hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
     if chunk["dry_run"]:
         # No customer was created, so an order for a new Account shows its entity by the Account id (the
         # customer a real run creates first): not a refusal.
         log_dry_run("NetSuite sales order", chunk["orders"])
+        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
         return {"results": [], "failures": []}
     ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
     if not ready:
+        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
         return {"results": [], "failures": dump_all(failures)}
     writes = dump_all(ready)
-    hook = netsuite_hook(concurrency=concurrency)
     results = hook.write_many(writes)
     # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
     results = dump_all(explain_currency_refusals(results, ready, load_settings()))
