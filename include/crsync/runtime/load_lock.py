@@ -101,7 +101,9 @@ def poke(context: Mapping[str, Any], *, release_task_id: str) -> bool:
     if live:
         log.info(
             "Run %s of %s is loading (it holds the load lock until %s ends); this run waits and checks "
-            "again in %.0f s, so the two never send the same records at the same time",
+            "again in %.0f s, so the two never send the same records at the same time. If that run is not "
+            "running anywhere any more (its process was killed outside a scheduler), mark it failed in the "
+            "UI (its run page > Mark as failed) to release the lock",
             ", ".join(live), dag_id, release_task_id, POKE_INTERVAL_SECONDS,
         )  # fmt: skip
         return False
