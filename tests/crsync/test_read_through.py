@@ -30,7 +30,10 @@ def test_read_that_starts_after_the_mark_leaves_a_gap_and_does_not_advance():
 
 
 def test_capped_read_advances_only_from_the_mark_it_saw():
-    assert next_mark(T, read_start=T + 9 * DAY, window_end=T + 10 * DAY, mark_seen=T, capped=True) == T + 10 * DAY
+    assert (
+        next_mark(T, read_start=T + 9 * DAY, window_end=T + 10 * DAY, mark_seen=T, capped=True)
+        == T + 10 * DAY
+    )
     moved = T + 8 * DAY + dt.timedelta(hours=1)
     assert next_mark(moved, read_start=T + 9 * DAY, window_end=T + 10 * DAY, mark_seen=T, capped=True) is None
 

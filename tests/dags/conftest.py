@@ -41,7 +41,9 @@ def task_links(run, task_id: str) -> dict[str, str]:
 
     with create_session() as session:
         rows = session.scalars(
-            XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, include_prior_dates=False)
+            XComModel.get_many(
+                run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, include_prior_dates=False
+            )
         ).all()
         return {row.key: XComModel.deserialize_value(row) for row in rows if row.key.startswith("_link_")}
 

@@ -463,3 +463,20 @@ def test_backfill_of_an_older_window_leaves_the_mark(fresh_sandbox, run_dag):
     assert run.state == "success"
     assert summary_of(run)["read_from_mark"] == ""
     assert mark(CONTRACT_DAG) == later.isoformat()
+
+
+@pytest.mark.parametrize("dag_id", NIGHTLY_DAGS)
+def test_each_nightly_flow_reads_from_its_mark_and_advances_it(fresh_sandbox, run_dag, dag_id):
+    set_mark(dag_id, "2026-01-01T00:00:00+00:00")  # the days up to the run's window never ran
+
+    run = run_dag(dag_id, logical_date=QUIET_DAY)  # a window of a day or less, early January 2026
+
+    assert run.state == "success"
+    summary = summary_of(run)
+    start, end = summary["read_window"].strip("[)").split(", ")
+    assert start == "2025-12-31T23:30:00+00:00"  # the mark, minus the overlap
+    assert summary["read_from_mark"] == "2026-01-01T00:00:00+00:00"
+    assert mark(dag_id) == end > "2026-01-02"
+    text = rendered(summary)
+    assert "read from 2026-01-01T00:00:00+00:00 (last successful read" in text
+    assert f"every change read through {end} (Airflow Variable {dag_id}.read_through)" in text
