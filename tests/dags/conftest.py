@@ -41,34 +41,6 @@ def task_links(run, task_id: str) -> dict[str, str]:
 
     with create_session() as session:
         rows = session.scalars(
-            XComModel.get_many(
-                run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, include_prior_dates=False
-            )
+            XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id, include_prior_dates=False)
         ).all()
         return {row.key: XComModel.deserialize_value(row) for row in rows if row.key.startswith("_link_")}
-
-
-#: The nightly DAGs, whose high-water mark (Airflow Variable ``<dag id>.read_through``) a run advances.
-NIGHTLY_DAG_IDS = (
-    "ns_contract_to_sf_contract",
-    "ns_contract_item_to_sf_contract_item",
-    "ns_renewal_estimate_to_sf_opportunity",
-)
-
-
-@pytest.fixture(autouse=True)
-def no_read_through_marks(request: pytest.FixtureRequest):
-    """Each test that runs DAGs starts and ends without the nightly flows' high-water marks: a mark left
-    by another test would make a later window reach back to it (issue 13, finding 7)."""
-    if "flow_dags" not in request.fixturenames:
-        yield
-        return
-    from airflow.models.variable import Variable
-
-    request.getfixturevalue("airflow_db")
-    names = [f"{dag_id}.read_through" for dag_id in NIGHTLY_DAG_IDS]
-    for name in names:
-        Variable.delete(name)
-    yield
-    for name in names:
-        Variable.delete(name)
