@@ -143,6 +143,15 @@ class RunSummary(_Record):
     retry_variable: str = ""
     #: A dry run: nothing was written; its refusals are what a real run would refuse (a report, not a failure).
     dry_run: bool = False
+    #: The flow's high-water mark the read reached back to (days that never ran); "" when it did not.
+    read_from_mark: str = ""
+    #: The reach back was cut short by ``nightly.max_catch_up_days`` (its value alongside).
+    catch_up_capped: bool = False
+    max_catch_up_days: int | None = None
+    #: The flow's high-water mark after the run, its Airflow Variable, and why the run did not advance it.
+    read_through: str = ""
+    read_through_variable: str = ""
+    read_through_held: str = ""
 
     @property
     def ok(self) -> bool:
@@ -202,6 +211,13 @@ class RunSummary(_Record):
         merged.retry_limit = self.retry_limit if self.retry_limit is not None else theirs.retry_limit
         merged.retry_variable = self.retry_variable or theirs.retry_variable
         merged.dry_run = self.dry_run or theirs.dry_run
+        merged.read_from_mark = self.read_from_mark or theirs.read_from_mark
+        merged.catch_up_capped = self.catch_up_capped or theirs.catch_up_capped
+        if merged.max_catch_up_days is None:
+            merged.max_catch_up_days = theirs.max_catch_up_days
+        merged.read_through = self.read_through or theirs.read_through
+        merged.read_through_variable = self.read_through_variable or theirs.read_through_variable
+        merged.read_through_held = self.read_through_held or theirs.read_through_held
         return merged
 
     def as_dict(self) -> dict[str, Any]:
@@ -264,6 +280,7 @@ class RunSummary(_Record):
                     else ""
                 )
             )
+        lines += self._render_catch_up()
         if self.retried_ids:
             lines.append(
                 f"  retried {len(self.retried_ids)} record(s) that failed in an earlier run: {ids(self.retried_ids)}"
@@ -282,6 +299,27 @@ class RunSummary(_Record):
                 f"(nightly.retry_max_ids = {self.retry_limit}); re-run them with netsuite_ids: "
                 f"{ids(self.retry_overflow_ids)}"
             )
+        return lines
+
+    def _render_catch_up(self) -> list[str]:
+        """The high-water mark: days that never ran, read now (or not: capped), and where it stands."""
+        lines = []
+        where = f" (Airflow Variable {self.read_through_variable})" if self.read_through_variable else ""
+        if self.read_from_mark and self.catch_up_capped:
+            lines.append(
+                f"  the last successful read ended at {self.read_from_mark}{where}, more than "
+                f"nightly.max_catch_up_days = {self.max_catch_up_days} day(s) before this window: changes "
+                "before the start above were NOT read; run a backfill or a full resync for them"
+            )
+        elif self.read_from_mark:
+            lines.append(
+                f"  read from {self.read_from_mark} (last successful read{where}): the days since then "
+                "had not been read"
+            )
+        if self.read_through_held:
+            lines.append(f"  read-through mark not advanced{where}: {self.read_through_held}")
+        elif self.read_through:
+            lines.append(f"  every change read through {self.read_through}{where}")
         return lines
 
     def _add_failure(self, failure: RecordFailure) -> None:

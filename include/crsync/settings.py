@@ -278,6 +278,9 @@ class NightlySettings(_Strict):
     #: Most NetSuite ids a flow remembers as failed for its next run (the Airflow Variable
     #: ``<dag id>.retry_ids``); failures beyond it are named in the run summary and not remembered.
     retry_max_ids: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    #: How far before its window's start a run reads at most to catch up with the flow's high-water mark
+    #: (the Airflow Variable ``<dag id>.read_through``) after days that never ran (``catchup=False``).
+    max_catch_up_days: Annotated[int, Field(ge=1, le=366)] = 31
 
 
 class HttpSettings(_Strict):

@@ -7,12 +7,17 @@
 - The NetSuite ids of the records that failed in a run are remembered (Airflow Variable
   ``<dag id>.retry_ids``) and read again by the next run whatever its window, until they succeed.
 - A manual run for ``netsuite_ids`` that do not exist warns, processes the others and goes red.
+- The DAGs run with ``catchup=False``: after a scheduler outage or a paused DAG only the latest interval
+  runs. Each flow keeps a high-water mark (Airflow Variable ``<dag id>.read_through``: the end of the
+  last window read by a run that wrote or remembered every record) and the next run reads from it.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +293,190 @@ def test_failed_renewal_is_retried_by_the_next_run_once_its_contract_is_in_sales
     )["records"]
     assert [o["Contract"]["NetSuite_Id__c"] for o in opportunities] == [contract["id"]]
     assert remembered(RENEWAL_DAG) == []
+
+
+# ------------------------------------------------------------------ high-water mark (catchup=False)
+
+SF_CONN_VAR = "AIRFLOW_CONN_SALESFORCE_DEFAULT"
+
+
+def mark_variable(dag_id: str) -> str:
+    return f"{dag_id}.read_through"
+
+
+def mark(dag_id: str) -> str | None:
+    from airflow.models.variable import Variable
+
+    return Variable.get(mark_variable(dag_id), default_var=None)
+
+
+def set_mark(dag_id: str, value: str) -> None:
+    from airflow.models.variable import Variable
+
+    Variable.set(mark_variable(dag_id), value)
+
+
+def whole_seconds(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=0)
+
+
+def test_days_that_never_ran_are_read_by_the_next_run(fresh_sandbox, run_dag, ns_sql, sf_api):
+    now = whole_seconds(dt.datetime.now(dt.UTC))
+    first = run_dag(CONTRACT_DAG, run_after=now - dt.timedelta(days=3))
+    assert first.state == "success"
+    assert mark(CONTRACT_DAG) == (now - dt.timedelta(days=3)).isoformat()
+    # Modified after the first run's window; the scheduler was then down for days: the next run's window
+    # [now + 4 days, now + 5 days) does not hold the change.
+    contract = new_contract(fresh_sandbox, ns_sql, "DURING-OUTAGE", "1001")
+    later_end = now + dt.timedelta(days=5)
+
+    run = run_dag(CONTRACT_DAG, run_after=later_end)
+
+    assert run.state == "success"
+    summary = summary_of(run)
+    assert (summary["read"], summary["created"]) == (1, 1)
+    assert sf_contract_ids(sf_api) == [contract["id"]]
+    previous = (now - dt.timedelta(days=3)).isoformat()
+    assert summary["read_from_mark"] == previous
+    read_from = now - dt.timedelta(days=3, minutes=30)  # the mark, minus the overlap
+    assert summary["read_window"].startswith(f"[{read_from.isoformat()}, ")
+    text = rendered(summary)
+    assert f"read from {previous} (last successful read" in text
+    assert mark(CONTRACT_DAG) == later_end.isoformat()
+    assert summary["read_through"] == later_end.isoformat()
+
+    # The next run, contiguous with the mark, reads its own window only.
+    nxt = run_dag(CONTRACT_DAG, run_after=later_end + dt.timedelta(days=1))
+    assert (nxt.state, summary_of(nxt)["read"], summary_of(nxt)["read_from_mark"]) == ("success", 0, "")
+
+
+def test_first_run_ever_reads_its_window_and_sets_the_mark(fresh_sandbox, run_dag):
+    end = whole_seconds(dt.datetime.now(dt.UTC)) - dt.timedelta(days=2)
+    run = run_dag(CONTRACT_DAG, run_after=end)
+    assert run.state == "success"
+    summary = summary_of(run)
+    assert summary["read_window"].startswith(f"[{(end - dt.timedelta(days=1, minutes=30)).isoformat()}, ")
+    assert summary["read_from_mark"] == ""
+    assert mark(CONTRACT_DAG) == end.isoformat()
+
+
+def test_failure_remembered_in_the_retry_list_advances_the_mark(fresh_sandbox, run_dag, ns_sql):
+    # Decision: a record that failed is in <dag id>.retry_ids, which every next run reads whatever its
+    # window, so the window itself has been dealt with and the mark moves on.
+    orphan = customer_without_account(fresh_sandbox, ns_sql)
+    bad = new_contract(fresh_sandbox, ns_sql, "ORDER-OF-ORPHAN", orphan)
+    end = whole_seconds(dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=2)
+
+    run = run_dag(CONTRACT_DAG, run_after=end)
+
+    assert run.state == "failed"
+    assert remembered(CONTRACT_DAG) == [int(bad["id"])]
+    assert mark(CONTRACT_DAG) == end.isoformat()
+
+
+def test_failure_not_remembered_keeps_the_mark(fresh_sandbox, run_dag, ns_sql, tmp_path, monkeypatch):
+    with_settings(tmp_path, monkeypatch, retry_max_ids=1)
+    orphan = customer_without_account(fresh_sandbox, ns_sql)
+    new_contract(fresh_sandbox, ns_sql, "ORPHAN-1", orphan)
+    new_contract(fresh_sandbox, ns_sql, "ORPHAN-2", orphan)
+    set_mark(CONTRACT_DAG, "2026-01-01T00:00:00+00:00")
+
+    run = run_dag(CONTRACT_DAG, run_after=whole_seconds(dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=2))
+
+    assert run.state == "failed"
+    assert summary_of(run)["retry_overflow_ids"]  # one failure could not be remembered
+    assert mark(CONTRACT_DAG) == "2026-01-01T00:00:00+00:00"
+    assert "not advanced" in rendered(summary_of(run))
+
+
+def test_run_that_fails_before_its_last_task_keeps_the_mark(fresh_sandbox, run_dag, ns_sql, monkeypatch):
+    new_contract(fresh_sandbox, ns_sql, "ANY-ORDER", "1001")
+    before = whole_seconds(dt.datetime.now(dt.UTC)) - dt.timedelta(days=2)
+    set_mark(CONTRACT_DAG, before.isoformat())
+    conn = json.loads(os.environ[SF_CONN_VAR])
+    conn.setdefault("extra", {})
+    if conn["extra"].get("session_id"):
+        conn["extra"]["session_id"] = "00D000000000000!wrong"
+    else:
+        conn["password"] = "00D000000000000!wrong"
+    monkeypatch.setenv(SF_CONN_VAR, json.dumps(conn))
+
+    run = run_dag(CONTRACT_DAG, run_after=whole_seconds(dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=2))
+
+    assert run.state == "failed"
+    assert mark(CONTRACT_DAG) == before.isoformat()
+
+
+def test_dry_run_and_manual_ids_run_never_move_the_mark(fresh_sandbox, run_dag, ns_sql):
+    contract = new_contract(fresh_sandbox, ns_sql, "MANUAL-ORDER", "1004")
+    before = "2026-01-01T00:00:00+00:00"
+    later = whole_seconds(dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=2)
+    set_mark(CONTRACT_DAG, before)
+
+    assert run_dag(CONTRACT_DAG, run_after=later, dry_run=True).state == "success"
+    assert mark(CONTRACT_DAG) == before
+    assert run_dag(CONTRACT_DAG, run_after=later, netsuite_ids=[int(contract["id"])]).state == "success"
+    assert mark(CONTRACT_DAG) == before
+
+    # A full resync reads everything: it may set the mark.
+    assert run_dag(CONTRACT_DAG, run_after=later, full_resync=True).state == "success"
+    assert mark(CONTRACT_DAG) == later.isoformat()
+
+
+def test_catch_up_is_capped_and_the_summary_says_so(fresh_sandbox, run_dag, ns_sql, tmp_path, monkeypatch):
+    with_settings(tmp_path, monkeypatch, max_catch_up_days=2)
+    now = whole_seconds(dt.datetime.now(dt.UTC))
+    old = now - dt.timedelta(days=10)
+    set_mark(CONTRACT_DAG, old.isoformat())
+    end = now + dt.timedelta(days=1)
+
+    run = run_dag(CONTRACT_DAG, run_after=end)
+
+    assert run.state == "success"
+    summary = summary_of(run)
+    capped_start = end - dt.timedelta(days=1) - dt.timedelta(days=2)
+    assert summary["read_window"].startswith(f"[{capped_start.isoformat()}, ")
+    assert summary["catch_up_capped"] is True
+    text = rendered(summary)
+    assert "nightly.max_catch_up_days = 2" in text and "NOT read" in text
+    # Capped on purpose and said so: the mark moves on (else every run would read the cap again).
+    assert mark(CONTRACT_DAG) == end.isoformat()
+
+
+def test_mark_holding_junk_is_ignored_with_a_warning(fresh_sandbox, run_dag, caplog):
+    set_mark(CONTRACT_DAG, "not a date")
+    end = whole_seconds(dt.datetime.now(dt.UTC)) - dt.timedelta(days=2)
+
+    run = run_dag(CONTRACT_DAG, run_after=end)
+
+    assert run.state == "success"
+    summary = summary_of(run)
+    assert summary["read_window"].startswith(f"[{(end - dt.timedelta(days=1, minutes=30)).isoformat()}, ")
+    assert mark(CONTRACT_DAG) == end.isoformat()
+    assert "not an ISO timestamp" in caplog.text
+
+
+def test_backfill_of_an_older_window_leaves_the_mark(fresh_sandbox, run_dag):
+    later = whole_seconds(dt.datetime.now(dt.UTC))
+    set_mark(CONTRACT_DAG, later.isoformat())
+    run = run_dag(CONTRACT_DAG, run_after=later - dt.timedelta(days=3))
+    assert run.state == "success"
+    assert summary_of(run)["read_from_mark"] == ""
+    assert mark(CONTRACT_DAG) == later.isoformat()
+
+
+@pytest.mark.parametrize("dag_id", NIGHTLY_DAGS)
+def test_each_nightly_flow_reads_from_its_mark_and_advances_it(fresh_sandbox, run_dag, dag_id):
+    set_mark(dag_id, "2026-01-01T00:00:00+00:00")  # the days up to the run's window never ran
+
+    run = run_dag(dag_id, logical_date=QUIET_DAY)  # a window of a day or less, early January 2026
+
+    assert run.state == "success"
+    summary = summary_of(run)
+    start, end = summary["read_window"].strip("[)").split(", ")
+    assert start == "2025-12-31T23:30:00+00:00"  # the mark, minus the overlap
+    assert summary["read_from_mark"] == "2026-01-01T00:00:00+00:00"
+    assert mark(dag_id) == end > "2026-01-02"
+    text = rendered(summary)
+    assert "read from 2026-01-01T00:00:00+00:00 (last successful read" in text
+    assert f"every change read through {end} (Airflow Variable {dag_id}.read_through)" in text

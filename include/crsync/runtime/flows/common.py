@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from crsync.queries import OPPORTUNITY_ID_PREFIX, validate_netsuite_ids, validate_salesforce_ids
 from crsync.records import RunSummary
+from crsync.runtime.flows import read_through
 from crsync.runtime.windows import SyncWindow, window_from_context
 from crsync.settings import IntegrationSettings, SettingsError, load_settings
 
@@ -32,16 +33,31 @@ class RunScope:
     params: dict[str, Any]
     #: How far before the window's start the run reads (nightly flows: ``nightly.read_overlap_minutes``).
     read_overlap: timedelta = timedelta(0)
+    #: The flow's high-water mark when the run started (nightly flows: :mod:`read_through`), if any.
+    read_through: datetime | None = None
+    #: How far before the window's start the run reads at most to reach the mark.
+    max_catch_up: timedelta = timedelta(0)
+
+    @property
+    def catch_up(self) -> tuple[timedelta, bool]:
+        """How far before the window's start the run reads, and whether ``max_catch_up`` cut it short."""
+        return read_through.reach_back(
+            self.window, overlap=self.read_overlap, mark=self.read_through, max_catch_up=self.max_catch_up
+        )
 
     @property
     def read_window(self) -> SyncWindow:
-        """The window the run reads: its own, extended back by the overlap."""
-        return self.window.extended_back(self.read_overlap)
+        """The window the run reads: its own, extended back by the overlap, or back to the flow's
+        high-water mark when the days since it never ran (capped by ``nightly.max_catch_up_days``)."""
+        return self.window.extended_back(self.catch_up[0])
 
     def describe(self) -> str:
         scope = f"{len(self.ids)} requested id(s)" if self.ids else f"window {self.window.describe()}"
         if not self.ids and self.read_window != self.window:
             scope += f", read from {self.read_window.describe()} (overlap {self.read_overlap})"
+            if self.catch_up[0] > self.read_overlap:
+                capped = " (capped: nightly.max_catch_up_days)" if self.catch_up[1] else ""
+                scope += f"; last successful read ended at {self.read_through}{capped}"
         return f"{self.flow_id}: {scope}{' (dry run: nothing is written)' if self.dry_run else ''}"
 
 
@@ -83,6 +99,8 @@ def run_scope(
     validate_run_ids(ids_param, ids)
     full_resync = bool(params.get("full_resync", False))
     window = window_from_context(context, default_length=window_length, full_resync=full_resync)
+    # The nightly flows' high-water mark: reach back over days that never ran (catchup=False).
+    mark = read_through.current_mark(flow_id) if read_overlap and not ids and not full_resync else None
     scope = RunScope(
         flow_id=flow_id,
         settings=settings,
@@ -93,6 +111,8 @@ def run_scope(
         read_overlap=timedelta(minutes=settings.nightly.read_overlap_minutes)
         if read_overlap
         else timedelta(0),
+        read_through=mark,
+        max_catch_up=timedelta(days=settings.nightly.max_catch_up_days),
     )
     log.info("Scope: %s", scope.describe())
     return scope

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from crsync.records import RecordFailure, RunSummary
+from crsync.runtime.flows import read_through
 from crsync.runtime.flows.common import RunScope
 from crsync.settings import IntegrationSettings
 
@@ -80,6 +81,12 @@ def extract_outcome(scope: RunScope, retried: list[int], read_ids: Iterable[Any]
             "%d retried id(s) no longer in NetSuite; they will be dropped: %s", len(gone), _show(gone)
         )
     window = scope.read_window
+    mark = None
+    if not scope.ids:  # a manual run for netsuite_ids never moves the flow's high-water mark
+        mark = read_through.outcome(
+            scope.flow_id, scope.window, window, mark=scope.read_through, capped=scope.catch_up[1],
+            max_catch_up_days=scope.settings.nightly.max_catch_up_days,
+        )  # fmt: skip
     return {
         "read_window": "" if scope.ids else window.describe(),
         "read_overlap_minutes": None
@@ -89,6 +96,7 @@ def extract_outcome(scope: RunScope, retried: list[int], read_ids: Iterable[Any]
         "gone_ids": gone,
         "missing_ids": missing,
         "read_ids": read,
+        "read_through": mark,
     }
 
 
@@ -101,12 +109,15 @@ def finish(
     settings: IntegrationSettings,
     not_found: str,
 ) -> RunSummary:
-    """Report the window and the retries on ``summary``, fail the missing requested ids, rewrite the list.
+    """Report the window and the retries on ``summary``, fail the missing requested ids, rewrite the list;
+    then advance the flow's high-water mark (:mod:`crsync.runtime.flows.read_through`) when every record
+    was written or remembered.
 
     :param failed_ids: NetSuite ids of the records that failed in this run (non-numeric keys ignored).
     :param not_found: what a missing requested id is, for its failure message (e.g. "contract").
     """
     flow_id = summary.flow
+    failed_ids = list(failed_ids)
     missing = set(outcome["missing_ids"])
     summary.add_failures(
         RecordFailure(
@@ -134,13 +145,30 @@ def finish(
     if overflow:
         log.warning("Retry list full (nightly.retry_max_ids = %d): %d failed id(s) not remembered: %s",
                     limit, len(overflow), _show(overflow))  # fmt: skip
+    _rewrite(flow_id, new, current, dry_run=dry_run, limit=limit)
+    unkeyed = [i for i in failed_ids if not str(i).isdigit()]
+    incomplete = "; ".join(
+        reason
+        for reason in (
+            f"{len(overflow)} failed record(s) not remembered (retry list full)" if overflow else "",
+            f"{len(unkeyed)} failure(s) without a NetSuite id, not remembered" if unkeyed else "",
+        )
+        if reason
+    )
+    # Only after the list is written: a failure is then read again by the next run whatever its window.
+    read_through.advance(summary, outcome.get("read_through"), dry_run=dry_run, incomplete=incomplete)
+    return summary
+
+
+def _rewrite(flow_id: str, new: list[int], current: list[int], *, dry_run: bool, limit: int) -> None:
+    """Write the retry list (a dry run only logs it)."""
     if new == current:
         log.info("Variable %s unchanged (%d id(s) to retry)", retry_variable(flow_id), len(new))
-        return summary
+        return
     if dry_run:
         log.info("Dry run: would set Variable %s to %d id(s) (now %d): %s; nothing was written.",
                  retry_variable(flow_id), len(new), len(current), _show(new))  # fmt: skip
-        return summary
+        return
     from airflow.sdk import Variable
 
     Variable.set(
@@ -151,7 +179,6 @@ def finish(
         serialize_json=True,
     )
     log.info("Variable %s: %d id(s) to retry (was %d)", retry_variable(flow_id), len(new), len(current))
-    return summary
 
 
 def _show(ids: list[int]) -> str:
