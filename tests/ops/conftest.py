@@ -11,6 +11,7 @@ Opportunities seeded for other tests), so the only runs are the ones the tests t
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -81,6 +82,20 @@ class AirflowStack:
         resp = self.api(method, path, **kwargs)
         assert resp.ok, f"{method} {path}: {resp.status_code} {resp.text}"
         return resp.json()
+
+    def xcom_value(self, dag_id: str, run_id: str, task_id: str, *, map_index: int | None = None) -> Any:
+        """A task's ``return_value``: values over the object-storage threshold live in the XCom folder (the
+        REST API returns their ``file://`` path), smaller ones come back inline."""
+        params: dict[str, Any] = {"deserialize": "true"}
+        if map_index is not None and map_index >= 0:
+            params["map_index"] = map_index
+        value = self.api_json(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value", params=params
+        )["value"]
+        if isinstance(value, str) and value.startswith("file://"):
+            with gzip.open(value.removeprefix("file://"), "rt") as stored:
+                return json.load(stored)
+        return json.loads(value) if isinstance(value, str) else value
 
     def airflow_cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
         """`bin/airflow ...` with the stack's environment (same AIRFLOW_HOME, metadata DB and sandbox)."""

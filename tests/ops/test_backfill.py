@@ -107,13 +107,7 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
 
     # Each run read exactly the Opportunities of its window (the run summary of its `report` task).
     for run in runs:
-        summary = stack.api_json(
-            "GET",
-            f"/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}/taskInstances/report/xcomEntries/return_value",
-            params={"deserialize": "true"},
-        )["value"]
-        if isinstance(summary, str):
-            summary = json.loads(summary)
+        summary = stack.xcom_value(DAG_ID, run["dag_run_id"], "report")
         start = parse(run["data_interval_start"])
         assert summary["read"] == len(expected[start]), (run["dag_run_id"], summary)
         assert summary["created"] + summary["updated"] >= len(expected[start]) and summary["failed"] == 0, (
