@@ -10,7 +10,6 @@ own AIRFLOW_HOME, sandbox state folder and ports; no Airflow stack and, here, no
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -20,6 +19,7 @@ import pytest
 
 from cr_sandbox.process import free_port
 from cr_sandbox.tls import ensure_certificates
+from tests.ops.conftest import _stack_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,22 +29,8 @@ OPP_DAG = "sf_opportunity_to_ns_sales_order"
 
 def _user_env(airflow_home: Path, sandbox_dir: Path) -> dict[str, str]:
     """The user's environment without this test session's Airflow/sandbox settings, plus ports nothing
-    listens on (a sandbox that is not running)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AIRFLOW", "SANDBOX_", "PYTEST_")) and k not in ("VIRTUAL_ENV",)
-    }
-    env.update(
-        {
-            "AIRFLOW_HOME": str(airflow_home),
-            "SANDBOX_DIR": str(sandbox_dir),
-            "SANDBOX_NS_PORT": str(free_port()),
-            "SANDBOX_SF_PORT": str(free_port()),
-            "CRSYNC_USE_SANDBOX": "1",
-        }
-    )
-    return env
+    listens on (a sandbox that is not running): the `make up` stack's environment, never started here."""
+    return _stack_env(airflow_home, sandbox_dir)
 
 
 def _bin(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess:
