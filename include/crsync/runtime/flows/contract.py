@@ -225,7 +225,10 @@ def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: An
     settings = load_settings()
     results = loaded["results"]
     summary = (
-        RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(plan["failures"])
+        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
+        .add_read(plan["read"])
+        .add_results(results)
+        .add_failures(plan["failures"])
     )
     link_failed = _link(plan, results, summary, settings, context)
     failed = (

@@ -153,7 +153,12 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = plan["items"]
     failed = [x["key"] for x in plan["failures"]]
     waiting_now = sorted({int(w["key"]) for w in plan["waiting"] if str(w["key"]).isdigit()})
-    summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_failures(plan["failures"])
+    # A dry run's refusals are what a real run would refuse: reported, not failed (common.report).
+    summary = (
+        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
+        .add_read(plan["read"])
+        .add_failures(plan["failures"])
+    )
     summary.add_skipped(WAITING_REASON, len(plan["waiting"]))
     if plan["dry_run"]:
         log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])

@@ -252,7 +252,12 @@ def _error_text(result: dict[str, Any]) -> str:
 
 def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
     """Upsert the renewals in order, delete stale line items; the run summary (counts per renewal)."""
-    summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_failures(plan["failures"])
+    # A dry run's refusals are what a real run would refuse: reported, not failed (common.report).
+    summary = (
+        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
+        .add_read(plan["read"])
+        .add_failures(plan["failures"])
+    )
     settings = load_settings()
     for reason in plan["skipped"].values():
         summary.add_skipped(reason)
