@@ -29,7 +29,7 @@ reliability: $(STAMP)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
 
 sandbox: $(STAMP)
-	$(PY) -m cr_sandbox
+	$(PY) -m cr_sandbox --seed-if-fresh
 
 demo: $(STAMP)
 	$(PY) -m cr_sandbox.demo

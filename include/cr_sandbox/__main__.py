@@ -1,7 +1,14 @@
-"""`python -m cr_sandbox` (or `make sandbox`): serve both stand-ins over HTTPS in the foreground."""
+"""`python -m cr_sandbox` (or `make sandbox`): serve both stand-ins over HTTPS in the foreground.
+
+With ``--seed-if-fresh`` (what `make sandbox` passes) a sandbox started on an empty state folder is seeded
+with the same small data set as `make up`'s: NetSuite seeds itself when its database is new; Salesforce is
+seeded through its ``/__sandbox/seed`` control once it serves (the catalog's Accounts, Products and price
+book, and a few Opportunities). Tests start it without the flag and seed what they need.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -41,7 +48,9 @@ def build_servers(config: SandboxConfig) -> list[uvicorn.Server]:
     return servers
 
 
-async def serve(config: SandboxConfig) -> None:
+async def serve(config: SandboxConfig, *, seed_if_fresh: bool = False) -> None:
+    fresh = seed_if_fresh and not (config.state_dir / "salesforce.sqlite3").exists()
+    netsuite_fresh = not (config.state_dir / "netsuite.sqlite3").exists()  # seeds itself (create_app)
     servers = build_servers(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,12 +63,38 @@ async def serve(config: SandboxConfig) -> None:
         "Sandbox-only credentials: see README 'The sandbox'. Ctrl-C stops.",
         flush=True,
     )
-    await asyncio.gather(*(s.serve() for s in servers))
+    running = [asyncio.ensure_future(s.serve()) for s in servers]
+    if fresh:
+        while not all(s.started for s in servers) and not any(task.done() for task in running):
+            await asyncio.sleep(0.1)
+        if all(s.started for s in servers):
+            print(await asyncio.to_thread(seed_salesforce, config, netsuite_fresh), flush=True)
+    await asyncio.gather(*running)
 
 
-def main() -> None:
+def seed_salesforce(config: SandboxConfig, netsuite_fresh: bool) -> str:
+    """Seed a fresh Salesforce stand-in (its control endpoint); say what the user now has."""
+    from cr_sandbox.cli import control
+
+    seeded = control(config, "salesforce", "seed", {})
+    netsuite = "NetSuite (customers, items, contracts, renewal estimates) and " if netsuite_fresh else ""
+    return (
+        f"Fresh state: seeded {netsuite}Salesforce (Accounts, Products, the standard price book, "
+        f"{seeded.get('opportunities', 0)} Opportunities). `.venv/bin/python -m cr_sandbox.cli stats` "
+        "counts them; `make clean` starts afresh."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seed-if-fresh",
+        action="store_true",
+        help="seed both stand-ins when the state folder is new (make sandbox, make up's data set)",
+    )
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(SandboxConfig()))
+    asyncio.run(serve(SandboxConfig(), seed_if_fresh=args.seed_if_fresh))
 
 
 if __name__ == "__main__":
