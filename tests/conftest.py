@@ -4,11 +4,14 @@
   ``bin/airflow`` uses, with ``AIRFLOW_HOME`` in a temporary folder (its own SQLite metadata DB and
   XCom object-storage folder).
 - ``sandbox``: one sandbox process per test session, on free ports, with its own state folder.
+- The session's ``AIRFLOW_HOME`` is removed when the session ends (nothing left in the temp folder).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -32,6 +35,8 @@ def _project_airflow_env(airflow_home: str) -> dict[str, str]:
 
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="crsync-airflow-")
+# At interpreter exit, after every fixture (and the sandbox and Airflow processes they started) is done.
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(_project_airflow_env(_AIRFLOW_HOME))
 
 from cr_sandbox.process import RunningSandbox, running_sandbox  # noqa: E402
