@@ -41,4 +41,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf .airflow .sandbox
+	rm -rf .airflow .airflow-demo .sandbox

@@ -3,10 +3,12 @@
 New contract -> contracts and items to Salesforce -> upsell -> clock moved to the renewal date and
 the module's nightly script -> renewal estimate to Opportunity -> renewal won and ordered from the
 estimate -> renewal contract back to Salesforce -> reconciliation. Every DAG runs with
-``bin/airflow dags test`` (the same code the scheduler runs), with this project's Airflow home, so the
-runs show up in the UI afterwards (``make up``). The demo checks both systems after each step,
-prints a report, stops the sandbox it started (its temporary folder is removed, also on Ctrl-C), says
-what to do next and exits 0 only when every expected record is there.
+``bin/airflow dags test`` (the same code the scheduler runs) in the demo's own Airflow home
+(``.airflow-demo/``, started afresh by every demo), never the one ``make up`` serves (``.airflow/``): the
+demo's runs read a temporary sandbox, a year ahead on its moved clock, and would look broken in that UI
+(links to a sandbox that is gone, dates in the future, no task log files). The demo checks both systems
+after each step, prints a report, stops the sandbox it started (its temporary folder is removed, also on
+Ctrl-C), says what to do next and exits 0 only when every expected record is there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +40,66 @@ ITEM_DAG = "ns_contract_item_to_sf_contract_item"
 RENEWAL_DAG = "ns_renewal_estimate_to_sf_opportunity"
 RECONCILIATION_DAG = "crsync_reconciliation"
 RUN_STATE = re.compile(r"DagRun Finished: dag_id=(\S+?),.*?state=(\w+)")
+#: The demo's Airflow home (``.airflow-demo/`` by default): its metadata DB, XCom files, reports and the
+#: ``dags test`` output. Removed and made again by every demo; ``make up`` serves ``.airflow/``.
+DEMO_HOME_ENV = "CRSYNC_DEMO_AIRFLOW_HOME"
+#: Marks a folder as a demo home, so the demo only ever removes a folder it made itself.
+DEMO_HOME_MARKER = ".crsync-demo-home"
+#: Variables that tie Airflow (or the reports) to a home: a user's, exported for ``make up``, must not send
+#: the demo's rows and files there. Without them the demo's home gets the project's defaults
+#: (bin/airflow-env.sh): a SQLite DB, XCom and reports under it.
+HOME_BOUND_VARIABLES = (
+    "AIRFLOW_CONFIG",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET",
+    "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER",
+    "CRSYNC_REPORTS_PATH",
+    "CRSYNC_REPORTS_CONN_ID",
+)
+
+
+def make_up_home() -> Path:
+    """The Airflow home ``make up`` serves (bin/airflow-env.sh: ``$AIRFLOW_HOME``, else ``.airflow/``)."""
+    return Path(os.environ.get("AIRFLOW_HOME") or PROJECT_ROOT / ".airflow").resolve()
+
+
+def demo_home() -> Path:
+    """The demo's own Airflow home: ``$CRSYNC_DEMO_AIRFLOW_HOME``, else ``.airflow-demo/``."""
+    return Path(os.environ.get(DEMO_HOME_ENV) or PROJECT_ROOT / ".airflow-demo").resolve()
+
+
+def enter_demo_home(home: Path, *, shown_by_make_up: Path) -> None:
+    """Start the demo's Airflow home afresh and point this process (and so every ``bin/airflow`` it runs)
+    at it: metadata DB, netsuite_api pool, XCom and reports there, nothing in ``make up``'s home.
+
+    A previous demo's home is removed first: its runs read a sandbox that is gone, and its nightly flows'
+    high-water marks are a year ahead (the demo moves the sandbox clock).
+
+    :raises SystemExit: ``home`` is the home ``make up`` serves, or a folder the demo did not make.
+    """
+    if home == shown_by_make_up:
+        raise SystemExit(
+            f"The demo's Airflow home {home} is the one make up serves; set {DEMO_HOME_ENV} to another folder."
+        )
+    if home.exists():
+        if not (home / DEMO_HOME_MARKER).exists() and any(home.iterdir()):
+            raise SystemExit(
+                f"{home} is not empty and was not made by the demo; the demo starts its home afresh, so it "
+                f"will not use it: remove it or set {DEMO_HOME_ENV} to another folder."
+            )
+        shutil.rmtree(home)
+    home.mkdir(parents=True)
+    (home / DEMO_HOME_MARKER).write_text("Made by make demo (cr_sandbox.demo); removed by the next demo.\n")
+    for name in HOME_BOUND_VARIABLES:
+        os.environ.pop(name, None)
+    os.environ["AIRFLOW_HOME"] = str(home)
+    print(f"Setting up the demo's Airflow home {home} (metadata DB, netsuite_api pool) ...", flush=True)
+    setup = subprocess.run([str(PROJECT_ROOT / "bin/setup-airflow")], capture_output=True, text=True)
+    if setup.returncode != 0:
+        raise SystemExit(f"{setup.stdout}{setup.stderr}bin/setup-airflow failed for {home} (above).")
 
 
 def dag_timetables() -> dict[str, Any]:
@@ -342,30 +405,32 @@ class Demo:
                  f" {elapsed:.0f}s. Airflow logs: {self.env['AIRFLOW_HOME']}/demo-logs")
 
 
-def next_steps(airflow_home: str) -> str:
-    """What to do after the demo: where its runs and the reconciliation report files are."""
+def next_steps(demo_airflow_home: str, up_airflow_home: str) -> str:
+    """What to do after the demo: ``make up`` starts on its own home and sandbox (not the demo's runs);
+    where the demo's logs and reconciliation report files are."""
     from crsync.runtime.flows.reconciliation import DAG_ID as RECONCILIATION
     from crsync.runtime.flows.reconciliation import reports_base
 
     reports = str(reports_base() / RECONCILIATION).removeprefix("file://")  # a local folder: its plain path
     return (
         "Next:\n"
-        f"  make up       the Airflow UI (http://localhost:8080) on this Airflow home ({airflow_home}):\n"
-        "                the demo's DAG runs are listed under each DAG\n"
+        f"  make up       the Airflow UI (http://127.0.0.1:8080) on its own Airflow home ({up_airflow_home})\n"
+        "                and sandbox (.sandbox/, seeded with NetSuite and Salesforce data on first start).\n"
+        "                It does NOT list the demo's runs: they ran in the demo's own Airflow home\n"
+        f"                ({demo_airflow_home}) against the demo's temporary sandbox, now removed.\n"
+        "                Unpause or trigger a DAG there to see runs of your own.\n"
+        f"  logs          the output of every `dags test` above: {demo_airflow_home}/demo-logs/\n"
         f"  reports       the reconciliation report of each run (report.html, drift.csv, summary.json):\n"
         f"                {reports}/<run id>/\n"
-        f"  logs          the output of every `dags test` above: {airflow_home}/demo-logs/\n"
-        "  the demo's sandbox was temporary and has been removed; `make sandbox` serves one of your own"
+        "  The next make demo starts its home afresh; make clean removes it."
     )
 
 
 def main() -> int:
     started = time.monotonic()
-    env_home = os.environ.get("AIRFLOW_HOME") or str(PROJECT_ROOT / ".airflow")
-    os.environ["AIRFLOW_HOME"] = env_home
+    up_home, home = make_up_home(), demo_home()
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    print("Setting up Airflow (metadata DB, netsuite_api pool) ...", flush=True)
-    subprocess.run([str(PROJECT_ROOT / "bin/setup-airflow")], check=True)
+    enter_demo_home(home, shown_by_make_up=up_home)
     try:
         with temporary_sandbox() as sandbox:
             demo = Demo(sandbox)
@@ -378,7 +443,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\nDemo interrupted: the sandbox was stopped and its temporary folder removed.", flush=True)
         return 130
-    print("\n" + next_steps(env_home), flush=True)
+    print("\n" + next_steps(str(home), str(up_home)), flush=True)
     return 0 if ok else 1
 
 

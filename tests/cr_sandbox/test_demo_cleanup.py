@@ -39,10 +39,11 @@ def test_the_demo_sandbox_folder_with_its_private_keys_is_removed_however_the_de
     assert demo_folders() == before
 
 
-def test_the_demo_ends_by_saying_where_to_see_its_runs_and_the_reconciliation_report(tmp_path):
-    text = next_steps(str(tmp_path))
+def test_the_demo_ends_by_saying_where_its_runs_went_and_that_make_up_starts_fresh(tmp_path):
+    demo_home, up_home = tmp_path / "demo-home", tmp_path / "up-home"
+    text = next_steps(str(demo_home), str(up_home))
 
-    assert "make up" in text
+    assert "make up" in text and str(up_home) in text
+    assert "does NOT list the demo's runs" in text  # what make up shows is not what the demo wrote
+    assert f"{demo_home}/demo-logs/" in text  # where the demo's runs went
     assert "crsync_reconciliation" in text and "report.html" in text
-    assert str(tmp_path) in text
-
