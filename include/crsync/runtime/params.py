@@ -73,6 +73,7 @@ def netsuite_source_params(record_label: str) -> dict[str, Param]:
             False,
             type="boolean",
             title="Dry run",
-            description="Extract and transform, show what would change, write nothing.",
+            description="Extract and transform, show what would be written and what would be refused (the "
+            "run stays green), write nothing.",
         ),
     }
