@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 
 from tests.ops.conftest import FLOW_DAG_IDS, AirflowStack
 
@@ -25,6 +26,22 @@ def test_banner_prints_the_ui_url_and_the_generated_login(airflow_stack: Airflow
     assert f"netsuite_default: sandbox (metadata DB), {ns_url}" in out
     assert f"salesforce_default: sandbox (metadata DB), {sf_url}" in out
     assert airflow_stack.sandbox.netsuite.consumer_secret not in out
+
+
+def test_make_up_creates_the_airflow_api_connection_the_pool_check_reads_the_pool_with(airflow_stack: AirflowStack):
+    assert f"Pool check:  airflow_api: created ({airflow_stack.api_url}, user admin)" in airflow_stack.output()
+    conn = airflow_stack.api_json("GET", "/connections/airflow_api")
+    assert (conn["conn_type"], conn["host"], conn["login"]) == ("http", airflow_stack.api_url, "admin")
+    # What the pool check does with it (crsync.runtime.pools): a token for its login, then the pool.
+    token = requests.post(
+        f"{airflow_stack.api_url}/auth/token",
+        json={"username": "admin", "password": airflow_stack.password()},
+        timeout=30,
+    ).json()["access_token"]
+    pool = requests.get(
+        f"{airflow_stack.api_url}/api/v2/pools/netsuite_api", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert pool.status_code == 200 and pool.json()["slots"] >= 1
 
 
 def test_flow_dags_listed_without_import_errors_and_paused_at_creation(airflow_stack: AirflowStack):
