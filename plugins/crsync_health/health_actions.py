@@ -62,7 +62,9 @@ def retry(dag_id: str, keys: list[str], *, user_name: str) -> dict[str, Any]:
     return {"dag_id": dag_id, "run_id": run.run_id, "conf": conf}
 
 
-def resolve(dag_id: str, keys: list[str], *, user_name: str, now: dt.datetime | None = None) -> dict[str, Any]:
+def resolve(
+    dag_id: str, keys: list[str], *, user_name: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Mark rows handled by ``user_name`` now; marks of records no longer open are dropped."""
     from airflow.models.variable import Variable  # the ORM model: the API server has no Task SDK
 

@@ -37,7 +37,8 @@ def _templates() -> Any:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     return Environment(
-        loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
     )
 
 
@@ -87,18 +88,22 @@ def create_app() -> FastAPI:
             r for r in health_data.open_errors(record_links(), flow=flow) if r.flow.dag_id in readable
         ]
         rows = [r for r in all_rows if not code or r.error.code == code]
-        html = _templates().get_template("health.html").render(
-            user=user.get_name(),
-            statuses=statuses,
-            rows=rows,
-            codes=sorted({r.error.code for r in all_rows}),
-            flows=[health_data.FLOWS[d] for d in health_data.FLOWS if d in readable],
-            selected_flow=flow,
-            selected_code=code,
-            can_retry={d: _authorized(user, d, "POST", runs=True) for d in readable},
-            can_resolve={d: _authorized(user, d, "PUT", runs=True) for d in readable},
-            reconciliation=health_data.latest_reconciliation(),
-            quote=quote,
+        html = (
+            _templates()
+            .get_template("health.html")
+            .render(
+                user=user.get_name(),
+                statuses=statuses,
+                rows=rows,
+                codes=sorted({r.error.code for r in all_rows}),
+                flows=[health_data.FLOWS[d] for d in health_data.FLOWS if d in readable],
+                selected_flow=flow,
+                selected_code=code,
+                can_retry={d: _authorized(user, d, "POST", runs=True) for d in readable},
+                can_resolve={d: _authorized(user, d, "PUT", runs=True) for d in readable},
+                reconciliation=health_data.latest_reconciliation(),
+                quote=quote,
+            )
         )
         return HTMLResponse(html)
 
@@ -120,7 +125,9 @@ def create_app() -> FastAPI:
         from crsync_health import health_actions
 
         if not _authorized(user, body.dag_id, "PUT", runs=True):
-            raise HTTPException(403, f"You may not edit runs of {body.dag_id}, so you may not resolve its rows")
+            raise HTTPException(
+                403, f"You may not edit runs of {body.dag_id}, so you may not resolve its rows"
+            )
         try:
             return JSONResponse(health_actions.resolve(body.dag_id, body.keys, user_name=user.get_name()))
         except health_actions.ActionError as exc:

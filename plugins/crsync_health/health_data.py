@@ -136,10 +136,9 @@ def flow_statuses() -> list[dict[str, Any]]:
                 select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1)
             )
             health = flow_health(dag_id)
-            counts = health.last_run if health.last_run and run and health.last_run.run_id == run.run_id else None
-            window = ""
-            if run is not None and run.data_interval_start and run.data_interval_end:
-                window = f"{run.data_interval_start:%Y-%m-%d %H:%M} to {run.data_interval_end:%Y-%m-%d %H:%M} UTC"
+            counts = (
+                health.last_run if health.last_run and run and health.last_run.run_id == run.run_id else None
+            )
             statuses.append(
                 {
                     "flow": info,
@@ -147,12 +146,24 @@ def flow_statuses() -> list[dict[str, Any]]:
                     "settings_error": settings_error,
                     "paused": model.is_paused if model else None,
                     "run": run,
-                    "window": (counts.read_window if counts and counts.read_window else window),
+                    "window": (counts.read_window if counts and counts.read_window else _scope(run, info)),
                     "counts": counts,
                     "next_run": model.next_dagrun_create_after if model and not model.is_paused else None,
                 }
             )
     return statuses
+
+
+def _scope(run: Any, flow: Flow) -> str:
+    """What a run read when its summary names no window: the records it named, or its data interval."""
+    if run is None:
+        return ""
+    named = (run.conf or {}).get(flow.ids_param) or []
+    if named:
+        return f"{len(named)} named record(s)"
+    if run.data_interval_start and run.data_interval_end:
+        return f"{run.data_interval_start:%Y-%m-%d %H:%M} to {run.data_interval_end:%Y-%m-%d %H:%M} UTC"
+    return ""
 
 
 def latest_reconciliation() -> dict[str, Any] | None:

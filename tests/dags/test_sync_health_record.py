@@ -31,9 +31,9 @@ def test_refused_opportunity_is_an_open_error_until_a_run_writes_it(
     fresh_sandbox, flow_dags, sf_api, no_open_errors
 ):
     dag = flow_dags[DAG_ID]
-    (bad,) = fresh_sandbox.control("salesforce", "seed", {"opportunities": 1, "order_type": "Contract Upsell"})[
-        "opportunity_ids"
-    ]
+    (bad,) = fresh_sandbox.control(
+        "salesforce", "seed", {"opportunities": 1, "order_type": "Contract Upsell"}
+    )["opportunity_ids"]
     (good,) = fresh_sandbox.control("salesforce", "seed", {"opportunities": 1, "order_type": "Contract New"})[
         "opportunity_ids"
     ]

@@ -118,7 +118,9 @@ def parse_health(value: Any) -> FlowHealth:
         return FlowHealth()
     try:
         return (
-            FlowHealth.model_validate_json(value) if isinstance(value, str) else FlowHealth.model_validate(value)
+            FlowHealth.model_validate_json(value)
+            if isinstance(value, str)
+            else FlowHealth.model_validate(value)
         )
     except ValueError:
         log.warning("Sync health record is not readable; starting a new one")
