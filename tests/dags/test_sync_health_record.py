@@ -1,6 +1,7 @@
 """What the flows record for the sync health page (crsync.runtime.health_log), through real dag.test() runs
 against the stand-ins: a refused Opportunity becomes an open error with what to fix; once fixed and sent
-again it leaves; a dry run records nothing."""
+again it leaves; a dry run records nothing. The latest reconciliation is kept too, and the page's reader
+(crsync_health.health_data) finds its report's rows."""
 
 from __future__ import annotations
 
@@ -22,13 +23,18 @@ def _open_errors() -> dict:
 def no_open_errors(airflow_db):
     from airflow.models.variable import Variable
 
-    Variable.delete(f"{DAG_ID}.open_errors")
+    from crsync.runtime.health_log import RECONCILIATION_VARIABLE
+
+    names = (f"{DAG_ID}.open_errors", RECONCILIATION_VARIABLE)
+    for name in names:
+        Variable.delete(name)
     yield
-    Variable.delete(f"{DAG_ID}.open_errors")
+    for name in names:
+        Variable.delete(name)
 
 
 def test_refused_opportunity_is_an_open_error_until_a_run_writes_it(
-    fresh_sandbox, flow_dags, sf_api, no_open_errors
+    fresh_sandbox, flow_dags, sf_api, no_open_errors, tmp_path, monkeypatch
 ):
     dag = flow_dags[DAG_ID]
     (bad,) = fresh_sandbox.control(
@@ -51,6 +57,18 @@ def test_refused_opportunity_is_an_open_error_until_a_run_writes_it(
     assert health["last_run"]["run_id"] == failed.run_id
     assert (health["last_run"]["created"], health["last_run"]["failed"]) == (1, 1)
     assert good not in {e["key"] for e in health["errors"]}
+
+    # The reconciliation reports the Opportunity in Error; the page reads its counts and rows.
+    from crsync_health.health_data import latest_reconciliation
+
+    monkeypatch.setenv("CRSYNC_REPORTS_PATH", f"file://{tmp_path}/reports")
+    reconciled = flow_dags["crsync_reconciliation"].test(run_conf={}, logical_date=None)
+    assert reconciled.state == "success"
+    latest = latest_reconciliation()
+    assert latest["run_id"] == reconciled.run_id and latest["rows_error"] == ""
+    assert latest["counts"]["opportunity_error"] == 1 and latest["total"] == len(latest["rows"])
+    (error_row,) = [r for r in latest["rows"] if r["kind"] == "opportunity_error"]
+    assert error_row["salesforce_id"] == bad and "kind" in latest["columns"]
 
     # Fixed in Salesforce and queued again (what Create NetSuite Order does), then sent by id.
     sf_api.Opportunity.update(bad, {"Order_Type__c": "Contract New", "Sync_Status__c": "Processing"})
