@@ -152,6 +152,10 @@ class RunSummary(_Record):
     read_through: str = ""
     read_through_variable: str = ""
     read_through_held: str = ""
+    #: Keys of the records written (created or updated) and every failure in full: what the sync health
+    #: page's open errors are made of (:mod:`crsync.runtime.health_log`); not rendered.
+    written_keys: list[str] = Field(default_factory=list)
+    every_failure: list[RecordFailure] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -168,8 +172,10 @@ class RunSummary(_Record):
         for result in load_all(WriteResult, results):
             if result.status == "created":
                 self.created += 1
+                self.written_keys.append(result.key)
             elif result.status == "updated":
                 self.updated += 1
+                self.written_keys.append(result.key)
             else:
                 self._add_failure(RecordFailure.from_result(result))
         return self
@@ -218,6 +224,8 @@ class RunSummary(_Record):
         merged.read_through = self.read_through or theirs.read_through
         merged.read_through_variable = self.read_through_variable or theirs.read_through_variable
         merged.read_through_held = self.read_through_held or theirs.read_through_held
+        merged.written_keys += theirs.written_keys
+        merged.every_failure += theirs.every_failure
         return merged
 
     def as_dict(self) -> dict[str, Any]:
@@ -325,6 +333,7 @@ class RunSummary(_Record):
     def _add_failure(self, failure: RecordFailure) -> None:
         self.failed += 1
         self.failures_by_code[failure.code] = self.failures_by_code.get(failure.code, 0) + 1
+        self.every_failure.append(failure)
         if len(self.first_failures) < self.failures_kept:
             self.first_failures.append(failure)
 

@@ -218,6 +218,8 @@ def _stack_env(airflow_home: Path, sandbox_dir: Path) -> dict[str, str]:
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # see the module docstring
             "AIRFLOW__CORE__PARALLELISM": "4",
             "CRSYNC_USE_SANDBOX": "1",
+            # A second, read-only user (simple auth manager role viewer): the sync health page's permissions.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
         }
     )
     return env

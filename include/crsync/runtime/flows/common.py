@@ -186,9 +186,12 @@ def report(summary: dict[str, Any]) -> dict[str, Any]:
     refuse. It goes red only when a task could not do its part (a system unreachable, bad settings or
     params), which fails that task before the report.
     """
+    from crsync.runtime import health_log
+
     run = RunSummary.model_validate(summary)
     text = run.render()
     log.info("%s", text)
+    health_log.record_run(run)  # the sync health page's open errors, before the run is failed
     if not run.ok and not run.dry_run:
         raise AirflowFailException(text)
     return run.as_dict()

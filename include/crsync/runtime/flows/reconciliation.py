@@ -475,6 +475,9 @@ def report(
     if repaired.get("enabled"):
         text += f" Re-queued {repaired.get('requeued', 0)}, failed {repaired.get('failed', 0)}."
     log.info("%s", text)
+    from crsync.runtime import health_log
+
+    health_log.record_reconciliation(reconciled)  # the sync health page's latest reconciliation
     if repaired.get("failed"):
         raise AirflowFailException(
             f"{text} Some Opportunities could not be re-queued: {repaired.get('failures')}"
