@@ -339,6 +339,11 @@ class NsBody:
     CURRENCY: Final = NsTransaction.CURRENCY
     ITEM_SUBLIST: Final = "item"
     SUBLIST_ITEMS: Final = "items"
+    #: The order's custom form: the Contract Renewals module acts only on its form (or a copy).
+    CUSTOM_FORM: Final = "customForm"
+    #: Sales order approval status: ``A`` Pending Approval, ``B`` Pending Fulfillment (approved).
+    ORDER_STATUS: Final = "orderStatus"
+    END_USER: Final = NsTransaction.END_USER
 
 
 class NsLine:
