@@ -79,6 +79,16 @@ def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
         assert len(items) >= 1
     assert len(ns_sql("SELECT id FROM customrecord_contracts")) == len(opp_ids)
 
+    # Billed now: NetSuite refuses any change to their lines, so a re-send carries the header only and
+    # still succeeds; the lines stay as billed.
+    lines_before = ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
+                          "ORDER BY transaction, id")
+    assert run_flow(opportunity_ids=opp_ids).state == "success"
+    for opp_id in opp_ids:
+        assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    assert ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
+                  "ORDER BY transaction, id") == lines_before
+
 
 def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run_flow, sf_api, ns_sql):
     good = fresh_sandbox.control("salesforce", "seed", {"opportunities": 2, "order_type": "Contract New"})
