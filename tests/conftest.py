@@ -124,3 +124,21 @@ def no_read_through_marks(request: pytest.FixtureRequest):
     yield
     for name in names:
         Variable.delete(name)
+
+
+@pytest.fixture(scope="session")
+def complete_orders(sandbox: RunningSandbox):
+    """THE shared step for tests written when contracts and items appeared at order save (issue 17).
+
+    NetSuite now makes a contract in the background (R07) and its items only after the order is billed
+    (R03, hourly): call ``complete_orders()`` where a test expects them. It approves the sales orders
+    Pending Approval, bills every approved unbilled order through ``!transform/invoice`` and runs R07
+    then R03 (``order_ids`` limits it to some orders; ``approve=False`` leaves approval to the test).
+    Returns what each step did (``approved``, ``invoices``, ``scripts``).
+    """
+    from cr_sandbox.order_steps import complete_orders as complete
+
+    def run(order_ids: list[str] | None = None, *, approve: bool = True) -> dict:
+        return complete(sandbox, order_ids, approve=approve)
+
+    return run

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cr_sandbox import clients
+from cr_sandbox import clients, order_steps
 from cr_sandbox.config import PROJECT_ROOT
 from cr_sandbox.connections import env_connections
 from cr_sandbox.process import RunningSandbox, running_sandbox
@@ -255,6 +255,32 @@ class Demo:
         block = (record or {}).get(name)
         return int(block["totalSize"]) if block else 0
 
+    def in_netsuite(self, step: Step, order_id: str) -> None:
+        """What happens to a new order in NetSuite before a contract has items (issue 17): a user approves
+        it (unless the flow creates orders approved), a user bills it, the module's scripts run (R07 makes
+        the contract, R03 its items, hourly). Done here through the vendor API, as a user would."""
+        from crsync.settings import NewOrderStatus, load_settings
+
+        if load_settings().netsuite.new_order_status is NewOrderStatus.APPROVED:
+            self.say("    NetSuite: the order was created approved (settings netsuite.new_order_status: approved)")
+        else:
+            approved = order_steps.approve_orders(self.config, [order_id])
+            self.say(f"    NetSuite user approves sales order {order_id} "
+                     f"(PATCH salesOrder/{order_id} orderStatus B): {len(approved)} approved")
+        unbilled = self.sql(
+            f"SELECT id FROM customrecord_contract_item WHERE custrecord_ci_original_transaction = {int(order_id)}"
+        )
+        self.check(step, "no contract items from the order before it is billed (module default: fully billed)",
+                   unbilled == [])
+        invoices = order_steps.bill_orders(self.config, [order_id])
+        self.say(f"    NetSuite user bills it (POST salesOrder/{order_id}/!transform/invoice): invoice {', '.join(invoices)}")
+        done = order_steps.run_module_scripts(self.sandbox)
+        self.say(f"    Contract Renewals module, in the background: R07 made contracts {done.get('contracts_created')}, "
+                 f"hourly R03 made {done.get('contract_items_created', {}).get('contract_items', 0)} contract items")
+        step.moved.append(f"NetSuite: order {order_id} approved and billed by NetSuite users; the module's R07/R03 "
+                          "scripts made the contract and its items")
+
+
     # ----------------------------------------------------------------- the cycle
 
     def run(self) -> bool:
@@ -274,6 +300,10 @@ class Demo:
         order = self.order_of(new_opp)
         opp = self.opportunity(new_opp)
         self.check(s, f"one sales order for Opportunity {new_opp}", order is not None)
+        if order is None:
+            return False
+        self.in_netsuite(s, order["id"])
+        order = self.order_of(new_opp)
         contract_id = str(order["custbody_contract_name"]) if order and order.get("custbody_contract_name") else ""
         self.check(s, "the CR module created a contract", bool(contract_id))
         self.check(s, "Opportunity Synced with the NetSuite id and order number",
@@ -308,6 +338,9 @@ class Demo:
         self.run_dag(HOURLY_DAG)
         upsell_order = self.order_of(upsell_opp)
         self.check(s, f"one upsell sales order for {upsell_opp}", upsell_order is not None)
+        if upsell_order is None:
+            return False
+        self.in_netsuite(s, upsell_order["id"])
         self.check(s, "co-termed items added to the same contract", self.item_count(contract_id) > items_before)
         self.run_dag(CONTRACT_DAG)
         self.run_dag(ITEM_DAG)
@@ -355,7 +388,8 @@ class Demo:
         self.check(s, "renewal Opportunity Synced", self.opportunity(renewal_opp["Id"])["Sync_Status__c"] == "Synced")
         if not s.ok:
             return False
-        self.sandbox.control("netsuite", "run-scripts", {})
+        self.in_netsuite(s, renewal_order["id"])
+        renewal_order = self.order_of(renewal_opp["Id"]) or renewal_order
         new_contract_id = str(renewal_order.get("custbody_contract_name") or "")
         if not new_contract_id:
             rows = self.sql(f"SELECT id FROM customrecord_contracts WHERE custrecord_swe_original_contract = {int(contract_id)}")

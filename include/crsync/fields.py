@@ -204,6 +204,12 @@ class NsTransaction:
     TERM_MONTHS: Final = "custbody_tran_term_in_months"
     END_USER: Final = "custbody_end_user"
     BILL_TO_TIER: Final = "custbody_bill_to_tier"
+    #: The transaction a transformed one was made from (an invoice's sales order).
+    CREATED_FROM: Final = "createdfrom"
+
+
+#: ``transaction.type`` of an invoice (what billing a sales order makes).
+NS_INVOICE_TYPE: Final = "CustInvc"
 
 
 class NsTransactionType(StrEnum):
@@ -339,6 +345,11 @@ class NsBody:
     CURRENCY: Final = NsTransaction.CURRENCY
     ITEM_SUBLIST: Final = "item"
     SUBLIST_ITEMS: Final = "items"
+    #: The order's custom form: the Contract Renewals module acts only on its form (or a copy).
+    CUSTOM_FORM: Final = "customForm"
+    #: Sales order approval status: ``A`` Pending Approval, ``B`` Pending Fulfillment (approved).
+    ORDER_STATUS: Final = "orderStatus"
+    END_USER: Final = NsTransaction.END_USER
 
 
 class NsLine:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crsync import fields as f
 
@@ -156,6 +156,38 @@ def _name_template(value: str) -> str:
     return value
 
 
+def _sales_order_form_id(value: Any) -> Any:
+    """The internal id of the order's custom form (a positive whole number), or null."""
+    if value is None:
+        return None
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not text.isascii() or not text.isdigit() \
+            or int(text) <= 0:
+        raise ValueError(
+            f"{value!r} is not a form internal id; set the internal id of your 'Sales Order - Contract Renewals' "
+            "form or your copy of it (NetSuite: Customization > Forms > Transaction Forms, column Internal ID), "
+            "or null to use the account's preferred sales order form"
+        )
+    return int(text)
+
+
+class NewOrderStatus(StrEnum):
+    """The approval status the hourly flow creates sales orders in."""
+
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+
+
+def _new_order_status(value: Any) -> Any:
+    if value not in {s.value for s in NewOrderStatus}:
+        raise ValueError(
+            f"{value!r} is not a sales order status the flow creates orders in; use pending_approval (orders wait "
+            "for a NetSuite user to approve them) or approved (orders are sent with orderStatus B; the "
+            "integration role needs the permission to approve sales orders)"
+        )
+    return value
+
+
 SalesforceField = Annotated[str, AfterValidator(salesforce_field)]
 SalesforceFieldPath = Annotated[str, AfterValidator(salesforce_field_path)]
 NetSuiteColumn = Annotated[str, AfterValidator(netsuite_column)]
@@ -255,6 +287,11 @@ class NetSuiteSettings(_Strict):
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 5
     custom_price_level_id: Annotated[str, Field(pattern=r"^-?\d+$")] = "-1"
     customer_subsidiary_id: PositiveId | None = None
+    #: The custom form every sales order is saved on: the Contract Renewals module makes a contract only
+    #: for orders on its "Sales Order - Contract Renewals" form or a copy (null: the account's preferred form).
+    sales_order_form_id: Annotated[int | None, BeforeValidator(_sales_order_form_id)] = None
+    #: The approval status new sales orders are created in (``approved`` sends ``orderStatus`` B).
+    new_order_status: Annotated[NewOrderStatus, BeforeValidator(_new_order_status)] = NewOrderStatus.PENDING_APPROVAL
     lists: NetSuiteLists
     renewing_item_categories: frozenset[PositiveId]
     #: Item categories sold in whole units: an order line of these with a fractional quantity is refused.
@@ -374,6 +411,9 @@ FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
             f.NsBody.CONTRACT_END_DATE,
             f.NsBody.BILL_TO_TIER,
             f.NsBody.CURRENCY,
+            f.NsBody.CUSTOM_FORM,
+            f.NsBody.ORDER_STATUS,
+            f.NsBody.END_USER,
         }
     ),
     FlowId.CONTRACT_TO_CONTRACT: frozenset(

@@ -113,6 +113,8 @@ def new_order(
     """A sales order created from an Opportunity (external id = Opportunity id), as the hourly flow sends it."""
     body: dict[str, Any] = {
         "entity": {"id": customer},
+        # The Contract Renewals form and its required fields (issue 17).
+        "customForm": {"id": "129"}, "custbody_end_user": {"id": customer}, "startdate": start,
         "custbody_order_type": {"id": "3" if contract_id else "1"},
         "item": {"items": [{"item": {"id": item}, "quantity": qty} for item, qty in items]},
     }
@@ -192,10 +194,11 @@ def writes(counts: Counter) -> int:
 
 
 def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothing(
-    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api
+    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api, complete_orders
 ):
     opp_id = seed_opportunity(fresh_sandbox)
     new_order(ns_record, opp_id, "1001", [("501", 10), ("503", 1), ("505", 2)])
+    complete_orders()
     contract = contract_of_order(ns_sql, opp_id)
     settle()
 
@@ -260,6 +263,7 @@ def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothin
     # Upsell: the new items join the same contract (co-termed); the upsell Opportunity is linked too.
     upsell_id = seed_opportunity(fresh_sandbox, order_type="Contract Upsell")
     new_order(ns_record, upsell_id, "1001", [("509", 5)], contract_id=contract["id"])
+    complete_orders()
     settle()
     assert run_dag(CONTRACT_DAG).state == "success"
     assert run_dag(ITEM_DAG).state == "success"
@@ -272,10 +276,11 @@ def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothin
 
 
 def test_item_before_its_contract_waits_and_is_recovered_after_the_contract_run(
-    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api
+    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api, complete_orders
 ):
     opp_id = seed_opportunity(fresh_sandbox, account="1002")
     new_order(ns_record, opp_id, "1002", [("501", 1), ("503", 1), ("505", 1)])
+    complete_orders()
     contract = contract_of_order(ns_sql, opp_id)
     item_ids = sorted(
         int(r["id"])
@@ -311,7 +316,7 @@ def test_item_before_its_contract_waits_and_is_recovered_after_the_contract_run(
 
 
 def test_customer_without_account_fails_alone_after_the_good_contract_is_written(
-    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api
+    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api, complete_orders
 ):
     fresh_sandbox.control("netsuite", "seed", {"customers": 1, "contracts": 0, "estimates": 0})
     orphan = max(int(r["id"]) for r in ns_sql("SELECT id FROM customer"))
@@ -319,6 +324,7 @@ def test_customer_without_account_fails_alone_after_the_good_contract_is_written
     good_opp = seed_opportunity(fresh_sandbox, account="1003")
     new_order(ns_record, good_opp, "1003", [("501", 1)])
     new_order(ns_record, "ORDER-WITHOUT-OPPORTUNITY", str(orphan), [("501", 1)])
+    complete_orders()
     good, bad = contract_of_order(ns_sql, good_opp), contract_of_order(ns_sql, "ORDER-WITHOUT-OPPORTUNITY")
     settle()
 
@@ -345,7 +351,7 @@ def test_customer_without_account_fails_alone_after_the_good_contract_is_written
 
 
 def test_dry_run_and_manual_ids_write_nothing_unasked(
-    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api, flow_dags
+    fresh_sandbox, run_dag, ns_record, ns_sql, sf_api, flow_dags, complete_orders
 ):
     from airflow.sdk.definitions.param import ParamValidationError
 
@@ -355,6 +361,7 @@ def test_dry_run_and_manual_ids_write_nothing_unasked(
     )
     new_order(ns_record, first, "1004", [("501", 1), ("503", 1)])
     new_order(ns_record, second, "1005", [("505", 1)])
+    complete_orders()
     first_contract, second_contract = contract_of_order(ns_sql, first), contract_of_order(ns_sql, second)
     settle()
 

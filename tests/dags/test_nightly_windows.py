@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cr_sandbox import clients
+from cr_sandbox import clients, order_steps
 
 CONTRACT_DAG = "ns_contract_to_sf_contract"
 ITEM_DAG = "ns_contract_item_to_sf_contract_item"
@@ -118,12 +118,15 @@ def with_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **nightly: in
 
 
 def new_contract(sandbox, ns_sql, external_id: str, customer: str) -> dict[str, Any]:
-    """A sales order as the hourly flow sends it; the stand-in's module creates its contract."""
+    """A sales order as the hourly flow sends it; approved, billed and the module's scripts run (issue 17:
+    the shared step of the ``complete_orders`` fixture), so its contract and items exist."""
     clients.netsuite_record(sandbox.config, "PUT", f"salesOrder/eid:{external_id}?replace=item", json={
+        "customForm": {"id": "129"}, "custbody_end_user": {"id": customer}, "startdate": "2026-12-01",
         "entity": {"id": customer}, "custbody_order_type": {"id": "1"},
         "custbody_swe_contract_start_date": "2026-12-01", "custbody_swe_contract_end_date": "2027-11-30",
         "item": {"items": [{"item": {"id": "501"}, "quantity": 1}]},
     })  # fmt: skip
+    order_steps.complete_orders(sandbox)
     rows = ns_sql(
         "SELECT c.id, TO_CHAR(c.lastmodified, 'YYYY-MM-DD HH24:MI:SS') AS modified FROM customrecord_contracts c "
         f"JOIN transaction t ON t.custbody_contract_name = c.id WHERE t.externalid = '{external_id}'"

@@ -40,7 +40,7 @@ def run_flow(flow_dags):
 
 
 def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
-    fresh_sandbox, run_flow, sf_api, ns_sql
+    fresh_sandbox, run_flow, sf_api, ns_sql, complete_orders
 ):
     seeded = fresh_sandbox.control(
         "salesforce", "seed", {"opportunities": 2, "lines_per_opportunity": 3, "order_type": "Contract New"}
@@ -58,13 +58,6 @@ def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
         assert synced["NetSuite_Id__c"] == orders[0]["id"]
         assert synced["NetSuite_Order_Number__c"] == orders[0]["tranid"]
         assert synced["Sync_Error__c"] is None and synced["Last_Synced__c"]
-        contracts = ns_sql(
-            "SELECT c.id, c.name FROM customrecord_contracts c JOIN transaction t "
-            f"ON t.custbody_contract_name = c.id WHERE t.externalid = '{opp_id}'"
-        )
-        assert len(contracts) == 1
-        items = ns_sql(f"SELECT id FROM customrecord_contract_item WHERE custrecord_ci_contract_id = {contracts[0]['id']}")
-        assert len(items) >= 1
 
     # The same window again picks up nothing (they are Synced); a manual run for the same ids re-sends them
     # as upserts: still exactly one order each.
@@ -73,7 +66,28 @@ def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
     for opp_id in opp_ids:
         assert len(orders_for(ns_sql, opp_id)) == 1
         assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+
+    # NetSuite: approved and billed by its users, then the module's scripts make the contract and items.
+    complete_orders()
+    for opp_id in opp_ids:
+        contracts = ns_sql(
+            "SELECT c.id, c.name FROM customrecord_contracts c JOIN transaction t "
+            f"ON t.custbody_contract_name = c.id WHERE t.externalid = '{opp_id}'"
+        )
+        assert len(contracts) == 1
+        items = ns_sql(f"SELECT id FROM customrecord_contract_item WHERE custrecord_ci_contract_id = {contracts[0]['id']}")
+        assert len(items) >= 1
     assert len(ns_sql("SELECT id FROM customrecord_contracts")) == len(opp_ids)
+
+    # Billed now: NetSuite refuses any change to their lines, so a re-send carries the header only and
+    # still succeeds; the lines stay as billed.
+    lines_before = ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
+                          "ORDER BY transaction, id")
+    assert run_flow(opportunity_ids=opp_ids).state == "success"
+    for opp_id in opp_ids:
+        assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    assert ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
+                  "ORDER BY transaction, id") == lines_before
 
 
 def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run_flow, sf_api, ns_sql):

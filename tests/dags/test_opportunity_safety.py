@@ -15,6 +15,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any
 
+from cr_sandbox import order_steps
 from tests.dags import test_renewal_flow
 from tests.dags.test_renewal_flow import (
     ORDER_DAG,
@@ -72,6 +73,7 @@ def test_window_resend_never_orders_what_nobody_queued(fresh_sandbox, flow_dags,
     before = counts(ns_sql, sf_api, estimate["id"], start["contract"]["id"])
 
     run = clock.run(flow_dags[ORDER_DAG], SF, mode="window")
+    order_steps.complete_orders(fresh_sandbox)  # the new order's contract: approval, billing, R07/R03 (issue 17)
 
     after = counts(ns_sql, sf_api, estimate["id"], start["contract"]["id"])
     print("FINDING 1 window re-send", {"before": before, "after": after})

@@ -18,6 +18,8 @@ import requests
 import yaml
 from requests_oauthlib import OAuth1
 
+from cr_sandbox import order_steps
+
 RENEWAL_DAG = "ns_renewal_estimate_to_sf_opportunity"
 ORDER_DAG = "sf_opportunity_to_ns_sales_order"
 CONTRACT_DAG = "ns_contract_to_sf_contract"
@@ -132,13 +134,15 @@ def new_contract(fresh_sandbox, flow_dags, clock, sf_api, ns_sql) -> dict[str, A
     )
     opp_id = seeded["opportunity_ids"][0]
     assert clock.run(flow_dags[ORDER_DAG], SF).state == "success"
+    # NetSuite users approve and bill it; the module's R07/R03 scripts make the contract and its items,
+    # Pending -> Active (issue 17: the shared step of the ``complete_orders`` fixture).
+    order_steps.complete_orders(fresh_sandbox)
     order = ns_sql(
         "SELECT id, tranid, custbody_contract_name, entity FROM transaction "
         f"WHERE type = 'SalesOrd' AND externalid = '{opp_id}'"
     )
     assert len(order) == 1
     contract_id = order[0]["custbody_contract_name"]
-    fresh_sandbox.control(NS, "run-scripts")  # Pending -> Active once its items exist
     original = contract(ns_sql, contract_id)
     assert original["custrecord_contract_status"] == ACTIVE
     assert clock.run(flow_dags[CONTRACT_DAG], NS).state == "success"
@@ -251,8 +255,11 @@ def test_renewal_round_trip(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, ns_
     synced = renewal_opportunities(sf_api)[0]
     assert synced["Sync_Status__c"] == "Synced" and synced["NetSuite_Id__c"] == order["id"]
 
-    # 4. The module: the order's renewal contract becomes Active, the original Renewal Processed.
-    fresh_sandbox.control(NS, "run-scripts")
+    # 4. The module: the order's renewal contract becomes Active (once billed), the original Renewal Processed.
+    order_steps.complete_orders(fresh_sandbox, [order["id"]])
+    order["custbody_contract_name"] = ns_sql(
+        f"SELECT custbody_contract_name FROM transaction WHERE id = {order['id']}"
+    )[0]["custbody_contract_name"]
     renewal_contract = contract(ns_sql, order["custbody_contract_name"])
     assert renewal_contract["id"] != original_id
     assert renewal_contract["custrecord_swe_original_contract"] == original_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from cr_sandbox import order_steps
 from tests.reliability.conftest import (
     NS,
     SF,
@@ -54,7 +55,9 @@ def _run_under_faults(sandbox, run_opportunity_flow, ns_sql, sf_api, *, n, ns_fa
         assert opp["Sync_Error__c"] is None
         assert opp["NetSuite_Id__c"] == orders[opp_id]["id"]
         assert opp["NetSuite_Order_Number__c"] == orders[opp_id]["tranid"]
-    # One contract per order: the module never saw an order twice.
+    # One contract per order: the module never saw an order twice (contracts come after approval, billing
+    # and the module's scripts: the shared step of the complete_orders fixture, issue 17).
+    order_steps.complete_orders(sandbox)
     assert len(ns_sql("SELECT id FROM customrecord_contracts")) == n
     return ns_injected, sf_injected
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cr_sandbox import order_steps
 from tests.reliability.conftest import (
     CONTRACT_DAG,
     NS,
@@ -108,6 +109,7 @@ def test_load_killed_mid_run_then_rerun_gives_one_order_each(fresh, airflow_cli,
     assert orders_by_external_id(ns_sql, opp_ids) == {i: 1 for i in opp_ids}
     synced = opportunities(sf_api, opp_ids)
     assert {o["Sync_Status__c"] for o in synced.values()} == {"Synced"}
+    order_steps.complete_orders(fresh)  # contracts after approval, billing, R07/R03 (issue 17)
     assert len(ns_sql("SELECT id FROM customrecord_contracts")) == n
 
 

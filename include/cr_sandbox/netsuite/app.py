@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from cr_sandbox.config import SandboxConfig
 from cr_sandbox.governance import GovernanceMiddleware, GovernanceState
-from cr_sandbox.netsuite import module, seed, suiteql
+from cr_sandbox.netsuite import contract_scripts, seed, suiteql
+from cr_sandbox.netsuite import preferences as lifecycle_preferences
 from cr_sandbox.netsuite.auth import Authenticator, TokenError, ensure_m2m_keys
 from cr_sandbox.netsuite.db import Store
 from cr_sandbox.netsuite.errors import NetSuiteError, error_body, governance_error_body
@@ -238,7 +239,8 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         return {"today": store.today().isoformat(), "now": store.now_text(), "offset_days": store.clock_offset_days}
 
     async def run_scripts(request: Request) -> dict[str, Any]:
-        return await run_in_threadpool(module.run_scheduled_scripts, store)
+        scripts = (await control_body(request)).get("scripts")
+        return await run_in_threadpool(contract_scripts.run, store, scripts)
 
     async def governance_control(request: Request) -> dict[str, Any]:
         if request.method == "POST":
@@ -256,8 +258,8 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         if request.method == "POST":
             body = await control_body(request)
             with store.lock:
-                store.set_preferences(body)
-        return store.preferences()
+                store.set_preferences(lifecycle_preferences.take(store, body))
+        return {**store.preferences(), **lifecycle_preferences.read(store)}
 
     async def ui_page(request: Request) -> Response:
         """A record page at NetSuite's UI path (``/app/...?id=N``), for the links tasks show."""

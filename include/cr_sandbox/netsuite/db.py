@@ -17,6 +17,7 @@ from typing import Any
 
 from cr_sandbox.catalog import CONTRACT_ITEM_STATE, CONTRACT_STATUS, ORDER_TYPE
 from cr_sandbox.netsuite.currencies import SCHEMA as CURRENCIES_SCHEMA
+from cr_sandbox.netsuite.lifecycle_schema import lifecycle_schema
 
 TRANSACTION_BODY_CUSTOM = (
     "custbody_order_type",
@@ -149,6 +150,7 @@ class Store:
     def create_schema(self) -> None:
         self.conn.executescript(SCHEMA)
         self.conn.executescript(CURRENCIES_SCHEMA)
+        lifecycle_schema(self.conn)
         self.conn.executemany("INSERT OR IGNORE INTO currency VALUES (?,?,?)", CURRENCIES)
         self.conn.executemany(
             "INSERT OR IGNORE INTO listvalue VALUES (?,?,?)",

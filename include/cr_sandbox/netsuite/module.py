@@ -12,6 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.catalog import RENEWABLE_CATEGORIES
+from cr_sandbox.netsuite import approval, contract_scripts
 from cr_sandbox.netsuite.errors import NetSuiteError
 
 if TYPE_CHECKING:
@@ -75,23 +76,34 @@ def _renew_with(conn: sqlite3.Connection, item_id: int, category: int | None) ->
 
 
 def on_sales_order_saved(conn: sqlite3.Connection, store: Store, tran_id: int) -> None:
-    """Run the module's sales-order logic inside the save's database transaction.
+    """The module's user event script on a sales order save, inside the save's database transaction.
 
-    A 400 raised here rolls the whole save back, as a NetSuite user-event script error would.
+    It runs only for orders on the Contract Renewals form (or a copy): it checks the form's required
+    fields and an upsell's dates, and queues the order for the background scripts that make the contract
+    (R07) and its items (R03), :mod:`cr_sandbox.netsuite.contract_scripts`. A 400 raised here rolls the
+    whole save back, as a NetSuite user-event script error would.
     """
     order = dict(conn.execute('SELECT * FROM "transaction" WHERE id=?', (tran_id,)).fetchone())
-    order_type = order["custbody_order_type"]
-    if order_type is None:
+    if not approval.on_contract_renewals_form(conn, order["customform"]):
         return
+    approval.complete_cr_fields(conn, order)
+    order_type = order["custbody_order_type"]
     if conn.execute('SELECT 1 FROM module_processed WHERE "transaction"=?', (tran_id,)).fetchone():
         # Updating an order the module already handled never creates a second contract.
         if order_type == ORDER_UPSELL and order["custbody_contract_name"]:
             _check_upsell_dates(conn, order)
         return
-    if order_type == ORDER_UPSELL or (order["custbody_contract_name"] and order_type == ORDER_NEW):
-        _upsell(conn, store, order)
-    elif order_type in (ORDER_NEW, ORDER_RENEWAL, ORDER_RENEWAL_MANUAL):
-        _new_contract(conn, store, order)
+    if is_upsell(order):
+        _check_upsell_dates(conn, order)
+    if order_type in (ORDER_NEW, ORDER_RENEWAL, ORDER_RENEWAL_MANUAL, ORDER_UPSELL):
+        contract_scripts.queue_order(conn, tran_id)
+
+
+def is_upsell(order: dict[str, Any]) -> bool:
+    """Upsell (order type 3, or type 1 with the contract it adds to set by the client)."""
+    return order["custbody_order_type"] == ORDER_UPSELL or bool(
+        order["custbody_contract_name"] and order["custbody_order_type"] == ORDER_NEW
+    )
 
 
 def _order_lines(conn: sqlite3.Connection, tran_id: int) -> list[dict[str, Any]]:
@@ -118,7 +130,8 @@ def _order_term(order: dict[str, Any], lines: list[dict[str, Any]], today: dt.da
     return start, end
 
 
-def _new_contract(conn: sqlite3.Connection, store: Store, order: dict[str, Any]) -> int:
+def new_contract(conn: sqlite3.Connection, store: Store, order: dict[str, Any]) -> int:
+    """R07: the Pending contract for a new or renewal order (its items come with R03, after billing)."""
     today = store.today()
     now = store.now_text()
     lines = _order_lines(conn, order["id"])
@@ -143,7 +156,6 @@ def _new_contract(conn: sqlite3.Connection, store: Store, order: dict[str, Any])
         "UPDATE customrecord_contracts SET name=? WHERE id=?",
         (f"{contract_id}_{start.isoformat()}_{end.isoformat()}", contract_id),
     )
-    _add_items(conn, store, contract_id, order, lines, start, end, coterm=False)
     conn.execute(
         'UPDATE "transaction" SET custbody_contract_name=?, custbody_swe_contract_start_date=COALESCE('
         "custbody_swe_contract_start_date, ?), custbody_swe_contract_end_date=COALESCE(custbody_swe_contract_end_date, ?)"
@@ -151,7 +163,27 @@ def _new_contract(conn: sqlite3.Connection, store: Store, order: dict[str, Any])
         (contract_id, start.isoformat(), end.isoformat(), order["id"]),
     )
     conn.execute("INSERT INTO module_processed VALUES (?,?,?)", (order["id"], contract_id, "contract"))
+    return contract_id
+
+
+def add_order_items(conn: sqlite3.Connection, store: Store, contract_id: int, order: dict[str, Any]) -> int:
+    """R03: the contract items of one order's lines; Pending -> Active; a renewal's originals processed."""
+    contract = dict(conn.execute("SELECT * FROM customrecord_contracts WHERE id=?", (contract_id,)).fetchone())
+    start, end = _d(contract["custrecord_contracts_start_date"]), _d(contract["custrecord_contracts_end_date"])
+    upsell = is_upsell(order)
+    added = _add_items(conn, store, contract_id, order, _order_lines(conn, order["id"]), start, end, coterm=upsell)
     _activate_if_items(conn, store, contract_id)
+    if not upsell and contract["custrecord_swe_original_contract"]:
+        _renew_originals(conn, store, contract_id, order)
+    return added
+
+
+def _renew_originals(conn: sqlite3.Connection, store: Store, contract_id: int, order: dict[str, Any]) -> None:
+    """A renewal contract that became Active makes its original(s) Renewal Processed."""
+    today, now = store.today(), store.now_text()
+    original = conn.execute(
+        "SELECT custrecord_swe_original_contract FROM customrecord_contracts WHERE id=?", (contract_id,)
+    ).fetchone()[0]
     if original:
         # The originals this order renews: the one named on the order plus any that share its renewal
         # transaction (one renewal per end user + bill-to may cover several contracts).
@@ -177,7 +209,6 @@ def _new_contract(conn: sqlite3.Connection, store: Store, order: dict[str, Any])
                     "WHERE id=?",
                     (RENEWAL_PROCESSED, today.isoformat(), order["id"], now, original_id),
                 )
-    return contract_id
 
 
 def _add_items(
@@ -275,16 +306,6 @@ def _check_upsell_dates(conn: sqlite3.Connection, order: dict[str, Any]) -> None
             f"Contract {contract['name']} is not open for upsells (status id {contract['custrecord_contract_status']}).",
             "custbody_contract_name",
         )
-
-
-def _upsell(conn: sqlite3.Connection, store: Store, order: dict[str, Any]) -> None:
-    _check_upsell_dates(conn, order)
-    contract = _contract_for_upsell(conn, order)
-    start = _d(contract["custrecord_contracts_start_date"])
-    end = _d(contract["custrecord_contracts_end_date"])
-    _add_items(conn, store, contract["id"], order, _order_lines(conn, order["id"]), start, end, coterm=True)
-    conn.execute("INSERT INTO module_processed VALUES (?,?,?)", (order["id"], contract["id"], "upsell"))
-    _activate_if_items(conn, store, contract["id"])
 
 
 # -- scheduled scripts -----------------------------------------------------------------------------
@@ -385,5 +406,6 @@ def _generate_renewals(conn: sqlite3.Connection, store: Store, today: dt.date) -
         )
         created.append({"id": tran_id, "type": tran_type, "contracts": [c["id"] for c in contracts], "lines": line_no})
         if tran_type == "SalesOrd":
+            approval.module_created_order(conn, store, tran_id)
             on_sales_order_saved(conn, store, tran_id)
     return created

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import currencies, module
+from cr_sandbox.netsuite import approval, billing, contract_scripts, currencies, module
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
@@ -51,6 +51,10 @@ TRANSACTION_FIELDS = [
     _f("custbody_bill_to_tier", "list:customlist_channel_tier"),
     _f("custbody_ship_to_tier", "list:customlist_channel_tier"),
     _f("custbody_reseller", "ref:customer"), _f("custbody_distributor", "ref:customer"),
+]
+#: Sales orders also carry their approval status (``orderStatus``, the ``status`` column) and their form.
+SALES_ORDER_FIELDS = TRANSACTION_FIELDS + [
+    _f("orderStatus", "orderstatus", column="status"), _f("customForm", "ref:customform"),
 ]
 LINE_FIELDS = [
     _f("line", "int", column="id", readonly=True), _f("item", "ref:item", required=True),
@@ -120,25 +124,27 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType("noninventoryitem", "item", ITEM_FIELDS, "itemtype", "NonInvtPart"),
         RecordType("inventoryItem", "item", ITEM_FIELDS, "itemtype", "InvtPart"),
         RecordType("serviceSaleItem", "item", ITEM_FIELDS, "itemtype", "Service"),
-        RecordType("salesOrder", "transaction", TRANSACTION_FIELDS, "type", "SalesOrd", {"item": LINE_FIELDS}),
+        RecordType("salesOrder", "transaction", SALES_ORDER_FIELDS, "type", "SalesOrd", {"item": LINE_FIELDS}),
+        RecordType("invoice", "transaction", TRANSACTION_FIELDS, "type", billing.INVOICE, {"item": LINE_FIELDS}),
         RecordType("estimate", "transaction", TRANSACTION_FIELDS, "type", "Estimate", {"item": LINE_FIELDS}),
         RecordType("opportunity", "transaction", TRANSACTION_FIELDS, "type", "Opprtnty", {"item": LINE_FIELDS}),
         RecordType("customrecord_contracts", "customrecord_contracts", CONTRACT_FIELDS),
         RecordType("customrecord_contract_item", "customrecord_contract_item", CONTRACT_ITEM_FIELDS),
     )
 }
-TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP"}
-DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A"}
+TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP", billing.INVOICE: "INV"}
+DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A", billing.INVOICE: "A"}
 STATUS_NAMES = {
     ("SalesOrd", "A"): "Pending Approval", ("SalesOrd", "B"): "Pending Fulfillment", ("SalesOrd", "G"): "Billed",
+    ("SalesOrd", "F"): "Pending Billing", ("SalesOrd", "H"): "Closed", (billing.INVOICE, "A"): "Open",
     ("Estimate", "A"): "Open", ("Estimate", "C"): "Processed",
     ("Opprtnty", "A"): "In Progress", ("Opprtnty", "C"): "Closed - Won",
 }
 REF_LABEL = {
     "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
-    "customrecord_contracts": "name", "customrecord_contract_item": "name",
+    "customrecord_contracts": "name", "customrecord_contract_item": "name", "customform": "name",
 }
-TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity"}
+TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity", billing.INVOICE: "invoice"}
 
 
 def record_type(name: str) -> RecordType:
@@ -184,6 +190,8 @@ def convert_in(conn: sqlite3.Connection, spec: Field, value: Any, path: str) -> 
         return "T" if value else "F"
     if kind == "date":
         return _parse_date(value, name, path)
+    if kind == "orderstatus":
+        return approval.convert_order_status(value, name, path)
     if kind.startswith(("ref:", "list:")):
         if not isinstance(value, dict) or "id" not in value:
             raise invalid_content(
@@ -212,7 +220,7 @@ def convert_out(conn: sqlite3.Connection, spec: Field, value: Any, base_url: str
         return value == "T"
     if kind == "datetime":
         return str(value).replace(" ", "T") + "Z"
-    if kind == "status":
+    if kind in ("status", "orderstatus"):
         return {"id": value, "refName": STATUS_NAMES.get((row["type"], value), value)}
     if kind.startswith("list:"):
         return {"id": str(value), "refName": LISTS[kind[5:]].get(int(value), str(value))}
@@ -223,7 +231,7 @@ def convert_out(conn: sqlite3.Connection, spec: Field, value: Any, base_url: str
             (value,),
         ).fetchone()
         ref: dict[str, Any] = {"id": str(value)}
-        if table != "currency":
+        if table not in ("currency", "customform"):
             ref_type = table
             if table == "transaction" and label_row is not None:
                 ref_type = TYPE_OF_TRANSACTION.get(label_row[1], "transaction")
@@ -407,6 +415,7 @@ class RecordService:
         else:
             values.setdefault("created", now)
         if rt.table == "transaction":
+            approval.defaults_on_create(self.store, rt.discriminator, values)
             values.setdefault("trandate", self.store.today().isoformat())
             values.setdefault("status", DEFAULT_STATUS[rt.discriminator or "SalesOrd"])
             if values.get("currency") is None:
@@ -526,6 +535,15 @@ class RecordService:
             (tran_id, total),
         )
 
+    @staticmethod
+    def _check_order_change(
+        conn: sqlite3.Connection, rt: RecordType, record_id: int, values: dict[str, Any], sublists: dict[str, Any]
+    ) -> None:
+        """What an approved or billed sales order refuses (approval.py, billing.py)."""
+        if rt.discriminator == "SalesOrd":
+            approval.check_update(conn, record_id, values)
+            billing.refuse_billed_line_changes(conn, record_id, sublists)
+
     def _after_save(self, conn: sqlite3.Connection, rt: RecordType, record_id: int) -> None:
         if rt.discriminator == "SalesOrd":
             module.on_sales_order_saved(conn, self.store, record_id)
@@ -552,6 +570,7 @@ class RecordService:
             values, sublists = self._body_values(conn, rt, body, creating=False)
             if values.get("externalid"):
                 self._check_external_id_free(conn, rt, values["externalid"], record_id)
+            self._check_order_change(conn, rt, record_id, values, sublists)
             self._update(conn, rt, record_id, values)
             for name, lines in sublists.items():
                 self.write_sublist(conn, rt, record_id, name, lines, replace=name in replace)
@@ -589,6 +608,7 @@ class RecordService:
                         self.write_sublist(conn, rt, record_id, name, lines, replace=True)
             else:
                 values, sublists = self._body_values(conn, rt, body, creating=False)
+                self._check_order_change(conn, rt, record_id, values, sublists)
                 self._update(conn, rt, record_id, values)
                 created = False
                 # Guessed: an upsert replaces sublists it carries (it is a full-state write).
@@ -604,6 +624,7 @@ class RecordService:
             if rt.table == "transaction":
                 conn.execute('DELETE FROM transactionline WHERE "transaction"=?', (record_id,))
                 conn.execute('DELETE FROM module_processed WHERE "transaction"=?', (record_id,))
+                contract_scripts.forget_order(conn, record_id)
             if rt.table == "customrecord_contracts":
                 children = conn.execute(
                     "SELECT COUNT(*) FROM customrecord_contract_item WHERE custrecord_ci_contract_id=?", (record_id,)
@@ -620,6 +641,9 @@ class RecordService:
         (``createdFrom`` keeps the link), then apply the body as overrides."""
         source = record_type(source_type)
         target = record_type(target_type)
+        if source.discriminator == "SalesOrd" and target.discriminator == billing.INVOICE:
+            with self.store.transaction() as conn:
+                return billing.bill(self, conn, self._require_id(conn, source, key), target, body)
         if source.discriminator not in ("Estimate", "Opprtnty") or target.discriminator != "SalesOrd":
             raise NetSuiteError(
                 400, "INVALID_REQUEST", f"Transformation from {source.name} to {target.name} is not supported."

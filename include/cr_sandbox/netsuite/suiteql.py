@@ -55,12 +55,13 @@ _TRANSACTION_STATUS = {
     ("SalesOrd", "A"): "Sales Order : Pending Approval",
     ("SalesOrd", "B"): "Sales Order : Pending Fulfillment",
     ("SalesOrd", "G"): "Sales Order : Billed",
+    ("CustInvc", "A"): "Invoice : Open",
     ("Estimate", "A"): "Estimate : Open",
     ("Estimate", "C"): "Estimate : Processed",
     ("Opprtnty", "A"): "Opportunity : In Progress",
     ("Opprtnty", "C"): "Opportunity : Closed - Won",
 }
-_TYPE_NAMES = {"SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity"}
+_TYPE_NAMES = {"SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity", "CustInvc": "Invoice"}
 
 _ORACLE_FORMAT = [
     ("YYYY", "%Y"), ("HH24", "%H"), ("HH12", "%I"), ("HH", "%I"), ("MONTH", "%B"), ("MON", "%b"),

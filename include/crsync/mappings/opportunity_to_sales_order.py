@@ -42,6 +42,7 @@ from crsync.mappings.common import (
     term_months,
     texts,
 )
+from crsync.mappings.order_lifecycle import complete_required, lifecycle_fields
 from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import (
     NOT_QUEUED,
@@ -558,6 +559,7 @@ def _order_bodies(
     contract_start = np.where(h["is_upsell"], iso_dates(h["c_start"]), body_start).tolist()
     contract_end = np.where(h["is_upsell"], iso_dates(h["c_end"]), body_end).tolist()
     tiers = {label: str(ns_id) for ns_id, label in settings.netsuite.lists.bill_to_tier.items()}
+    lifecycle, close_dates = lifecycle_fields(settings), iso_dates(h["close"])
 
     bodies: list[dict[str, Any]] = []
     rows = zip(
@@ -574,6 +576,7 @@ def _order_bodies(
             _B.ORDER_TYPE: {"id": str(type_id)},
             # Always sent: without it NetSuite books the order in the customer's primary currency.
             _B.CURRENCY: {"id": str(currency)},
+            **lifecycle,
         }
         if upsell:
             body[_B.CONTRACT_NAME] = {"id": contract}
@@ -589,6 +592,7 @@ def _order_bodies(
             body[_B.CONTRACT_START_DATE], body[_B.CONTRACT_END_DATE] = contract_start[i], contract_end[i]
         if tier:
             body[_B.BILL_TO_TIER] = {"id": tiers[tier]}
+        complete_required(body, close_dates[i])
         body[_B.ITEM_SUBLIST] = {_B.SUBLIST_ITEMS: payloads[bounds[i] : bounds[i + 1]]}
         bodies.append(body)
     extra = settings.field_mappings.sf_opportunity_to_ns_sales_order

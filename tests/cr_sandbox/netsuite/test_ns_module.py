@@ -19,9 +19,14 @@ def catalog_only(ns):
     ns.control("clock", {"reset": True})
 
 
+#: What every order on the Contract Renewals form carries (its form and required fields, issue 17).
+CR_FORM = {"customForm": {"id": "129"}}
+
+
 def _new_order(ns, customer: str, start: str, end: str, items: list[tuple[str, float]], **extra) -> str:
     return ns.create("salesOrder", {
-        "entity": {"id": customer}, "custbody_order_type": {"id": "1"},
+        **CR_FORM, "entity": {"id": customer}, "custbody_end_user": {"id": customer}, "startDate": start,
+        "custbody_order_type": {"id": "1"},
         "custbody_swe_contract_start_date": start, "custbody_swe_contract_end_date": end,
         "item": {"items": [{"item": {"id": item}, "quantity": qty} for item, qty in items]}, **extra,
     })
@@ -39,9 +44,10 @@ def _items(ns, contract_id: str) -> list[dict]:
     )
 
 
-def test_new_contract_upsell_and_renewal_cycle(ns):
+def test_new_contract_upsell_and_renewal_cycle(ns, complete_orders):
     # 1. New contract from a sales order: only renewable categories (2-6) become contract items.
     so_id = _new_order(ns, "1001", "2025-01-15", "2026-01-14", [("501", 10), ("503", 1), ("507", 1)])
+    complete_orders([so_id])
     order = ns.get("salesOrder", so_id)
     contract_id = order["custbody_contract_name"]["id"]
     assert order["custbody_contract_name"]["refName"] == f"{contract_id}_2025-01-15_2026-01-14"
@@ -59,7 +65,8 @@ def test_new_contract_upsell_and_renewal_cycle(ns):
     assert len(_contracts(ns)) == 1
 
     # 2. Upsell: co-termed to the contract; lines outside the term are refused and nothing is saved.
-    upsell = {"entity": {"id": "1001"}, "custbody_order_type": {"id": "3"}, "custbody_contract_name": {"id": contract_id}}
+    upsell = {**CR_FORM, "entity": {"id": "1001"}, "custbody_end_user": {"id": "1001"}, "startDate": "2025-06-01",
+              "custbody_order_type": {"id": "3"}, "custbody_contract_name": {"id": contract_id}}
     outside = ns.request("POST", f"{RECORD_PATH}/salesOrder", json={**upsell, "item": {"items": [
         {"item": {"id": "509"}, "quantity": 5, "custcol_swe_contract_start_date": "2025-06-01",
          "custcol_swe_contract_end_date": "2026-06-30"}]}})
@@ -68,13 +75,15 @@ def test_new_contract_upsell_and_renewal_cycle(ns):
     assert detail["o:errorPath"] == "item.items[0].custcol_swe_contract_end_date"
     assert "outside the term" in detail["detail"] and "new contract" in detail["detail"]
     no_contract = ns.request("POST", f"{RECORD_PATH}/salesOrder", json={
-        "entity": {"id": "1001"}, "custbody_order_type": {"id": "3"},
+        **CR_FORM, "entity": {"id": "1001"}, "custbody_end_user": {"id": "1001"}, "startDate": "2025-06-01",
+        "custbody_order_type": {"id": "3"},
         "item": {"items": [{"item": {"id": "509"}, "quantity": 1}]}})
     assert no_contract.status_code == 400
     assert no_contract.json()["o:errorDetails"][0]["o:errorPath"] == "custbody_contract_name"
     assert len(ns.rows("SELECT id FROM transaction WHERE type = 'SalesOrd'")) == 1
-    ns.create("salesOrder", {**upsell, "item": {"items": [
+    upsell_id = ns.create("salesOrder", {**upsell, "item": {"items": [
         {"item": {"id": "509"}, "quantity": 5, "custcol_swe_contract_start_date": "2025-06-01"}]}})
+    complete_orders([upsell_id])
     items = _items(ns, contract_id)
     assert len(items) == 3 and (items[2]["s"], items[2]["e"]) == ("2025-06-01", "2026-01-14")
     assert len(_contracts(ns)) == 1
@@ -102,9 +111,10 @@ def test_new_contract_upsell_and_renewal_cycle(ns):
 
     # 4. The won renewal comes back as an order transformed from the estimate.
     resp = ns.request("POST", f"{RECORD_PATH}/estimate/{est_id}/!transform/salesOrder",
-                      json={"externalId": "SF-RENEWAL-1", "item": {"items": [{"line": 3, "quantity": 0}]}})
+                      json={**CR_FORM, "externalId": "SF-RENEWAL-1", "item": {"items": [{"line": 3, "quantity": 0}]}})
     assert resp.status_code == 204
     renewal_so = resp.headers["Location"].rsplit("/", 1)[1]
+    complete_orders([renewal_so])
     renewal_contract_id = ns.get("salesOrder", renewal_so)["custbody_contract_name"]["id"]
     renewal_contract = ns.get("customrecord_contracts", renewal_contract_id)
     assert renewal_contract["name"] == f"{renewal_contract_id}_2026-01-15_2027-01-14"
@@ -116,8 +126,9 @@ def test_new_contract_upsell_and_renewal_cycle(ns):
     assert original["custrecord_contract_date_renewed"] == "2025-10-16"
 
 
-def test_expired_contracts_close_and_items_expire(ns):
+def test_expired_contracts_close_and_items_expire(ns, complete_orders):
     so_id = _new_order(ns, "1003", "2025-01-01", "2025-06-30", [("505", 1)])
+    complete_orders([so_id])
     contract_id = ns.get("salesOrder", so_id)["custbody_contract_name"]["id"]
     ns.request("PATCH", f"{RECORD_PATH}/customrecord_contracts/{contract_id}",
                json={"custrecord_swe_contract_type": {"id": "4"}})  # Non-Renewing: never renewed
@@ -128,17 +139,19 @@ def test_expired_contracts_close_and_items_expire(ns):
     assert _items(ns, contract_id)[0]["custrecord_ci_state"] == "3"
 
 
-def test_renewal_as_sales_order_per_end_user_and_bill_to(ns):
+def test_renewal_as_sales_order_per_end_user_and_bill_to(ns, complete_orders):
     ns.control("preferences", {"transaction_type_to_create": 3, "days_before_renewal": 30})
     first = _new_order(ns, "1002", "2025-02-01", "2026-01-31", [("501", 1)])
     second = _new_order(ns, "1002", "2025-02-01", "2026-01-31", [("505", 2)])
     other = _new_order(ns, "1005", "2025-02-01", "2026-01-31", [("501", 3)])
+    complete_orders([first, second, other])
     contract_ids = [ns.get("salesOrder", s)["custbody_contract_name"]["id"] for s in (first, second, other)]
     ns.control("clock", {"today": "2026-01-01"})
     run = ns.control("run-scripts")
     renewals = run["renewal_transactions"]
     assert sorted(len(r["contracts"]) for r in renewals) == [1, 2]  # one per end user + bill-to
     assert {r["type"] for r in renewals} == {"SalesOrd"}
+    complete_orders([str(r["id"]) for r in renewals])  # the renewal orders' contracts come with R07/R03
     for contract_id in contract_ids:
         contract = ns.get("customrecord_contracts", contract_id)
         assert contract["custrecord_contract_status"]["id"] == RENEWAL_PROCESSED

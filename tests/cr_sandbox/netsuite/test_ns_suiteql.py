@@ -37,7 +37,7 @@ def test_dates_functions_and_builtin_df(ns):
     assert row["iso"] == "2025-03-01"
     assert row["lm"].startswith("2025-03-10 ")  # sandbox timestamps follow the sandbox clock
     assert row["customer"] == "Globex Software Ltd."
-    assert row["status"] == "Sales Order : Pending Fulfillment"
+    assert row["status"] == "Sales Order : Pending Approval"  # the default status (issue 17)
     lines = ns.rows(f"SELECT tl.id, tl.mainline, BUILTIN.DF(tl.item) item FROM transactionline tl WHERE tl.transaction = {so} ORDER BY tl.id")
     assert [(r["id"], r["mainline"]) for r in lines] == [("0", "T"), ("1", "F")]
     assert lines[1]["item"] == "TRAIN-ADMIN"

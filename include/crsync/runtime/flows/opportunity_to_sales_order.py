@@ -21,6 +21,7 @@ from crsync.queries import (
     to_18_char_id,
 )
 from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, dump_and_release, load_all
+from crsync.runtime.flows.billed_orders import without_billed_lines
 from crsync.runtime.flows.common import (
     log_dry_run,
     netsuite_hook,
@@ -162,6 +163,7 @@ def load_orders(
     if not ready:
         link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
         return {"results": [], "failures": dump_all(failures)}
+    ready = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
     writes = dump_all(ready)
     results = hook.write_many(writes)
     # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
