@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import currencies, module
+from cr_sandbox.netsuite import currencies, module, subsidiaries
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
@@ -51,6 +51,7 @@ TRANSACTION_FIELDS = [
     _f("custbody_bill_to_tier", "list:customlist_channel_tier"),
     _f("custbody_ship_to_tier", "list:customlist_channel_tier"),
     _f("custbody_reseller", "ref:customer"), _f("custbody_distributor", "ref:customer"),
+    _f("subsidiary", "ref:subsidiary"),
 ]
 LINE_FIELDS = [
     _f("line", "int", column="id", readonly=True), _f("item", "ref:item", required=True),
@@ -65,6 +66,7 @@ CUSTOMER_FIELDS = [
     _f("entityId"), _f("companyName", required=True), _f("externalId"), _f("email"), _f("currency", "ref:currency"),
     _f("isInactive", "bool"), _f("custentity_channel_tier", "list:customlist_channel_tier"),
     _f("dateCreated", "datetime", readonly=True), _f("lastModifiedDate", "datetime", readonly=True),
+    _f("subsidiary", "ref:subsidiary"),
 ]
 ITEM_FIELDS = [
     _f("itemId", required=True), _f("displayName"), _f("description"), _f("externalId"),
@@ -136,7 +138,7 @@ STATUS_NAMES = {
 }
 REF_LABEL = {
     "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
-    "customrecord_contracts": "name", "customrecord_contract_item": "name",
+    "customrecord_contracts": "name", "customrecord_contract_item": "name", "subsidiary": "name",
 }
 TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity"}
 
@@ -396,6 +398,7 @@ class RecordService:
     def _insert(self, conn: sqlite3.Connection, rt: RecordType, values: dict[str, Any]) -> int:
         now = self.store.now_text()
         values = dict(values)
+        subsidiaries.before_insert(conn, self.store, rt.table, values)
         if rt.type_column:
             values[rt.type_column] = rt.discriminator
         if rt.table == "customer":
@@ -434,6 +437,7 @@ class RecordService:
 
     def _update(self, conn: sqlite3.Connection, rt: RecordType, record_id: int, values: dict[str, Any]) -> None:
         values = dict(values)
+        subsidiaries.before_update(conn, self.store, rt.table, record_id, values)
         if rt.table == "transaction" and "currency" in values:
             saved = conn.execute('SELECT currency FROM "transaction" WHERE id=?', (record_id,)).fetchone()
             currencies.check_unchanged(saved[0] if saved else None, values["currency"])
