@@ -54,6 +54,8 @@ class Opportunity:
     IS_WON: Final = "IsWon"
     CONTRACT_ID: Final = "ContractId"
     ACCOUNT_ID: Final = "AccountId"
+    #: Optional Account lookup naming the end user (settings ``netsuite.end_user``, source opportunity_field).
+    END_USER: Final = "End_User__c"
     PRICEBOOK_ID: Final = "Pricebook2Id"
     CURRENCY: Final = "CurrencyIsoCode"
     SYSTEM_MODSTAMP: Final = "SystemModstamp"
@@ -95,6 +97,9 @@ class Account:
     NAME: Final = "Name"
     NETSUITE_ID: Final = "NetSuite_Id__c"
     CHANNEL_TIER: Final = "Channel_Tier__c"
+    #: The NetSuite subsidiary internal id of the Account's customer (OneWorld; settings
+    #: ``netsuite.subsidiary.account_field`` names it, this is the shipped default).
+    NETSUITE_SUBSIDIARY_ID: Final = "NetSuite_Subsidiary_Id__c"
 
 
 class Product:
@@ -335,6 +340,9 @@ class NsBody:
     END_DATE: Final = "enddate"
     TERM_MONTHS: Final = NsTransaction.TERM_MONTHS
     BILL_TO_TIER: Final = NsTransaction.BILL_TO_TIER
+    END_USER: Final = NsTransaction.END_USER
+    #: A customer's currencies sublist (its primary currency is ``currency``).
+    CURRENCY_LIST: Final = "currencyList"
     #: Transaction currency, a reference to a currency record (``{"id": "4"}``).
     CURRENCY: Final = NsTransaction.CURRENCY
     ITEM_SUBLIST: Final = "item"

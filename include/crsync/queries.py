@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from crsync import fields as f
+from crsync.order_party_settings import party_source_paths
 from crsync.settings import IntegrationSettings, netsuite_column, salesforce_field_path
 
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +259,8 @@ def opportunities_soql(
         select.append(_O.CURRENCY)
     if settings is not None:
         extra = settings.field_mappings.sf_opportunity_to_ns_sales_order
+        # The order's subsidiary and end user (settings netsuite.subsidiary / netsuite.end_user).
+        select += [p for p in party_source_paths(settings.netsuite) if p not in select]
         select += [salesforce_field_path(s) for s in extra if s not in select]
     lines = f"(SELECT {', '.join(LINE_ITEM_FIELDS)} FROM {_O.LINE_ITEMS} ORDER BY {_L.ID})"
     where = _opportunity_filter(mode, window_start, window_end, ids)
