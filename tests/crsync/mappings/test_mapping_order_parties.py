@@ -137,3 +137,19 @@ def test_shipped_party_settings() -> None:
     settings = load_settings()
     assert settings.netsuite.subsidiary.oneworld and settings.netsuite.subsidiary.default_id == 1
     assert settings.netsuite.end_user.source == "bill_to"
+
+
+def test_subsidiary_refusal_is_explained_with_the_fix(settings: IntegrationSettings) -> None:
+    from crsync.mappings.order_parties import explain_subsidiary_refusals
+
+    order = {"key": key(1), "record_type": "salesOrder", "external_id": key(1),
+             "body": {"entity": {"id": "1001"}, "subsidiary": {"id": "2"}}}
+    refused = {"key": key(1), "external_id": key(1), "status": "failed", "id": None,
+               "error": {"code": "INVALID_KEY_OR_REF", "message": "Invalid subsidiary reference key 2 for entity 1001.",
+                         "path": "subsidiary"}}
+    other = {**refused, "key": key(2), "error": {**refused["error"], "path": "currency"}}
+    explained, untouched = explain_subsidiary_refusals([refused, other], [order], settings)
+    assert explained.error.code == "subsidiary_not_allowed"
+    assert "customer 1001 does not belong to subsidiary 2" in explained.error.message
+    assert "NetSuite_Subsidiary_Id__c" in explained.error.message and "Invalid subsidiary" in explained.error.message
+    assert untouched.error.code == "INVALID_KEY_OR_REF"
