@@ -140,6 +140,8 @@ class Contract:
     CONTRACT_VALUE: Final = "Contract_Value__c"
     TARGET_RENEWAL_DATE: Final = "Target_Renewal_Date__c"
     ACCOUNT: Final = "Account"
+    #: Multi-currency orgs only (settings ``salesforce.multi_currency``).
+    CURRENCY: Final = "CurrencyIsoCode"
 
 
 class ContractItem:
@@ -160,6 +162,8 @@ class ContractItem:
     #: ``Renew_With__c`` is a lookup to Product2: set it through the product's external id.
     RENEW_WITH_REF: Final = "Renew_With__r"
     LIST_RATE: Final = "List_Rate__c"
+    #: Multi-currency orgs only: the item is in its contract's currency.
+    CURRENCY: Final = "CurrencyIsoCode"
 
 
 class Quote:
@@ -304,6 +308,8 @@ class NsContractItem:
     ORIGINAL_LIST_RATE: Final = "custrecord_ci_original_list_rate"
     ORIGINAL_TRANSACTION: Final = "custrecord_ci_original_transaction"
     BILL_TO: Final = "custrecord_ci_bill_to_customer"
+    #: Not a contract item column: its contract's currency, selected through a join (contract_items_query).
+    CONTRACT_CURRENCY: Final = "contract_currency"
 
 
 # --------------------------------------------------------------------------------------------------

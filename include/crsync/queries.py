@@ -521,6 +521,7 @@ def contract_items_of_contracts_query(
 
 
 _CI = "ci"
+_CC = "cc"  # the contract of a contract item
 
 
 def _contract_items_keyset(
@@ -542,13 +543,16 @@ def _contract_items_keyset(
         f"{i}.{_NI.ORIGINAL_LIST_RATE}",
         f"{i}.{_NI.ORIGINAL_TRANSACTION}",
         f"{i}.{_NI.BILL_TO}",
+        # The item's currency is its contract's (CurrencyIsoCode in a multi-currency Salesforce org).
+        f"{_CC}.{_NC.CURRENCY} AS {_NI.CONTRACT_CURRENCY}",
         _datetime(f"{i}.{_NI.LAST_MODIFIED}"),
     ]
     extra = list(extra_columns) + list(
         settings.field_mappings.ns_contract_item_to_sf_contract_item if settings else []
     )
     select += _extra_columns(i, extra, [_output_name(s) for s in select])
-    return _keyset(select, f"{_NI.TABLE} {i}", where, f"{i}.{_NI.ID}")
+    source = f"{_NI.TABLE} {i} LEFT JOIN {_NC.TABLE} {_CC} ON {_CC}.{_NC.ID} = {i}.{_NI.CONTRACT}"
+    return _keyset(select, source, where, f"{i}.{_NI.ID}")
 
 
 def contract_orders_query(contract_ids: Iterable[int | str]) -> KeysetQuery:
