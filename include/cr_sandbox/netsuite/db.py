@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cr_sandbox.catalog import CONTRACT_ITEM_STATE, CONTRACT_STATUS, ORDER_TYPE
-from cr_sandbox.netsuite import subsidiaries
+from cr_sandbox.netsuite import itemprices, subsidiaries
 from cr_sandbox.netsuite.currencies import SCHEMA as CURRENCIES_SCHEMA
 
 TRANSACTION_BODY_CUSTOM = (
@@ -93,7 +93,7 @@ INSERT INTO dual SELECT 'X' WHERE NOT EXISTS (SELECT 1 FROM dual);
 # Tables SuiteQL may read (the rest are the stand-in's own bookkeeping).
 SUITEQL_TABLES = frozenset(
     {"transaction", "transactionline", "customer", "item", "customrecord_contracts",
-     "customrecord_contract_item", "currency", "subsidiary"}
+     "customrecord_contract_item", "currency", "subsidiary", "pricing"}
 )
 
 DATE_COLUMNS = frozenset(
@@ -153,6 +153,7 @@ class Store:
         self.conn.executescript(SCHEMA)
         self.conn.executescript(CURRENCIES_SCHEMA)
         subsidiaries.create_schema(self.conn)
+        itemprices.create_schema(self.conn)
         self.conn.executemany("INSERT OR IGNORE INTO currency VALUES (?,?,?)", CURRENCIES)
         self.conn.executemany(
             "INSERT OR IGNORE INTO listvalue VALUES (?,?,?)",

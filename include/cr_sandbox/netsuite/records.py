@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import currencies, module, subsidiaries
+from cr_sandbox.netsuite import currencies, itemprices, module, subsidiaries
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
@@ -479,7 +479,7 @@ class RecordService:
                 merged["id"] = next_line
                 next_line += 1
             merged.pop("uniquekey", None)
-            self._fill_line(conn, merged)
+            self._fill_line(conn, merged, tran_id)
             merged.update({"transaction": tran_id, "mainline": "F", "linesequencenumber": merged["id"]})
             cols = list(merged)
             conn.execute(
@@ -500,7 +500,7 @@ class RecordService:
             self.write_lines(conn, record_id, lines, replace=replace)
 
     @staticmethod
-    def _fill_line(conn: sqlite3.Connection, line: dict[str, Any]) -> None:
+    def _fill_line(conn: sqlite3.Connection, line: dict[str, Any], tran_id: int) -> None:
         item = conn.execute("SELECT custitem_item_category, baseprice FROM item WHERE id=?", (line["item"],)).fetchone()
         quantity = line.get("quantity")
         if quantity is None:
@@ -509,7 +509,9 @@ class RecordService:
             if line.get("amount") is not None and quantity:
                 line["rate"] = line["amount"] / quantity
             else:
-                line["rate"] = item["baseprice"] if item else 0.0
+                # The item's price at the line's level in the transaction's currency (itemprices).
+                price = itemprices.unit_price(conn, tran_id, line)
+                line["rate"] = price if price is not None else (item["baseprice"] if item else 0.0)
         if line.get("amount") is None:
             line["amount"] = round(quantity * (line["rate"] or 0.0), 2)
         if line.get("custcol_item_category") is None and item is not None:

@@ -97,3 +97,19 @@ def test_without_oneworld_there_is_no_subsidiary_field(ns, oneworld_off):
     assert _error(refused)["o:errorPath"] == "subsidiary"
     order = ns.create("salesOrder", _order(customer))
     assert "subsidiary" not in ns.get("salesOrder", order)
+
+
+def test_line_without_rate_is_priced_in_the_transaction_currency(ns):
+    """Multiple Currencies + Multiple Prices: the pricing matrix (section_159531460854), read through SuiteQL."""
+    prices = ns.rows("SELECT currency, unitprice FROM pricing WHERE item = 501 AND pricelevel = 1 ORDER BY currency")
+    assert [(p["currency"], float(p["unitprice"])) for p in prices] == [
+        (USD, 1200.0), (GBP, 948.0), ("3", 1632.0), (EUR, 1104.0)]
+    customer = ns.create("customer", {"companyName": "Preise GmbH", "subsidiary": {"id": EUROPE}})
+    order = ns.create("salesOrder", {"entity": {"id": customer}, "item": {"items": [
+        {"item": {"id": "501"}, "quantity": 2}, {"item": {"id": "501"}, "quantity": 1, "price": {"id": "-1"},
+                                                  "rate": 999}]}})
+    lines = ns.get("salesOrder", order, expand=True)["item"]["items"]
+    assert [(line["rate"], line["amount"]) for line in lines] == [(1104.0, 2208.0), (999.0, 999.0)]
+    item = ns.create("noninventoryitem", {"itemId": "NO-EUR-PRICE", "basePrice": 50.0})
+    no_price = ns.create("salesOrder", {"entity": {"id": customer}, "item": {"items": [{"item": {"id": item}}]}})
+    assert ns.get("salesOrder", no_price, expand=True)["item"]["items"][0]["rate"] == 0.0  # no EUR price
