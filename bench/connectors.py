@@ -88,7 +88,7 @@ def _writes(n: int, prefix: str) -> list[dict[str, Any]]:
             "key": f"{prefix}{i}",
             "record_type": "customer",
             "external_id": f"{prefix}-{i:05d}",
-            "body": {"companyName": f"Bench {prefix} {i}"},
+            "body": {"companyName": f"Bench {prefix} {i}", "subsidiary": {"id": "1"}},  # OneWorld: required
             "transform_from": None,
         }
         for i in range(n)

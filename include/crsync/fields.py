@@ -54,6 +54,8 @@ class Opportunity:
     IS_WON: Final = "IsWon"
     CONTRACT_ID: Final = "ContractId"
     ACCOUNT_ID: Final = "AccountId"
+    #: Optional Account lookup naming the end user (settings ``netsuite.end_user``, source opportunity_field).
+    END_USER: Final = "End_User__c"
     PRICEBOOK_ID: Final = "Pricebook2Id"
     CURRENCY: Final = "CurrencyIsoCode"
     SYSTEM_MODSTAMP: Final = "SystemModstamp"
@@ -95,6 +97,9 @@ class Account:
     NAME: Final = "Name"
     NETSUITE_ID: Final = "NetSuite_Id__c"
     CHANNEL_TIER: Final = "Channel_Tier__c"
+    #: The NetSuite subsidiary internal id of the Account's customer (OneWorld; settings
+    #: ``netsuite.subsidiary.account_field`` names it, this is the shipped default).
+    NETSUITE_SUBSIDIARY_ID: Final = "NetSuite_Subsidiary_Id__c"
 
 
 class Product:
@@ -135,6 +140,8 @@ class Contract:
     CONTRACT_VALUE: Final = "Contract_Value__c"
     TARGET_RENEWAL_DATE: Final = "Target_Renewal_Date__c"
     ACCOUNT: Final = "Account"
+    #: Multi-currency orgs only (settings ``salesforce.multi_currency``).
+    CURRENCY: Final = "CurrencyIsoCode"
 
 
 class ContractItem:
@@ -155,6 +162,8 @@ class ContractItem:
     #: ``Renew_With__c`` is a lookup to Product2: set it through the product's external id.
     RENEW_WITH_REF: Final = "Renew_With__r"
     LIST_RATE: Final = "List_Rate__c"
+    #: Multi-currency orgs only: the item is in its contract's currency.
+    CURRENCY: Final = "CurrencyIsoCode"
 
 
 class Quote:
@@ -305,6 +314,8 @@ class NsContractItem:
     ORIGINAL_LIST_RATE: Final = "custrecord_ci_original_list_rate"
     ORIGINAL_TRANSACTION: Final = "custrecord_ci_original_transaction"
     BILL_TO: Final = "custrecord_ci_bill_to_customer"
+    #: Not a contract item column: its contract's currency, selected through a join (contract_items_query).
+    CONTRACT_CURRENCY: Final = "contract_currency"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -341,6 +352,9 @@ class NsBody:
     END_DATE: Final = "enddate"
     TERM_MONTHS: Final = NsTransaction.TERM_MONTHS
     BILL_TO_TIER: Final = NsTransaction.BILL_TO_TIER
+    END_USER: Final = NsTransaction.END_USER
+    #: A customer's currencies sublist (its primary currency is ``currency``).
+    CURRENCY_LIST: Final = "currencyList"
     #: Transaction currency, a reference to a currency record (``{"id": "4"}``).
     CURRENCY: Final = NsTransaction.CURRENCY
     ITEM_SUBLIST: Final = "item"

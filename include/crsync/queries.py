@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from crsync import fields as f
+from crsync.order_party_settings import party_source_paths
 from crsync.settings import IntegrationSettings, netsuite_column, salesforce_field_path
 
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +259,8 @@ def opportunities_soql(
         select.append(_O.CURRENCY)
     if settings is not None:
         extra = settings.field_mappings.sf_opportunity_to_ns_sales_order
+        # The order's subsidiary and end user (settings netsuite.subsidiary / netsuite.end_user).
+        select += [p for p in party_source_paths(settings.netsuite) if p not in select]
         select += [salesforce_field_path(s) for s in extra if s not in select]
     lines = f"(SELECT {', '.join(LINE_ITEM_FIELDS)} FROM {_O.LINE_ITEMS} ORDER BY {_L.ID})"
     where = _opportunity_filter(mode, window_start, window_end, ids)
@@ -518,6 +521,7 @@ def contract_items_of_contracts_query(
 
 
 _CI = "ci"
+_CC = "cc"  # the contract of a contract item
 
 
 def _contract_items_keyset(
@@ -539,13 +543,16 @@ def _contract_items_keyset(
         f"{i}.{_NI.ORIGINAL_LIST_RATE}",
         f"{i}.{_NI.ORIGINAL_TRANSACTION}",
         f"{i}.{_NI.BILL_TO}",
+        # The item's currency is its contract's (CurrencyIsoCode in a multi-currency Salesforce org).
+        f"{_CC}.{_NC.CURRENCY} AS {_NI.CONTRACT_CURRENCY}",
         _datetime(f"{i}.{_NI.LAST_MODIFIED}"),
     ]
     extra = list(extra_columns) + list(
         settings.field_mappings.ns_contract_item_to_sf_contract_item if settings else []
     )
     select += _extra_columns(i, extra, [_output_name(s) for s in select])
-    return _keyset(select, f"{_NI.TABLE} {i}", where, f"{i}.{_NI.ID}")
+    source = f"{_NI.TABLE} {i} LEFT JOIN {_NC.TABLE} {_CC} ON {_CC}.{_NC.ID} = {i}.{_NI.CONTRACT}"
+    return _keyset(select, source, where, f"{i}.{_NI.ID}")
 
 
 def contract_orders_query(contract_ids: Iterable[int | str]) -> KeysetQuery:

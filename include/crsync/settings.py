@@ -26,6 +26,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crsync import fields as f
+from crsync.order_party_settings import EndUserSettings, SubsidiarySettings, party_checks
 
 SETTINGS_ENV_VAR = "CRSYNC_SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yaml")
@@ -286,12 +287,15 @@ class NetSuiteLists(_Strict):
 class NetSuiteSettings(_Strict):
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 5
     custom_price_level_id: Annotated[str, Field(pattern=r"^-?\d+$")] = "-1"
-    customer_subsidiary_id: PositiveId | None = None
     #: The custom form every sales order is saved on: the Contract Renewals module makes a contract only
     #: for orders on its "Sales Order - Contract Renewals" form or a copy (null: the account's preferred form).
     sales_order_form_id: Annotated[int | None, BeforeValidator(_sales_order_form_id)] = None
     #: The approval status new sales orders are created in (``approved`` sends ``orderStatus`` B).
     new_order_status: Annotated[NewOrderStatus, BeforeValidator(_new_order_status)] = NewOrderStatus.PENDING_APPROVAL
+    #: OneWorld: the subsidiary of created customers and of orders (crsync.order_party_settings).
+    subsidiary: SubsidiarySettings = SubsidiarySettings()
+    #: Where an order's end user comes from (crsync.order_party_settings).
+    end_user: EndUserSettings = EndUserSettings()
     lists: NetSuiteLists
     renewing_item_categories: frozenset[PositiveId]
     #: Item categories sold in whole units: an order line of these with a fractional quantity is refused.
@@ -413,6 +417,7 @@ FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
             f.NsBody.CURRENCY,
             f.NsBody.CUSTOM_FORM,
             f.NsBody.ORDER_STATUS,
+            f.NsBody.SUBSIDIARY,
             f.NsBody.END_USER,
         }
     ),
@@ -562,6 +567,7 @@ def _cross_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
                 f"item category {category} is not listed under netsuite.lists.item_category",
             )
     yield from _currency_checks(settings)
+    yield from party_checks(settings.netsuite)
     for flow in FlowId:
         owned = FLOW_OWNED_TARGETS[flow]
         for source, target in settings.field_mappings.for_flow(flow).items():

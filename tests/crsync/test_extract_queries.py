@@ -197,7 +197,8 @@ def test_keyset_render_refuses_non_integers() -> None:
 
 def test_full_and_id_scopes(settings: IntegrationSettings) -> None:
     full = contract_items_query(ChangeScope.full(), settings).render()
-    assert "FROM customrecord_contract_item ci WHERE ci.id > 0 ORDER BY ci.id" in full
+    assert ("FROM customrecord_contract_item ci LEFT JOIN customrecord_contracts cc ON cc.id = "
+            "ci.custrecord_ci_contract_id WHERE ci.id > 0 ORDER BY ci.id") in full  # the contract's currency
     by_ids = contract_items_query(ChangeScope.by_ids(["5", 6]), settings).render()
     assert "WHERE ci.id IN (5, 6) AND ci.id > 0" in by_ids
     with pytest.raises(ValueError):

@@ -27,7 +27,7 @@ def customer_writes(n: int, prefix: str = "CUST") -> list[dict]:
             "key": f"k{i}",
             "record_type": "customer",
             "external_id": f"{prefix}-{i:05d}",
-            "body": {"companyName": f"Customer {prefix} {i}"},
+            "body": {"companyName": f"Customer {prefix} {i}", "subsidiary": {"id": "1"}},
             "transform_from": None,
         }
         for i in range(n)
@@ -158,7 +158,7 @@ def test_keyset_paging_past_100000_rows(ns, netsuite_conn):
 
 def test_record_round_trip(ns, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn())
-    new_id = hook.create_record("customer", {"companyName": "Created Co", "externalId": "CRT-1"})
+    new_id = hook.create_record("customer", {"companyName": "Created Co", "externalId": "CRT-1", "subsidiary": {"id": "1"}})
     assert new_id and new_id.isdigit()
     record = hook.get_record("customer", new_id)
     assert record["companyName"] == "Created Co"
@@ -279,7 +279,7 @@ def test_write_many_created_updated_failed_in_order(ns, calls, netsuite_conn):
     assert all(r["id"] for r in results if r["status"] == "created")
     assert calls.count(NS, method="PUT") == 29  # one write per sendable record
 
-    writes[5]["body"] = {"companyName": "fixed"}
+    writes[5]["body"] = {"companyName": "fixed", "subsidiary": {"id": "1"}}
     again = hook.write_many(writes[:10])
     assert [r["status"] for r in again] == ["updated"] * 5 + ["created"] + ["updated"] + ["failed"] + [
         "updated"

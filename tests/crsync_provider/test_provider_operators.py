@@ -92,7 +92,7 @@ def test_netsuite_upsert_operator_results_and_link(ns, netsuite_conn):
             "key": "a",
             "record_type": "customer",
             "external_id": "OP-1",
-            "body": {"companyName": "Op One"},
+            "body": {"companyName": "Op One", "subsidiary": {"id": "1"}},
             "transform_from": None,
         },
         {"key": "b", "record_type": "customer", "external_id": "OP-2", "body": {}, "transform_from": None},
@@ -109,7 +109,7 @@ def test_netsuite_link_empty_when_ui_unknown(ns, netsuite_conn):
     op = NetSuiteUpsertOperator(
         task_id="load",
         netsuite_conn_id=netsuite_conn("ns_ops_nolink"),
-        writes=[{"key": "a", "record_type": "customer", "external_id": "OP-9", "body": {"companyName": "x"}}],
+        writes=[{"key": "a", "record_type": "customer", "external_id": "OP-9", "body": {"companyName": "x", "subsidiary": {"id": "1"}}}],
     )
     op.execute({})
     assert NetSuiteRecordLink().get_link(op, ti_key=None) == ""

@@ -113,7 +113,8 @@ BAD_OPPORTUNITIES: list[tuple[str, Callable, list[str]]] = [
     ("account_ns_id_not_an_id", _account_bad_ns_id, ["CUST-7", "not a NetSuite internal id", "correct it"]),
     ("end_before_start", _end_before_start, ["is before start date", "correct the dates"]),
     ("order_type_not_mapped", _set_opp(Order_Type__c=None), ["Order Type", "set it to one of", "Contract New"]),
-    ("zero_quantity", _set_line(Quantity=0), ["quantity 0", "must be greater than 0"]),
+    # Quantity 0 cannot reach the flow: Salesforce refuses it on the line itself (issue 17,
+    # tests/cr_sandbox/salesforce/test_sf_opportunity_rules.py::test_line_quantity_zero_is_refused).
     ("negative_quantity", _set_line(Quantity=-3), ["quantity -3", "must be greater than 0"]),
     ("upsell_without_contract", _set_opp(Order_Type__c="Contract Upsell"), ["has no Contract", "set the Opportunity's Contract"]),
     ("no_products", _no_lines, ["has no products", "add at least one product"]),

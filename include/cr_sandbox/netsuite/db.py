@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cr_sandbox.catalog import CONTRACT_ITEM_STATE, CONTRACT_STATUS, ORDER_TYPE
+from cr_sandbox.netsuite import itemprices, subsidiaries
 from cr_sandbox.netsuite.currencies import SCHEMA as CURRENCIES_SCHEMA
 from cr_sandbox.netsuite.lifecycle_schema import lifecycle_schema
 
@@ -93,7 +94,7 @@ INSERT INTO dual SELECT 'X' WHERE NOT EXISTS (SELECT 1 FROM dual);
 # Tables SuiteQL may read (the rest are the stand-in's own bookkeeping).
 SUITEQL_TABLES = frozenset(
     {"transaction", "transactionline", "customer", "item", "customrecord_contracts",
-     "customrecord_contract_item", "currency"}
+     "customrecord_contract_item", "currency", "subsidiary", "pricing"}
 )
 
 DATE_COLUMNS = frozenset(
@@ -125,6 +126,8 @@ DEFAULT_PREFERENCES: dict[str, Any] = {
     "days_before_renewal": 90,
     "transaction_type_to_create": 2,
     "m2m_token_ttl_seconds": 3600,
+    # 1: a OneWorld account (subsidiaries; cr_sandbox.netsuite.subsidiaries), Oracle's usual edition; 0: not.
+    subsidiaries.PREFERENCE: 1,
 }
 
 
@@ -151,6 +154,8 @@ class Store:
         self.conn.executescript(SCHEMA)
         self.conn.executescript(CURRENCIES_SCHEMA)
         lifecycle_schema(self.conn)
+        subsidiaries.create_schema(self.conn)
+        itemprices.create_schema(self.conn)
         self.conn.executemany("INSERT OR IGNORE INTO currency VALUES (?,?,?)", CURRENCIES)
         self.conn.executemany(
             "INSERT OR IGNORE INTO listvalue VALUES (?,?,?)",
@@ -226,6 +231,8 @@ class Store:
                 raise ValueError(f"unknown preference {key!r}; known: {sorted(DEFAULT_PREFERENCES)}")
             if key == "transaction_type_to_create" and int(value) not in (1, 2, 3):
                 raise ValueError("transaction_type_to_create must be 1 (opportunity), 2 (estimate) or 3 (sales order)")
+            if key == subsidiaries.PREFERENCE and int(value) not in (0, 1):
+                raise ValueError("oneworld must be 1 (a OneWorld account) or 0 (not OneWorld)")
             self.set_meta(f"pref.{key}", int(value))
 
     def next_id(self, table: str, floor: int = 1) -> int:

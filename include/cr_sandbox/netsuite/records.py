@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import approval, billing, contract_scripts, currencies, module
+from cr_sandbox.netsuite import approval, billing, contract_scripts, currencies, itemprices, module, subsidiaries
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
@@ -51,6 +51,7 @@ TRANSACTION_FIELDS = [
     _f("custbody_bill_to_tier", "list:customlist_channel_tier"),
     _f("custbody_ship_to_tier", "list:customlist_channel_tier"),
     _f("custbody_reseller", "ref:customer"), _f("custbody_distributor", "ref:customer"),
+    _f("subsidiary", "ref:subsidiary"),
 ]
 #: Sales orders also carry their approval status (``orderStatus``, the ``status`` column) and their form.
 SALES_ORDER_FIELDS = TRANSACTION_FIELDS + [
@@ -69,6 +70,7 @@ CUSTOMER_FIELDS = [
     _f("entityId"), _f("companyName", required=True), _f("externalId"), _f("email"), _f("currency", "ref:currency"),
     _f("isInactive", "bool"), _f("custentity_channel_tier", "list:customlist_channel_tier"),
     _f("dateCreated", "datetime", readonly=True), _f("lastModifiedDate", "datetime", readonly=True),
+    _f("subsidiary", "ref:subsidiary"),
 ]
 ITEM_FIELDS = [
     _f("itemId", required=True), _f("displayName"), _f("description"), _f("externalId"),
@@ -143,6 +145,7 @@ STATUS_NAMES = {
 REF_LABEL = {
     "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
     "customrecord_contracts": "name", "customrecord_contract_item": "name", "customform": "name",
+    "subsidiary": "name",
 }
 TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity", billing.INVOICE: "invoice"}
 
@@ -404,6 +407,7 @@ class RecordService:
     def _insert(self, conn: sqlite3.Connection, rt: RecordType, values: dict[str, Any]) -> int:
         now = self.store.now_text()
         values = dict(values)
+        subsidiaries.before_insert(conn, self.store, rt.table, values)
         if rt.type_column:
             values[rt.type_column] = rt.discriminator
         if rt.table == "customer":
@@ -443,6 +447,7 @@ class RecordService:
 
     def _update(self, conn: sqlite3.Connection, rt: RecordType, record_id: int, values: dict[str, Any]) -> None:
         values = dict(values)
+        subsidiaries.before_update(conn, self.store, rt.table, record_id, values)
         if rt.table == "transaction" and "currency" in values:
             saved = conn.execute('SELECT currency FROM "transaction" WHERE id=?', (record_id,)).fetchone()
             currencies.check_unchanged(saved[0] if saved else None, values["currency"])
@@ -484,7 +489,7 @@ class RecordService:
                 merged["id"] = next_line
                 next_line += 1
             merged.pop("uniquekey", None)
-            self._fill_line(conn, merged)
+            self._fill_line(conn, merged, tran_id)
             merged.update({"transaction": tran_id, "mainline": "F", "linesequencenumber": merged["id"]})
             cols = list(merged)
             conn.execute(
@@ -505,7 +510,7 @@ class RecordService:
             self.write_lines(conn, record_id, lines, replace=replace)
 
     @staticmethod
-    def _fill_line(conn: sqlite3.Connection, line: dict[str, Any]) -> None:
+    def _fill_line(conn: sqlite3.Connection, line: dict[str, Any], tran_id: int) -> None:
         item = conn.execute("SELECT custitem_item_category, baseprice FROM item WHERE id=?", (line["item"],)).fetchone()
         quantity = line.get("quantity")
         if quantity is None:
@@ -514,7 +519,9 @@ class RecordService:
             if line.get("amount") is not None and quantity:
                 line["rate"] = line["amount"] / quantity
             else:
-                line["rate"] = item["baseprice"] if item else 0.0
+                # The item's price at the line's level in the transaction's currency (itemprices).
+                price = itemprices.unit_price(conn, tran_id, line)
+                line["rate"] = price if price is not None else (item["baseprice"] if item else 0.0)
         if line.get("amount") is None:
             line["amount"] = round(quantity * (line["rate"] or 0.0), 2)
         if line.get("custcol_item_category") is None and item is not None:

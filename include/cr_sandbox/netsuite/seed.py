@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 from cr_sandbox.catalog import CUSTOMERS, ITEMS, RENEWABLE_CATEGORIES
+from cr_sandbox.netsuite import itemprices
 from cr_sandbox.netsuite.db import Store
 from cr_sandbox.netsuite.module import ACTIVE, CLOSED, add_months, item_state, term_months
 
@@ -48,6 +49,7 @@ def seed(store: Store, params: dict[str, Any] | None = None) -> dict[str, Any]:
             [(i.ns_id, i.itemid, i.display_name, ITEM_TYPES.get(i.ns_type.lower(), "NonInvtPart"), i.category, i.rate,
               now, now) for i in ITEMS],
         )
+        itemprices.add_catalog_prices(conn, [i.ns_id for i in ITEMS])  # EUR, GBP, CAD Base Prices
         added["catalog_rows"] = conn.total_changes - before
 
         first_customer = store.next_id("customer", 2001)

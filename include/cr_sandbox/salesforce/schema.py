@@ -344,6 +344,8 @@ def standard_objects() -> list[ObjectDef]:
     account.add(FieldDef("Website", "Website", "url", length=255))
     account.add(FieldDef("Description", "Account Description", "textarea", length=32000))
     account.add(_ref("ParentId", "Account", "Parent", "ChildAccounts", "Parent Account ID"))
+    if multi_currency_enabled():
+        account.add(_currency_iso_code())
     objects.append(account)
 
     product = ObjectDef("Product2", "Product", "Products", "01t")
@@ -395,6 +397,8 @@ def standard_objects() -> list[ObjectDef]:
     contract.add(_ref("Pricebook2Id", "Pricebook2", "Pricebook2", None, "Price Book ID"))
     contract.add(FieldDef("Description", "Description", "textarea", length=32000))
     contract.add(_readonly(FieldDef("ActivatedDate", "Activated Date", "datetime")))
+    if multi_currency_enabled():
+        contract.add(_currency_iso_code())
     objects.append(contract)
 
     opportunity = ObjectDef("Opportunity", "Opportunity", "Opportunities", "006")
@@ -573,6 +577,9 @@ def build_schema(source_dir: Path = DX_SOURCE_DIR) -> Schema:
     custom_dirs = sorted(p for p in (source_dir / "objects").iterdir() if (p / f"{p.name}.object-meta.xml").exists())
     for folder in custom_dirs:
         objects[folder.name] = custom_object_from_dx(folder, next(prefixes))
+        if multi_currency_enabled():
+            # Every object of a multi-currency org has CurrencyIsoCode, custom objects included.
+            objects[folder.name].add(_currency_iso_code())
     for object_name, fields in load_dx_fields(source_dir).items():
         obj = objects.get(object_name)
         if obj is None:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal
 
-from cr_sandbox.salesforce import ids
+from cr_sandbox.salesforce import ids, opportunity_rules
 from cr_sandbox.salesforce.errors import RecordError, RecordFailure
 from cr_sandbox.salesforce.schema import NUMBER_TYPES, FieldDef, ObjectDef, Schema
 from cr_sandbox.salesforce.store import Record, Store, format_datetime, index_key
@@ -481,6 +481,7 @@ class Writer:
         """Fields Salesforce computes on save; returns extra records the save changes (e.g. a parent)."""
         name = obj.name
         if name == "Opportunity":
+            opportunity_rules.check_opportunity_update(record, old)
             if old is not None and old.get("HasOpportunityLineItem") \
                     and record.get("CurrencyIsoCode") != old.get("CurrencyIsoCode"):
                 # Guessed text: Salesforce refuses a currency change on an Opportunity with products.
@@ -504,6 +505,7 @@ class Writer:
         elif name == "PricebookEntry":
             return self._derive_pricebook_entry(record, old)
         elif name in ("OpportunityLineItem", "QuoteLineItem"):
+            opportunity_rules.check_line_quantity(name, record)
             return self._derive_line(obj, record, old)
         elif name == "Quote":
             if old is None:

@@ -29,6 +29,7 @@ from crsync.mappings.common import (
     term_months,
     texts,
 )
+from crsync.mappings.record_currency import add_currency, currency_problems
 from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import RecordFailure, SalesforceUpsertBatch
 from crsync.settings import FlowId, IntegrationSettings
@@ -45,6 +46,7 @@ class ContractBatch(BaseModel):
 
 _COLUMNS = [
     _NC.ID, _NC.NAME, _NC.START_DATE, _NC.END_DATE, _NC.BILL_TO, _NC.STATUS, _NC.VALUE, _NC.TARGET_RENEWAL_DATE,
+    _NC.CURRENCY,
 ]  # fmt: skip
 
 
@@ -82,6 +84,7 @@ def contracts_to_salesforce(
     labels = {str(k): v for k, v in settings.netsuite.lists.contract_status.items()}
     c["status_label"] = c["status"].map(labels)
     problems = _problems(c, labels, known_account_ids)
+    problems = pd.concat([problems, currency_problems(c["id"], raw[_NC.CURRENCY], _label(c), settings)])
     failed = set(problems["key"])
     good = ~c["id"].isin(failed)
     c, raw = c[good], raw[good]
@@ -112,6 +115,7 @@ def contracts_to_salesforce(
             strict=True,
         )  # fmt: skip
     ]
+    add_currency(records, raw[_NC.CURRENCY], settings)  # multi-currency orgs (crsync.mappings.record_currency)
     apply_extra_mappings(records, raw, extra)
     failures = failures_by_key(problems["key"], problems["code"], problems["message"], order=c["id"].tolist())
     return ContractBatch(

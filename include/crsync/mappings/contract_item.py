@@ -29,6 +29,7 @@ from crsync.mappings.common import (
     term_months,
     texts,
 )
+from crsync.mappings.record_currency import add_currency, currency_problems
 from crsync.records import RecordFailure, SalesforceUpsertBatch
 from crsync.settings import FlowId, IntegrationSettings
 
@@ -36,7 +37,7 @@ _NI, _CI = f.NsContractItem, f.ContractItem
 
 _COLUMNS = [
     _NI.ID, _NI.NAME, _NI.CONTRACT, _NI.ITEM, _NI.QUANTITY, _NI.START_DATE, _NI.END_DATE, _NI.TERM, _NI.STATUS,
-    _NI.STATE, _NI.RENEW_WITH, _NI.ORIGINAL_LIST_RATE,
+    _NI.STATE, _NI.RENEW_WITH, _NI.ORIGINAL_LIST_RATE, _NI.CONTRACT_CURRENCY,
 ]  # fmt: skip
 
 
@@ -97,6 +98,8 @@ def contract_items_to_salesforce(
         for m, code, msg in checks
         if m.any()
     ]
+    problems.append(currency_problems(i["id"], raw[_NI.CONTRACT_CURRENCY], label, settings))
+    problems = [p for p in problems if not p.empty]
     failed = set().union(*(set(p["key"]) for p in problems)) if problems else set()
     waiting = pd.Series(False, index=i.index)
     if known_contract_ids is not None:
@@ -150,6 +153,7 @@ def contract_items_to_salesforce(
             strict=True,
         )  # fmt: skip
     ]
+    add_currency(records, raw[_NI.CONTRACT_CURRENCY], settings)  # multi-currency orgs: the contract's currency
     apply_extra_mappings(records, raw, extra)
     table = pd.concat(problems) if problems else pd.DataFrame({"key": [], "code": [], "message": []})
     return ContractItemBatch(

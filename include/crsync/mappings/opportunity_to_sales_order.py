@@ -43,6 +43,7 @@ from crsync.mappings.common import (
     texts,
 )
 from crsync.mappings.order_lifecycle import complete_required, lifecycle_fields
+from crsync.mappings.order_parties import add_parties, customer_fields, party_sources, prepare_parties
 from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import (
     NOT_QUEUED,
@@ -604,12 +605,10 @@ def _order_bodies(
 
 def _customer_writes(h: pd.DataFrame, settings: IntegrationSettings) -> list[NetSuiteWrite]:
     new = h[h["account_ns_id"].isna()].drop_duplicates("account_id")
-    subsidiary = settings.netsuite.customer_subsidiary_id
+    parties = customer_fields(new, h)  # subsidiary and currencies (crsync.mappings.order_parties)
     writes = []
     for account_id, name in zip(new["account_id"].tolist(), new["account_name"].tolist(), strict=True):
-        body: dict[str, Any] = {_B.EXTERNAL_ID: account_id, _B.COMPANY_NAME: name}
-        if subsidiary is not None:
-            body[_B.SUBSIDIARY] = {"id": str(subsidiary)}
+        body: dict[str, Any] = {_B.EXTERNAL_ID: account_id, _B.COMPANY_NAME: name, **parties[account_id]}
         writes.append(
             NetSuiteWrite(
                 key=account_id, record_type=f.NsRecordType.CUSTOMER, external_id=account_id, body=body
@@ -647,6 +646,7 @@ def opportunities_to_sales_orders(
 
 def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: IntegrationSettings) -> SalesOrderBatch:
     extra_sources = list(settings.field_mappings.for_flow(FlowId.OPPORTUNITY_TO_SALES_ORDER))
+    extra_sources += [p for p in party_sources(settings) if p not in extra_sources]
     raw_headers, raw_lines = _flatten(opportunities, extra_sources)
     h = _prepare_headers(raw_headers, settings)
     lines = _prepare_lines(raw_lines, h, settings)
@@ -655,6 +655,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     _check_eligibility(h, problems)
     _check_headers(h, settings, problems)
     _check_currency(h, settings, problems)
+    prepare_parties(h, settings, problems.add)
     _check_line_presence(h, lines, problems)
     _check_lines(lines, problems)
     failed = problems.keys()
@@ -662,6 +663,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     good = h[~h["key"].isin(failed)].reset_index(drop=True)
     good_lines = lines[lines["key"].isin(set(good["key"]))]
     bodies = _order_bodies(good, good_lines, settings)
+    add_parties(bodies, good)
     transform_type = settings.renewal.transaction_type.record_type
     orders = []
     for key, body, renewal, estimate, queued in zip(
@@ -713,6 +715,8 @@ def resolve_new_customers(
         result = by_account.get(account_id)
         if result is not None and result.ok and result.id:
             body = {**order.body, _B.ENTITY: {"id": result.id}}
+            if order.body.get(_B.END_USER) == entity:  # the bill-to is the end user
+                body[_B.END_USER] = {"id": result.id}
             ready.append(order.model_copy(update={"body": body}))
             continue
         reason = RecordFailure.from_result(result).message if result else "it was not loaded"

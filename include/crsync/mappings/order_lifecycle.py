@@ -31,13 +31,11 @@ def lifecycle_fields(settings: IntegrationSettings) -> dict[str, Any]:
 
 
 def complete_required(body: dict[str, Any], close_date: str | None) -> None:
-    """The Contract Renewals form's required fields a body may lack.
+    """The Contract Renewals form's required ``startdate`` when a body lacks it.
 
-    - ``custbody_end_user``: the bill-to customer (``entity``) when the flow has no other end user: the
-      module's own default when the Bill To Tier is End User.
-    - ``startdate``: the Opportunity's close date when no line carries a term (e.g. perpetual licences
-      only); NetSuite then computes ``enddate`` from the 12-month default term.
+    ``startdate`` is the Opportunity's close date when no line carries a term (e.g. perpetual licences
+    only); NetSuite then computes ``enddate`` from the 12-month default term. The other required field the
+    flow fills, ``custbody_end_user``, has its own setting and home (:mod:`crsync.mappings.order_parties`).
     """
-    body.setdefault(_B.END_USER, body[_B.ENTITY])
     if _B.START_DATE not in body and close_date:
         body[_B.START_DATE] = close_date

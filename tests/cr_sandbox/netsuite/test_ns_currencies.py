@@ -27,7 +27,7 @@ def _order(customer: str, currency: str | None = None, **extra) -> dict:
 
 
 def test_customer_currency_list_is_read_and_extended(ns):
-    customer = ns.create("customer", {"companyName": "Currency Co", "currency": {"id": GBP}})
+    customer = ns.create("customer", {"companyName": "Currency Co", "currency": {"id": GBP}, "subsidiary": {"id": "1"}})
     listed = ns.get("customer", customer, expand=True)["currencyList"]["items"]
     assert [c["currency"]["id"] for c in listed] == [GBP]  # the primary currency is always on the list
     resp = ns.request("PATCH", f"{RECORD_PATH}/customer/{customer}",
@@ -38,7 +38,7 @@ def test_customer_currency_list_is_read_and_extended(ns):
 
 
 def test_order_in_a_currency_the_customer_may_not_use_is_refused(ns):
-    customer = ns.create("customer", {"companyName": "Dollar Only Inc"})  # primary USD, nothing else
+    customer = ns.create("customer", {"companyName": "Dollar Only Inc", "subsidiary": {"id": "1"}})  # primary USD, nothing else
     refused = ns.request("POST", f"{RECORD_PATH}/salesOrder", json=_order(customer, EUR, externalId="CUR-EUR-1"))
     detail = _error(refused)
     assert detail["o:errorPath"] == "currency"
@@ -56,7 +56,7 @@ def test_order_in_a_currency_the_customer_may_not_use_is_refused(ns):
 
 
 def test_saved_order_keeps_its_currency(ns):
-    customer = ns.create("customer", {"companyName": "Two Currencies Ltd", "currency": {"id": GBP},
+    customer = ns.create("customer", {"companyName": "Two Currencies Ltd", "currency": {"id": GBP}, "subsidiary": {"id": "1"},
                                       "currencyList": {"items": [{"currency": {"id": USD}}]}})
     resp = ns.request("PUT", f"{RECORD_PATH}/salesOrder/eid:CUR-KEEP-1", json=_order(customer, GBP))
     assert resp.status_code == 204, resp.text
@@ -68,7 +68,7 @@ def test_saved_order_keeps_its_currency(ns):
 
 
 def test_transform_keeps_the_estimate_currency(ns):
-    customer = ns.create("customer", {"companyName": "Estimate Currency Co", "currency": {"id": GBP},
+    customer = ns.create("customer", {"companyName": "Estimate Currency Co", "currency": {"id": GBP}, "subsidiary": {"id": "1"},
                                       "currencyList": {"items": [{"currency": {"id": USD}}]}})
     est_id = ns.create("estimate", _order(customer, GBP))
     other = ns.request("POST", f"{RECORD_PATH}/estimate/{est_id}/!transform/salesOrder", json={"currency": {"id": USD}})

@@ -15,7 +15,7 @@ def _create_and_find(sb, company: str | None) -> list[dict]:
     base, ca = sb.netsuite_url, str(sb.ca_path)
     if company:
         resp = requests.post(f"{base}/services/rest/record/v1/customer", json={"companyName": company,
-                             "externalId": "PERSIST-1"}, auth=auth, verify=ca, timeout=30)
+                             "externalId": "PERSIST-1", "subsidiary": {"id": "1"}}, auth=auth, verify=ca, timeout=30)
         assert resp.status_code == 204
     resp = requests.post(f"{base}/services/rest/query/v1/suiteql", json={"q": "SELECT companyname FROM customer "
                          "WHERE externalid = 'PERSIST-1'"}, headers={"Prefer": "transient"}, auth=auth, verify=ca,

@@ -13,7 +13,7 @@ def _error(resp) -> dict:
 
 
 def test_create_returns_204_with_location_and_get_returns_references(ns):
-    resp = ns.request("POST", f"{RECORD_PATH}/customer", json={"companyName": "Rec Test Co", "externalId": "CUST-REC-1"})
+    resp = ns.request("POST", f"{RECORD_PATH}/customer", json={"companyName": "Rec Test Co", "externalId": "CUST-REC-1", "subsidiary": {"id": "1"}})
     assert resp.status_code == 204 and resp.content == b""
     location = resp.headers["Location"]
     assert location.startswith(f"{ns.base}{RECORD_PATH}/customer/")
@@ -52,7 +52,7 @@ def test_patch_merges_lines_and_replace_item_replaces_the_sublist(ns):
 
 def test_upsert_by_external_id_and_external_id_rules(ns):
     path = f"{RECORD_PATH}/customer/eid:UPSERT_cust-1"
-    first = ns.request("PUT", path, json={"companyName": "Upsert One"})
+    first = ns.request("PUT", path, json={"companyName": "Upsert One", "subsidiary": {"id": "1"}})
     assert first.status_code == 204
     second = ns.request("PUT", path, json={"companyName": "Upsert One Renamed"})
     assert second.status_code == 204
@@ -63,13 +63,13 @@ def test_upsert_by_external_id_and_external_id_rules(ns):
     bad = ns.request("PUT", f"{RECORD_PATH}/customer/eid:has space", json={"companyName": "x"})
     assert bad.status_code == 400
     assert ns.request("PUT", f"{RECORD_PATH}/customer/{customer_id}", json={"companyName": "x"}).status_code == 405
-    duplicate = ns.request("POST", f"{RECORD_PATH}/customer", json={"companyName": "Dup", "externalId": "UPSERT_cust-1"})
+    duplicate = ns.request("POST", f"{RECORD_PATH}/customer", json={"companyName": "Dup", "externalId": "UPSERT_cust-1", "subsidiary": {"id": "1"}})
     assert duplicate.status_code == 400
     assert "UPSERT_cust-1" in _error(duplicate)["detail"]
 
 
 def test_delete(ns):
-    customer_id = ns.create("customer", {"companyName": "To Delete"})
+    customer_id = ns.create("customer", {"companyName": "To Delete", "subsidiary": {"id": "1"}})
     assert ns.request("DELETE", f"{RECORD_PATH}/customer/{customer_id}").status_code == 204
     missing = ns.request("GET", f"{RECORD_PATH}/customer/{customer_id}")
     assert missing.status_code == 404

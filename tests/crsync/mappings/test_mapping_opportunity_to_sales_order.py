@@ -225,12 +225,15 @@ def test_account_without_customer_gets_one_and_orders_resolve_it(settings: Integ
     (customer,) = batch.customers
     account = to_18_char_id(ACCOUNT)
     assert customer.record_type == "customer" and customer.external_id == account == customer.key
-    assert customer.body == {"externalId": account, "companyName": "Acme Analytics Inc."}
+    # OneWorld (default settings): the default subsidiary; the currency the Opportunities are in.
+    assert customer.body == {"externalId": account, "companyName": "Acme Analytics Inc.", "subsidiary": {"id": "1"},
+                             "currency": {"id": "1"}, "currencyList": {"items": [{"currency": {"id": "1"}}]}}
     assert all(o.body["entity"] == {"externalId": account} for o in batch.orders)
 
     created = [{"key": account, "external_id": account, "status": "created", "id": "2001", "error": None}]
     ready, failures = resolve_new_customers([o.model_dump() for o in batch.orders], created)
     assert failures == [] and [o.body["entity"] for o in ready] == [{"id": "2001"}, {"id": "2001"}]
+    assert [o.body["custbody_end_user"] for o in ready] == [{"id": "2001"}, {"id": "2001"}]  # the bill-to
     assert account_write_back(created).records == [{"Id": account, "NetSuite_Id__c": "2001"}]
 
     refused = [{"key": account, "external_id": account, "status": "failed", "id": None,

@@ -151,6 +151,7 @@ def load_orders(
 ) -> dict[str, Any]:
     """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
+    from crsync.mappings.order_parties import explain_subsidiary_refusals
 
     hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
     if chunk["dry_run"]:
@@ -167,7 +168,10 @@ def load_orders(
     writes = dump_all(ready)
     results = hook.write_many(writes)
     # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
-    results = dump_all(explain_currency_refusals(results, ready, load_settings()))
+    settings = load_settings()
+    results = dump_all(explain_currency_refusals(results, ready, settings))
+    # Likewise the customer's subsidiary (OneWorld).
+    results = dump_all(explain_subsidiary_refusals(results, ready, settings))
     log.info("Sales orders: %s", _count_statuses(results))
     link_task_to_netsuite(context, hook.ui_base_url, writes[0]["record_type"], results)
     return {"results": results, "failures": dump_all(failures)}
