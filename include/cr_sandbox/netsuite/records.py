@@ -9,7 +9,15 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import approval, billing, contract_scripts, currencies, itemprices, module, subsidiaries
+from cr_sandbox.netsuite import (
+    approval,
+    billing,
+    contract_scripts,
+    currencies,
+    itemprices,
+    module,
+    subsidiaries,
+)
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
