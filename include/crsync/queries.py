@@ -633,7 +633,7 @@ def renewal_lines_query(transaction_ids: Iterable[int | str]) -> str:
         f"{tl}.{_NL.ITEM}",
         f"{tl}.{_NL.QUANTITY}",
         f"{tl}.{_NL.RATE}",
-        f"{tl}.{_NL.AMOUNT}",
+        f"{tl}.{_NL.FOREIGN_AMOUNT}",
         _date(f"{tl}.{_NL.CONTRACT_START_DATE}"),
         _date(f"{tl}.{_NL.CONTRACT_END_DATE}"),
         f"{tl}.{_NL.TERM_MONTHS}",

@@ -258,7 +258,7 @@ def test_transform_with_item_lines_replaces_the_copied_lines(ns, netsuite_conn):
             f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F'"
         )
     )
-    assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", 7.0)]
+    assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", -7.0)]  # posting sign
     assert str(hook.get_record("salesOrder", order_id)["createdFrom"]["id"]) == str(estimate_id)
 
 

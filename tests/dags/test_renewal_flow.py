@@ -117,7 +117,8 @@ def contract(ns_sql, contract_id: str) -> dict[str, Any]:
 
 def estimate_lines(ns_sql, estimate_id: str) -> list[dict[str, Any]]:
     return ns_sql(
-        "SELECT id, item, quantity, rate FROM transactionline "
+        # SuiteQL shows sales lines with the posting sign (negative quantity); the renewal shows it positive.
+        "SELECT id, item, ABS(quantity) AS quantity, rate FROM transactionline "
         f"WHERE transaction = {estimate_id} AND mainline = 'F' ORDER BY id"
     )
 
@@ -244,10 +245,10 @@ def test_renewal_round_trip(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, ns_
     assert order["custbody_swe_from_contract"] == original_id
     order_lines = ns_sql(
         f"SELECT item, quantity FROM transactionline WHERE transaction = {order['id']} AND mainline = 'F' "
-        "AND quantity > 0 ORDER BY id"
+        "AND quantity < 0 ORDER BY id"  # sales lines carry the posting sign
     )
-    assert [(line["item"], float(line["quantity"])) for line in order_lines] == [(kept["item"], 5.0)]
-    assert ns_sql(f"SELECT status FROM transaction WHERE id = {est_id}")[0]["status"] == "C"  # processed
+    assert [(line["item"], -float(line["quantity"])) for line in order_lines] == [(kept["item"], 5.0)]
+    assert ns_sql(f"SELECT status FROM transaction WHERE id = {est_id}")[0]["status"] == "B"  # Processed
     synced = renewal_opportunities(sf_api)[0]
     assert synced["Sync_Status__c"] == "Synced" and synced["NetSuite_Id__c"] == order["id"]
 

@@ -12,6 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.catalog import RENEWABLE_CATEGORIES
+from cr_sandbox.netsuite import renewals
 from cr_sandbox.netsuite.errors import NetSuiteError
 
 if TYPE_CHECKING:
@@ -348,24 +349,12 @@ def _generate_renewals(conn: sqlite3.Connection, store: Store, today: dt.date) -
         )
         tran_id = int(cursor.lastrowid)
         conn.execute('UPDATE "transaction" SET tranid=? WHERE id=?', (f"{PREFIX[tran_type]}{tran_id}", tran_id))
-        line_no = 0
-        rows = []
+        # Which items renew, combined by item and rate, with the renewal's term (cr_sandbox.netsuite.renewals).
+        rows = renewals.line_rows(
+            tran_id, renewals.renewal_lines(conn, contracts), new_start, new_end, term_months(new_start, new_end)
+        )
+        line_no = len(rows)
         for contract in contracts:
-            items = conn.execute(
-                "SELECT ci.*, i.custitem_item_category cat FROM customrecord_contract_item ci "
-                "LEFT JOIN item i ON i.id = COALESCE(ci.custrecord_ci_renew_with, ci.custrecord_ci_item) "
-                "WHERE ci.custrecord_ci_contract_id=? AND ci.custrecord_ci_quantity > 0 ORDER BY ci.id",
-                (contract["id"],),
-            ).fetchall()
-            for item in items:
-                line_no += 1
-                s, e = _d(item["custrecord_ci_startdate"]), _d(item["custrecord_ci_enddate"])
-                ns, ne = next_term(s, e) if s and e else (new_start, new_end)
-                rate = item["custrecord_ci_original_list_rate"] or 0.0
-                qty = item["custrecord_ci_quantity"]
-                rows.append((tran_id, line_no, line_no, "F", item["custrecord_ci_renew_with"] or item["custrecord_ci_item"],
-                             qty, rate, round(qty * rate, 2), ns.isoformat(), ne.isoformat(), term_months(ns, ne),
-                             item["cat"], rate))
             conn.execute(
                 "UPDATE customrecord_contracts SET custrecord_contract_status=?, custrecord_contract_renewal_tran=?, "
                 "lastmodified=? WHERE id=?",
