@@ -164,7 +164,7 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         if request.method == "PATCH":
             record_id = await run_in_threadpool(records.update, type_name, key, body, _replace(request))
             return _created(request, type_name, record_id)
-        record_id, created = await run_in_threadpool(records.upsert, type_name, key, body)
+        record_id, created = await run_in_threadpool(records.upsert, type_name, key, body, _replace(request))
         if created:
             _new_record(type_name, record_id)
         return _created(request, type_name, record_id)

@@ -194,7 +194,8 @@ def _add_items(
         item_start = _d(line["custcol_swe_contract_start_date"]) or (
             max(start, _d(order["trandate"]) or start) if coterm else start
         )
-        item_end = end if coterm else (_d(line["custcol_swe_contract_end_date"]) or end)
+        # An item keeps its own end date: it may expire before the contract does (section_N1326010).
+        item_end = _d(line["custcol_swe_contract_end_date"]) or end
         cursor = conn.execute(
             "INSERT INTO customrecord_contract_item (created, lastmodified, custrecord_ci_contract_id, custrecord_ci_item, "
             "custrecord_ci_quantity, custrecord_ci_startdate, custrecord_ci_enddate, custrecord_ci_term, "
