@@ -270,3 +270,18 @@ def test_close_date_rules(settings: IntegrationSettings) -> None:
     assert close_date("contract_end") == "2016-07-13"
     assert close_date("renewal_start") == "2016-07-14"
     assert close_date("estimate_date") == "2016-04-14"
+
+
+def test_renewals_are_skipped_by_their_types_real_status_letters(settings: IntegrationSettings) -> None:
+    """SuiteAnswers 23874: an estimate is A Open, B Processed, C Closed, V Voided, X Expired; an opportunity
+    B is Issued Estimate (live), C Closed - Won, D Closed - Lost."""
+    headers = [header(900 + n, status=s) for n, s in enumerate("ABCVX")] + [
+        header(910, type="Opprtnty", status="B"), header(911, type="Opprtnty", status="C"),
+        header(912, type="Opprtnty", status="D"),
+    ]  # fmt: skip
+    lines = [renewal_line(int(h["id"]), 1) for h in headers]
+    batch = renewals_to_salesforce(headers, lines, settings, pricebook_id=PRICEBOOK,
+                                   pricebook_entries=entries(settings))  # fmt: skip
+    assert sorted(batch.skipped) == ["901", "902", "903", "904", "911", "912"]
+    assert set(batch.skipped.values()) == {"renewal_already_ordered_or_closed"}
+    assert [r["NetSuite_Renewal_Estimate_Id__c"] for r in batch.upserts[0].records] == ["900", "910"]
