@@ -134,6 +134,10 @@ class Contract:
     CONTRACT_TERM: Final = "ContractTerm"
     CONTRACT_VALUE: Final = "Contract_Value__c"
     TARGET_RENEWAL_DATE: Final = "Target_Renewal_Date__c"
+    #: Lookup to the Opportunity whose order made the contract (lineage; the renewal Opportunity for a
+    #: renewal contract). With ``Opportunity.ContractId`` the renewal chain can be walked both ways.
+    ORIGINATING_OPPORTUNITY: Final = "Opportunity__c"
+    ORIGINATING_OPPORTUNITY_REF: Final = "Opportunity__r"
     ACCOUNT: Final = "Account"
 
 

@@ -551,11 +551,16 @@ def _contract_items_keyset(
 def contract_orders_query(contract_ids: Iterable[int | str]) -> KeysetQuery:
     """Sales orders tied to these contracts that came from Salesforce (have an external id).
 
-    The external id of such an order is the Opportunity id, which gets the contract's ``ContractId``.
+    The external id of such an order is the Opportunity id: an upsell's or a new contract's Opportunity
+    gets the contract's ``ContractId``; the contract records the Opportunity of the order that made it
+    (order type and ``custbody_swe_from_contract`` say which, see :mod:`crsync.mappings.contract`).
     """
     t = "t"
     ids = validate_netsuite_ids(contract_ids)
-    select = [f"{t}.{_NT.ID}", f"{t}.{_NT.TRANID}", f"{t}.{_NT.EXTERNAL_ID}", f"{t}.{_NT.CONTRACT_NAME}"]
+    select = [
+        f"{t}.{_NT.ID}", f"{t}.{_NT.TRANID}", f"{t}.{_NT.EXTERNAL_ID}", f"{t}.{_NT.CONTRACT_NAME}",
+        f"{t}.{_NT.ORDER_TYPE}", f"{t}.{_NT.FROM_CONTRACT}",
+    ]  # fmt: skip
     where = (
         f"{t}.{_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
         f"AND {t}.{_NT.CONTRACT_NAME} IN {_in_list([str(i) for i in ids])} AND {t}.{_NT.EXTERNAL_ID} IS NOT NULL"
