@@ -167,6 +167,21 @@ def renewal_generated(fresh_sandbox, clock, ns_sql, start: dict[str, Any]) -> di
     return estimate
 
 
+def walk_renewal_chain(sf_api, contract_id: str) -> list[tuple[str, str]]:
+    """(Contract Id, its originating Opportunity Id) from ``contract_id`` back to the first contract,
+    following Contract.Opportunity__c and then that Opportunity's ContractId (the contract it renews)."""
+    chain: list[tuple[str, str]] = []
+    while contract_id and len(chain) < 10:
+        [row] = sf_api.query(f"SELECT Id, Opportunity__c FROM Contract WHERE Id = '{contract_id}'")["records"]
+        opportunity = row["Opportunity__c"]
+        if not opportunity:
+            break
+        chain.append((row["Id"], opportunity))
+        [opp] = sf_api.query(f"SELECT Id, ContractId FROM Opportunity WHERE Id = '{opportunity}'")["records"]
+        contract_id = opp["ContractId"] if opp["ContractId"] != row["Id"] else None
+    return chain
+
+
 def write_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **renewal: str) -> Path:
     """A copy of the packaged settings with ``renewal`` keys changed, as CRSYNC_SETTINGS_FILE."""
     text = (ROOT / "include/crsync/settings.yaml").read_text()
@@ -279,8 +294,17 @@ def test_renewal_round_trip(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, ns_
     }
     assert contracts[original_id]["NetSuite_Status__c"] == "Renewal Processed"
     assert contracts[renewal_contract["id"]]["NetSuite_Status__c"] == "Active"
+    # Lineage both ways: the renewal Opportunity keeps the contract it renews; each contract records the
+    # Opportunity whose order made it, so the chain walks renewal contract -> renewal Opportunity ->
+    # original contract -> new-contract Opportunity.
+    walked = walk_renewal_chain(sf_api, contracts[renewal_contract["id"]]["Id"])
+    assert walked == [
+        (contracts[renewal_contract["id"]]["Id"], renewal["Id"]),
+        (contracts[original_id]["Id"], start["opportunity_id"]),
+    ]
     assert clock.run(flow_dags[RENEWAL_DAG]).state == "success"
     assert len(renewal_opportunities(sf_api)) == 1
+    assert renewal_opportunities(sf_api)[0]["ContractId"] == contracts[original_id]["Id"]
     assert len(opportunity_lines(sf_api, renewal["Id"])) == 1
     print("ROUND TRIP", {
         "new_opportunity": start["opportunity_id"], "new_order": start["order"], "original_contract": original,

@@ -67,7 +67,7 @@ async def _json_body(request: Request) -> Any:
 
 #: NetSuite UI pages ("Open in NetSuite" links, crsync_provider.links) -> the REST record types they show.
 UI_PAGES: dict[str, tuple[str, ...]] = {
-    "accounting/transactions/transaction.nl": ("salesOrder", "estimate", "opportunity"),
+    "accounting/transactions/transaction.nl": ("salesOrder", "estimate", "opportunity", "returnAuthorization"),
     "common/entity/custjob.nl": ("customer",),
     "common/item/item.nl": ("noninventoryitem", "inventoryItem", "serviceSaleItem"),
 }

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from cr_sandbox.netsuite import currencies, module
+from cr_sandbox.netsuite import currencies, downsell, module
 from cr_sandbox.netsuite import sublists as item_sublist
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
@@ -124,12 +124,15 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType("salesOrder", "transaction", TRANSACTION_FIELDS, "type", "SalesOrd", {"item": LINE_FIELDS}),
         RecordType("estimate", "transaction", TRANSACTION_FIELDS, "type", "Estimate", {"item": LINE_FIELDS}),
         RecordType("opportunity", "transaction", TRANSACTION_FIELDS, "type", "Opprtnty", {"item": LINE_FIELDS}),
+        # A contract downsell (cr_sandbox.netsuite.downsell); orderStatus A or B as the request sets it.
+        RecordType("returnAuthorization", "transaction", TRANSACTION_FIELDS + [_f("orderStatus", column="status")],
+                   "type", "RtnAuth", {"item": LINE_FIELDS}),
         RecordType("customrecord_contracts", "customrecord_contracts", CONTRACT_FIELDS),
         RecordType("customrecord_contract_item", "customrecord_contract_item", CONTRACT_ITEM_FIELDS),
     )
 }
-TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP"}
-DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A"}
+TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP", "RtnAuth": "RMA"}
+DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A", "RtnAuth": "A"}
 STATUS_NAMES = {
     ("SalesOrd", "A"): "Pending Approval", ("SalesOrd", "B"): "Pending Fulfillment", ("SalesOrd", "G"): "Billed",
     # SuiteAnswers 23874 (Transaction Statuses for SuiteScript Search Filters).
@@ -137,6 +140,7 @@ STATUS_NAMES = {
     ("Estimate", "V"): "Voided", ("Estimate", "X"): "Expired",
     ("Opprtnty", "A"): "In Progress", ("Opprtnty", "B"): "Issued Estimate", ("Opprtnty", "C"): "Closed - Won",
     ("Opprtnty", "D"): "Closed - Lost",
+    ("RtnAuth", "A"): "Pending Approval", ("RtnAuth", "B"): "Pending Receipt",
 }
 #: What a transform into a sales order leaves its source as: an estimate Processed (B), an opportunity
 #: Closed - Won (C) (SuiteAnswers 23874 letters).
@@ -148,7 +152,9 @@ REF_LABEL = {
     "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
     "customrecord_contracts": "name", "customrecord_contract_item": "name",
 }
-TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity"}
+TYPE_OF_TRANSACTION = {
+    "SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity", "RtnAuth": "returnAuthorization",
+}
 
 
 def record_type(name: str) -> RecordType:
@@ -502,6 +508,8 @@ class RecordService:
     def _after_save(self, conn: sqlite3.Connection, rt: RecordType, record_id: int) -> None:
         if rt.discriminator == "SalesOrd":
             module.on_sales_order_saved(conn, self.store, record_id)
+        elif rt.discriminator == downsell.RETURN_TYPE:
+            downsell.on_return_saved(conn, record_id)
 
     def create(self, type_name: str, body: Any) -> int:
         rt = record_type(type_name)

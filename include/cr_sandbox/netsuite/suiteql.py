@@ -64,8 +64,12 @@ _TRANSACTION_STATUS = {
     ("Opprtnty", "B"): "Opportunity : Issued Estimate",
     ("Opprtnty", "C"): "Opportunity : Closed - Won",
     ("Opprtnty", "D"): "Opportunity : Closed - Lost",
+    ("RtnAuth", "A"): "Return Authorization : Pending Approval",
+    ("RtnAuth", "B"): "Return Authorization : Pending Receipt",
 }
-_TYPE_NAMES = {"SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity"}
+_TYPE_NAMES = {
+    "SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity", "RtnAuth": "Return Authorization",
+}
 
 #: What SuiteQL's ``transactionline`` shows of the stored lines. The record service keeps what a request
 #: sends (positive quantity and amount); SuiteQL shows the posting view: an item line of a sales
