@@ -33,6 +33,8 @@ class OrderType(StrEnum):
     NEW = "Contract New"
     UPSELL = "Contract Upsell"
     RENEWAL = "Contract Renewal"
+    #: A return authorization tied to the contract (NetSuite order type 13 Contract-Downsell).
+    DOWNSELL = "Contract Downsell"
 
 
 class Opportunity:
@@ -216,6 +218,7 @@ class NsTransactionType(StrEnum):
     SALES_ORDER = "SalesOrd"
     ESTIMATE = "Estimate"
     OPPORTUNITY = "Opprtnty"
+    RETURN_AUTHORIZATION = "RtnAuth"
 
 
 #: Renewal transaction statuses, per transaction type, that mean "already ordered or dead": such renewals
@@ -330,6 +333,8 @@ class NsRecordType(StrEnum):
     SALES_ORDER = "salesOrder"
     ESTIMATE = "estimate"
     OPPORTUNITY = "opportunity"
+    #: A contract downsell (order type Contract-Downsell) is a return authorization tied to the contract.
+    RETURN_AUTHORIZATION = "returnAuthorization"
     CUSTOMER = "customer"
 
 

@@ -665,11 +665,14 @@ def customers_by_external_ids_query(external_ids: Iterable[str]) -> str:
 
 
 def sales_orders_by_external_ids_query(external_ids: Iterable[str]) -> str:
-    """Sales orders created from these Opportunity ids (their external ids), with document numbers."""
+    """Orders created from these Opportunity ids (their external ids), with document numbers: sales orders
+    and the return authorizations of downsells."""
     literals = _in_list([suiteql_string(i) for i in validate_external_ids(external_ids)])
+    types = _in_list([suiteql_string(t.value) for t in (
+        f.NsTransactionType.SALES_ORDER, f.NsTransactionType.RETURN_AUTHORIZATION)])  # fmt: skip
     return (
         f"SELECT {_NT.ID}, {_NT.TRANID}, {_NT.EXTERNAL_ID}, {_NT.STATUS}, {_NT.CONTRACT_NAME} FROM {_NT.TABLE} "
-        f"WHERE {_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
+        f"WHERE {_NT.TYPE} IN {types} "
         f"AND {_NT.EXTERNAL_ID} IN {literals} ORDER BY {_NT.ID}"
     )
 

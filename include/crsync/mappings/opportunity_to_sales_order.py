@@ -284,10 +284,14 @@ def _check_eligibility(h: pd.DataFrame, problems: _Problems) -> None:
 
 def _check_contract(h: pd.DataFrame, problems: _Problems) -> None:
     needs_contract = h["is_upsell"] | h["is_renewal"]
-    kind = pd.Series(np.where(h["is_upsell"], "Upsell", "Renewal"), index=h.index)
-    purpose = pd.Series(
-        np.where(h["is_upsell"], "the contract it adds to", "the contract it renews"), index=h.index
+    kind = pd.Series(
+        np.where(h["is_downsell"], "Downsell", np.where(h["is_upsell"], "Upsell", "Renewal")), index=h.index
     )
+    purpose = pd.Series(
+        np.where(h["is_downsell"], "the contract it reduces",
+                 np.where(h["is_upsell"], "the contract it adds to", "the contract it renews")),
+        index=h.index,
+    )  # fmt: skip
     no_contract = needs_contract & h["contract_id"].isna() & h["contract_ns_id"].isna()
     problems.add(
         h.loc[no_contract, "key"],
@@ -446,7 +450,10 @@ def _prepare_headers(h: pd.DataFrame, settings: IntegrationSettings) -> pd.DataF
         h[column] = ids(h[column])
     h["account_id"] = h["account_id"].map(_as_18_char_id, na_action="ignore").astype("string")
     h["type_id"] = h["order_type"].map(settings.order_type_map)
-    h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool)
+    h["is_downsell"] = h["order_type"].eq(f.OrderType.DOWNSELL.value).fillna(False).astype(bool)
+    # "is_upsell": the order changes an existing contract (an upsell adds to it, a downsell returns part of
+    # it): the contract is required and the lines are co-termed to it.
+    h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool) | h["is_downsell"]
     h["is_renewal"] = h["order_type"].eq(f.OrderType.RENEWAL.value).fillna(False).astype(bool)
     _mark_eligibility(h)
     h["close"] = dates(h["close_date"])
@@ -660,9 +667,9 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     bodies = _order_bodies(good, good_lines, settings)
     transform_type = settings.renewal.transaction_type.record_type
     orders = []
-    for key, body, renewal, estimate, queued in zip(
+    for key, body, renewal, estimate, queued, downsell in zip(
         good["key"], bodies, good["is_renewal"], python_values(good["renewal_estimate_id"]), good["queued"],
-        strict=True,
+        good["is_downsell"], strict=True,
     ):  # fmt: skip
         # Only a queued Opportunity may create its order (or transform its estimate); one that was sent
         # before and is not queued now is re-sent as an update of that order, never a creation.
@@ -670,7 +677,8 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
         orders.append(
             NetSuiteWrite(
                 key=key,
-                record_type=f.NsRecordType.SALES_ORDER,
+                # A downsell is a return authorization tied to the contract (Oracle: "Contracts and Returns").
+                record_type=f.NsRecordType.RETURN_AUTHORIZATION if downsell else f.NsRecordType.SALES_ORDER,
                 external_id=key,
                 body=body,
                 transform_from=source,

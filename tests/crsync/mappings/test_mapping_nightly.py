@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crsync.mappings.contract import contract_opportunity_links, contract_origin_links, contracts_to_salesforce
+from crsync.mappings.contract import (
+    contract_opportunity_links,
+    contract_origin_links,
+    contracts_to_salesforce,
+)
 from crsync.mappings.contract_item import contract_items_to_salesforce
 from crsync.mappings.renewal_estimate import (
     ExistingRenewal,
