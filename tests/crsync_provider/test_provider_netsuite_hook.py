@@ -286,6 +286,24 @@ def test_write_many_created_updated_failed_in_order(ns, calls, netsuite_conn):
     ] * 2
 
 
+def test_a_resent_order_replaces_its_lines_and_says_so(ns, calls, netsuite_conn):
+    """An order's lines are the Opportunity's whole line set: each write sends ?replace=item. Without it,
+    NetSuite adds the sent lines to the saved ones (section_1545295601), so a re-send would double them."""
+    hook = NetSuiteHook(netsuite_conn())
+
+    def order(items: list[tuple[str, int]]) -> dict:
+        return {"key": "SO-REPLACE-1", "record_type": "salesOrder", "external_id": "SO-REPLACE-1", "body": {
+            "entity": {"id": "1001"}, "item": {"items": [{"item": {"id": i}, "quantity": q} for i, q in items]}}}
+
+    assert [r["status"] for r in hook.write_many([order([("501", 1), ("503", 2)])])] == ["created"]
+    calls.reset(NS)
+    [result] = hook.write_many([order([("509", 4)])])
+    assert result["status"] == "updated"
+    lines = hook.get_record("salesOrder", result["id"], expand_sub_resources=True)["item"]["items"]
+    assert [(x["item"]["id"], x["quantity"]) for x in lines] == [("509", 4)]
+    assert calls.count(NS, method="PUT") == 1
+
+
 def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn(max_attempts=10))
     ns.control(NS, "governance", {"rate_429": 0.2 / 3, "rate_503": 0.2 / 3, "rate_drop": 0.2 / 3, "seed": 7})
