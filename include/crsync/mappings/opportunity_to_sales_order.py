@@ -51,7 +51,7 @@ from crsync.records import (
     WriteResult,
     load_all,
 )
-from crsync.settings import FlowId, IntegrationSettings
+from crsync.settings import FlowId, IntegrationSettings, RenewalTransactionType
 
 _O, _L, _A, _P, _C = f.Opportunity, f.OpportunityLineItem, f.Account, f.Product, f.Contract
 _B, _N = f.NsBody, f.NsLine
@@ -240,6 +240,17 @@ def _check_headers(h: pd.DataFrame, settings: IntegrationSettings, problems: _Pr
         "invalid_renewal_estimate",
         "NetSuite_Renewal_Estimate_Id__c '" + _s(estimate[bad_estimate]) + "' is not a NetSuite internal id",
     )
+    # With the module's "Transaction Type to Create" at Sales Order the renewal is already an order (its
+    # renewal contract is made from it): there is nothing to transform, and a new order would be a duplicate.
+    if settings.renewal.transaction_type is RenewalTransactionType.SALES_ORDER:
+        ordered = h["is_renewal"] & estimate.notna() & ~bad_estimate
+        problems.add(
+            h.loc[ordered, "key"],
+            "renewal_already_ordered",
+            "This renewal is already NetSuite sales order " + _s(estimate[ordered]) + " (the module creates "
+            "renewals as sales orders, renewal.transaction_type: salesorder); change it in NetSuite, do not send "
+            "it again",
+        )
 
 
 def _mark_eligibility(h: pd.DataFrame) -> None:

@@ -17,7 +17,7 @@ from crsync.mappings.opportunity_to_sales_order import (
 )
 from crsync.queries import to_18_char_id
 from crsync.records import NetSuiteWrite, RecordFailure, WriteResult
-from crsync.settings import IntegrationSettings
+from crsync.settings import IntegrationSettings, RenewalTransactionType
 
 ACCOUNT = "0015g00000AcC01"
 CONTRACT = {"NetSuite_Id__c": "77", "NetSuite_Name__c": "77_2025-01-01_2025-12-31",
@@ -154,6 +154,18 @@ def test_renewal_from_a_netsuite_estimate_is_transformed(settings: IntegrationSe
     assert order.transform_from is not None
     assert order.transform_from.model_dump() == {"record_type": "estimate", "id": "4321"}
     assert order.external_id == key(5)
+
+
+def test_a_renewal_made_as_a_sales_order_is_not_sent_again(settings: IntegrationSettings) -> None:
+    """Transaction Type to Create = Sales Order: the renewal is already the order; no transform, no duplicate."""
+    as_orders = settings.model_copy(
+        update={"renewal": settings.renewal.model_copy(
+            update={"transaction_type": RenewalTransactionType.SALES_ORDER})}
+    )
+    batch = opportunities_to_sales_orders([renewal(7, NetSuite_Renewal_Estimate_Id__c="4242")], as_orders)
+    assert batch.orders == []
+    failure = only_failure(batch, 7)
+    assert failure.code == "renewal_already_ordered" and "sales order 4242" in failure.message
 
 
 def test_a_renewal_not_queued_is_an_update_only_write_without_transform(settings: IntegrationSettings) -> None:
