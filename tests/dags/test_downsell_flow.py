@@ -10,6 +10,7 @@ contract it renews.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -35,8 +36,6 @@ class DownsellClock(Clock):
 
     def run(self, dag, system: str = NS, **conf):
         self.runs += 1
-        import datetime as dt
-
         run_after = self.now(system) + dt.timedelta(minutes=1, microseconds=self.runs)
         return dag.test(run_conf={**CONF[dag.dag_id], **conf}, logical_date=None, run_after=run_after)
 
