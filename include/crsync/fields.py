@@ -33,6 +33,8 @@ class OrderType(StrEnum):
     NEW = "Contract New"
     UPSELL = "Contract Upsell"
     RENEWAL = "Contract Renewal"
+    #: A return authorization tied to the contract (NetSuite order type 13 Contract-Downsell).
+    DOWNSELL = "Contract Downsell"
 
 
 class Opportunity:
@@ -139,6 +141,10 @@ class Contract:
     CONTRACT_TERM: Final = "ContractTerm"
     CONTRACT_VALUE: Final = "Contract_Value__c"
     TARGET_RENEWAL_DATE: Final = "Target_Renewal_Date__c"
+    #: Lookup to the Opportunity whose order made the contract (lineage; the renewal Opportunity for a
+    #: renewal contract). With ``Opportunity.ContractId`` the renewal chain can be walked both ways.
+    ORIGINATING_OPPORTUNITY: Final = "Opportunity__c"
+    ORIGINATING_OPPORTUNITY_REF: Final = "Opportunity__r"
     ACCOUNT: Final = "Account"
     #: Multi-currency orgs only (settings ``salesforce.multi_currency``).
     CURRENCY: Final = "CurrencyIsoCode"
@@ -227,16 +233,28 @@ class NsTransactionType(StrEnum):
     SALES_ORDER = "SalesOrd"
     ESTIMATE = "Estimate"
     OPPORTUNITY = "Opprtnty"
+    RETURN_AUTHORIZATION = "RtnAuth"
 
 
-#: Renewal transaction statuses that mean "already ordered or dead": such renewals are not re-sent to
-#: Salesforce, so a won renewal Opportunity is never rewritten by its own processed estimate.
-#: (Estimate: C Processed, X Expired, V Voided; Opportunity: C Closed - Won, D Closed - Lost.)
-CLOSED_RENEWAL_STATUSES: Final = frozenset({"C", "D", "X", "V"})
+#: Renewal transaction statuses, per transaction type, that mean "already ordered or dead": such renewals
+#: are not re-sent to Salesforce, so a won renewal Opportunity is never rewritten by its own processed
+#: estimate. Letters from SuiteAnswers 23874 (Transaction Statuses for SuiteScript Search Filters):
+#: Estimate B Processed, C Closed, V Voided, X Expired (A Open is live); Opportunity C Closed - Won,
+#: D Closed - Lost; Sales Order C Cancelled, H Closed.
+CLOSED_RENEWAL_STATUSES: Final[dict[str, frozenset[str]]] = {
+    NsTransactionType.ESTIMATE.value: frozenset({"B", "C", "V", "X"}),
+    NsTransactionType.OPPORTUNITY.value: frozenset({"C", "D"}),
+    NsTransactionType.SALES_ORDER.value: frozenset({"C", "H"}),
+}
 
 
 class NsTransactionLine:
-    """SuiteQL ``transactionline`` columns."""
+    """SuiteQL ``transactionline`` columns.
+
+    SuiteQL shows lines with their posting sign: a sales item line's ``quantity``, ``foreignamount`` and
+    ``netamount`` are negative (a credit to income), ``rate`` is positive; a return authorization's item
+    lines are positive. Readers take the absolute quantity. There is no ``amount`` column on this table.
+    """
 
     TABLE: Final = "transactionline"
     TRANSACTION: Final = "transaction"
@@ -245,7 +263,10 @@ class NsTransactionLine:
     ITEM: Final = "item"
     QUANTITY: Final = "quantity"
     RATE: Final = "rate"
-    AMOUNT: Final = "amount"
+    #: Line amount in the transaction currency (posting sign).
+    FOREIGN_AMOUNT: Final = "foreignamount"
+    #: Line amount, net (posting sign).
+    NET_AMOUNT: Final = "netamount"
     MAINLINE: Final = "mainline"
     CONTRACT_START_DATE: Final = "custcol_swe_contract_start_date"
     CONTRACT_END_DATE: Final = "custcol_swe_contract_end_date"
@@ -329,6 +350,8 @@ class NsRecordType(StrEnum):
     SALES_ORDER = "salesOrder"
     ESTIMATE = "estimate"
     OPPORTUNITY = "opportunity"
+    #: A contract downsell (order type Contract-Downsell) is a return authorization tied to the contract.
+    RETURN_AUTHORIZATION = "returnAuthorization"
     CUSTOMER = "customer"
 
 

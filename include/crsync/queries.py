@@ -558,11 +558,16 @@ def _contract_items_keyset(
 def contract_orders_query(contract_ids: Iterable[int | str]) -> KeysetQuery:
     """Sales orders tied to these contracts that came from Salesforce (have an external id).
 
-    The external id of such an order is the Opportunity id, which gets the contract's ``ContractId``.
+    The external id of such an order is the Opportunity id: an upsell's or a new contract's Opportunity
+    gets the contract's ``ContractId``; the contract records the Opportunity of the order that made it
+    (order type and ``custbody_swe_from_contract`` say which, see :mod:`crsync.mappings.contract`).
     """
     t = "t"
     ids = validate_netsuite_ids(contract_ids)
-    select = [f"{t}.{_NT.ID}", f"{t}.{_NT.TRANID}", f"{t}.{_NT.EXTERNAL_ID}", f"{t}.{_NT.CONTRACT_NAME}"]
+    select = [
+        f"{t}.{_NT.ID}", f"{t}.{_NT.TRANID}", f"{t}.{_NT.EXTERNAL_ID}", f"{t}.{_NT.CONTRACT_NAME}",
+        f"{t}.{_NT.ORDER_TYPE}", f"{t}.{_NT.FROM_CONTRACT}",
+    ]  # fmt: skip
     where = (
         f"{t}.{_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
         f"AND {t}.{_NT.CONTRACT_NAME} IN {_in_list([str(i) for i in ids])} AND {t}.{_NT.EXTERNAL_ID} IS NOT NULL"
@@ -640,7 +645,7 @@ def renewal_lines_query(transaction_ids: Iterable[int | str]) -> str:
         f"{tl}.{_NL.ITEM}",
         f"{tl}.{_NL.QUANTITY}",
         f"{tl}.{_NL.RATE}",
-        f"{tl}.{_NL.AMOUNT}",
+        f"{tl}.{_NL.FOREIGN_AMOUNT}",
         _date(f"{tl}.{_NL.CONTRACT_START_DATE}"),
         _date(f"{tl}.{_NL.CONTRACT_END_DATE}"),
         f"{tl}.{_NL.TERM_MONTHS}",
@@ -667,11 +672,14 @@ def customers_by_external_ids_query(external_ids: Iterable[str]) -> str:
 
 
 def sales_orders_by_external_ids_query(external_ids: Iterable[str]) -> str:
-    """Sales orders created from these Opportunity ids (their external ids), with document numbers."""
+    """Orders created from these Opportunity ids (their external ids), with document numbers: sales orders
+    and the return authorizations of downsells."""
     literals = _in_list([suiteql_string(i) for i in validate_external_ids(external_ids)])
+    types = _in_list([suiteql_string(t.value) for t in (
+        f.NsTransactionType.SALES_ORDER, f.NsTransactionType.RETURN_AUTHORIZATION)])  # fmt: skip
     return (
         f"SELECT {_NT.ID}, {_NT.TRANID}, {_NT.EXTERNAL_ID}, {_NT.STATUS}, {_NT.CONTRACT_NAME} FROM {_NT.TABLE} "
-        f"WHERE {_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
+        f"WHERE {_NT.TYPE} IN {types} "
         f"AND {_NT.EXTERNAL_ID} IN {literals} ORDER BY {_NT.ID}"
     )
 

@@ -5,7 +5,7 @@
 whose message names the file, the line and the reason for every problem found, e.g.::
 
     settings.yaml line 12: order_type_map.'Contract Upsel': unknown Order_Type__c value; expected one of
-    'Contract New', 'Contract Upsell', 'Contract Renewal'
+    'Contract New', 'Contract Upsell', 'Contract Renewal', 'Contract Downsell'
 
 Unknown keys, duplicate keys and wrong types are errors, never ignored. docs/settings.md documents
 every setting.

@@ -10,7 +10,8 @@ def test_sync_status_values_match_the_picklist() -> None:
 
 
 def test_order_type_values_match_the_picklist() -> None:
-    assert [t.value for t in f.OrderType] == ["Contract New", "Contract Upsell", "Contract Renewal"]
+    assert [t.value for t in f.OrderType] == ["Contract New", "Contract Upsell", "Contract Renewal",
+                                            "Contract Downsell"]
 
 
 def test_salesforce_custom_fields_use_the_custom_suffix() -> None:

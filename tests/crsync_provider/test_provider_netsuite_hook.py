@@ -258,7 +258,7 @@ def test_transform_with_item_lines_replaces_the_copied_lines(ns, netsuite_conn):
             f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F'"
         )
     )
-    assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", 7.0)]
+    assert [(row["item"], float(row["quantity"])) for row in lines] == [("509", -7.0)]  # posting sign
     assert str(hook.get_record("salesOrder", order_id)["createdFrom"]["id"]) == str(estimate_id)
 
 
@@ -284,6 +284,24 @@ def test_write_many_created_updated_failed_in_order(ns, calls, netsuite_conn):
     assert [r["status"] for r in again] == ["updated"] * 5 + ["created"] + ["updated"] + ["failed"] + [
         "updated"
     ] * 2
+
+
+def test_a_resent_order_replaces_its_lines_and_says_so(ns, calls, netsuite_conn):
+    """An order's lines are the Opportunity's whole line set: each write sends ?replace=item. Without it,
+    NetSuite adds the sent lines to the saved ones (section_1545295601), so a re-send would double them."""
+    hook = NetSuiteHook(netsuite_conn())
+
+    def order(items: list[tuple[str, int]]) -> dict:
+        return {"key": "SO-REPLACE-1", "record_type": "salesOrder", "external_id": "SO-REPLACE-1", "body": {
+            "entity": {"id": "1001"}, "item": {"items": [{"item": {"id": i}, "quantity": q} for i, q in items]}}}
+
+    assert [r["status"] for r in hook.write_many([order([("501", 1), ("503", 2)])])] == ["created"]
+    calls.reset(NS)
+    [result] = hook.write_many([order([("509", 4)])])
+    assert result["status"] == "updated"
+    lines = hook.get_record("salesOrder", result["id"], expand_sub_resources=True)["item"]["items"]
+    assert [(x["item"]["id"], x["quantity"]) for x in lines] == [("509", 4)]
+    assert calls.count(NS, method="PUT") == 1
 
 
 def test_retries_under_faults_write_each_record_exactly_once(ns, calls, netsuite_conn):

@@ -80,5 +80,5 @@ def test_lost_transform_reply_with_lagging_lookup_ends_synced_with_one_order(
     assert synced["NetSuite_Id__c"] == orders[0]["id"] and synced["Sync_Error__c"] is None
     assert synced["NetSuite_Order_Number__c"] == orders[0]["tranid"]
     assert run.state == "success"
-    assert after["ns_estimate_status"] == "C"  # processed (the stand-in's letter for Processed)
+    assert after["ns_estimate_status"] == "B"  # Processed (SuiteAnswers 23874)
     assert after["ns_sales_orders_total"] == before["ns_sales_orders_total"] + 1

@@ -149,7 +149,7 @@ def order_lines(ns_sql, order_id: str) -> list[tuple[str, float]]:
     rows = ns_sql(
         f"SELECT item, quantity FROM transactionline WHERE transaction = {order_id} AND mainline = 'F' ORDER BY id"
     )
-    return [(row["item"], float(row["quantity"])) for row in rows]
+    return [(row["item"], -float(row["quantity"])) for row in rows]  # SuiteQL: sales lines are negative
 
 
 def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, caplog):

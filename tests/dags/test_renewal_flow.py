@@ -119,7 +119,8 @@ def contract(ns_sql, contract_id: str) -> dict[str, Any]:
 
 def estimate_lines(ns_sql, estimate_id: str) -> list[dict[str, Any]]:
     return ns_sql(
-        "SELECT id, item, quantity, rate FROM transactionline "
+        # SuiteQL shows sales lines with the posting sign (negative quantity); the renewal shows it positive.
+        "SELECT id, item, ABS(quantity) AS quantity, rate FROM transactionline "
         f"WHERE transaction = {estimate_id} AND mainline = 'F' ORDER BY id"
     )
 
@@ -168,6 +169,21 @@ def renewal_generated(fresh_sandbox, clock, ns_sql, start: dict[str, Any]) -> di
     assert estimate["type"] == "Estimate" and estimate["custbody_order_type"] == "2"
     assert estimate["custbody_swe_from_contract"] == start["contract"]["id"]
     return estimate
+
+
+def walk_renewal_chain(sf_api, contract_id: str) -> list[tuple[str, str]]:
+    """(Contract Id, its originating Opportunity Id) from ``contract_id`` back to the first contract,
+    following Contract.Opportunity__c and then that Opportunity's ContractId (the contract it renews)."""
+    chain: list[tuple[str, str]] = []
+    while contract_id and len(chain) < 10:
+        [row] = sf_api.query(f"SELECT Id, Opportunity__c FROM Contract WHERE Id = '{contract_id}'")["records"]
+        opportunity = row["Opportunity__c"]
+        if not opportunity:
+            break
+        chain.append((row["Id"], opportunity))
+        [opp] = sf_api.query(f"SELECT Id, ContractId FROM Opportunity WHERE Id = '{opportunity}'")["records"]
+        contract_id = opp["ContractId"] if opp["ContractId"] != row["Id"] else None
+    return chain
 
 
 def write_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **renewal: str) -> Path:
@@ -248,10 +264,10 @@ def test_renewal_round_trip(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, ns_
     assert order["custbody_swe_from_contract"] == original_id
     order_lines = ns_sql(
         f"SELECT item, quantity FROM transactionline WHERE transaction = {order['id']} AND mainline = 'F' "
-        "AND quantity > 0 ORDER BY id"
+        "AND quantity < 0 ORDER BY id"  # sales lines carry the posting sign
     )
-    assert [(line["item"], float(line["quantity"])) for line in order_lines] == [(kept["item"], 5.0)]
-    assert ns_sql(f"SELECT status FROM transaction WHERE id = {est_id}")[0]["status"] == "C"  # processed
+    assert [(line["item"], -float(line["quantity"])) for line in order_lines] == [(kept["item"], 5.0)]
+    assert ns_sql(f"SELECT status FROM transaction WHERE id = {est_id}")[0]["status"] == "B"  # Processed
     synced = renewal_opportunities(sf_api)[0]
     assert synced["Sync_Status__c"] == "Synced" and synced["NetSuite_Id__c"] == order["id"]
 
@@ -285,8 +301,17 @@ def test_renewal_round_trip(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, ns_
     }
     assert contracts[original_id]["NetSuite_Status__c"] == "Renewal Processed"
     assert contracts[renewal_contract["id"]]["NetSuite_Status__c"] == "Active"
+    # Lineage both ways: the renewal Opportunity keeps the contract it renews; each contract records the
+    # Opportunity whose order made it, so the chain walks renewal contract -> renewal Opportunity ->
+    # original contract -> new-contract Opportunity.
+    walked = walk_renewal_chain(sf_api, contracts[renewal_contract["id"]]["Id"])
+    assert walked == [
+        (contracts[renewal_contract["id"]]["Id"], renewal["Id"]),
+        (contracts[original_id]["Id"], start["opportunity_id"]),
+    ]
     assert clock.run(flow_dags[RENEWAL_DAG]).state == "success"
     assert len(renewal_opportunities(sf_api)) == 1
+    assert renewal_opportunities(sf_api)[0]["ContractId"] == contracts[original_id]["Id"]
     assert len(opportunity_lines(sf_api, renewal["Id"])) == 1
     print("ROUND TRIP", {
         "new_opportunity": start["opportunity_id"], "new_order": start["order"], "original_contract": original,

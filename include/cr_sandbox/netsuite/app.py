@@ -68,7 +68,7 @@ async def _json_body(request: Request) -> Any:
 
 #: NetSuite UI pages ("Open in NetSuite" links, crsync_provider.links) -> the REST record types they show.
 UI_PAGES: dict[str, tuple[str, ...]] = {
-    "accounting/transactions/transaction.nl": ("salesOrder", "estimate", "opportunity"),
+    "accounting/transactions/transaction.nl": ("salesOrder", "estimate", "opportunity", "returnAuthorization"),
     "common/entity/custjob.nl": ("customer",),
     "common/item/item.nl": ("noninventoryitem", "inventoryItem", "serviceSaleItem"),
 }
@@ -165,7 +165,7 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         if request.method == "PATCH":
             record_id = await run_in_threadpool(records.update, type_name, key, body, _replace(request))
             return _created(request, type_name, record_id)
-        record_id, created = await run_in_threadpool(records.upsert, type_name, key, body)
+        record_id, created = await run_in_threadpool(records.upsert, type_name, key, body, _replace(request))
         if created:
             _new_record(type_name, record_id)
         return _created(request, type_name, record_id)

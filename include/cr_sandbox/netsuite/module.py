@@ -12,7 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.catalog import RENEWABLE_CATEGORIES
-from cr_sandbox.netsuite import approval, contract_scripts
+from cr_sandbox.netsuite import approval, contract_scripts, downsell, renewals
 from cr_sandbox.netsuite.errors import NetSuiteError
 
 if TYPE_CHECKING:
@@ -224,7 +224,8 @@ def _add_items(
         item_start = _d(line["custcol_swe_contract_start_date"]) or (
             max(start, _d(order["trandate"]) or start) if coterm else start
         )
-        item_end = end if coterm else (_d(line["custcol_swe_contract_end_date"]) or end)
+        # An item keeps its own end date: it may expire before the contract does (section_N1326010).
+        item_end = _d(line["custcol_swe_contract_end_date"]) or end
         cursor = conn.execute(
             "INSERT INTO customrecord_contract_item (created, lastmodified, custrecord_ci_contract_id, custrecord_ci_item, "
             "custrecord_ci_quantity, custrecord_ci_startdate, custrecord_ci_enddate, custrecord_ci_term, "
@@ -328,6 +329,11 @@ def run_scheduled_scripts(store: Store) -> dict[str, Any]:
             "SELECT id FROM customrecord_contracts WHERE custrecord_contract_status=?", (PENDING,))]
         for contract_id in pending:
             _activate_if_items(conn, store, contract_id)
+        # Approved downsell RMAs offset their contract's items before renewals are generated (the RMA page:
+        # unapproved returns are not part of the renewal).
+        summary["downsell_returns"] = downsell.process_approved_returns(
+            conn, store, _refresh_value, term_months, item_state
+        )
         summary["renewal_transactions"] = _generate_renewals(conn, store, today)
         summary["contracts_closed"] = conn.execute(
             "UPDATE customrecord_contracts SET custrecord_contract_status=?, lastmodified=? "
@@ -369,24 +375,12 @@ def _generate_renewals(conn: sqlite3.Connection, store: Store, today: dt.date) -
         )
         tran_id = int(cursor.lastrowid)
         conn.execute('UPDATE "transaction" SET tranid=? WHERE id=?', (f"{PREFIX[tran_type]}{tran_id}", tran_id))
-        line_no = 0
-        rows = []
+        # Which items renew, combined by item and rate, with the renewal's term (cr_sandbox.netsuite.renewals).
+        rows = renewals.line_rows(
+            tran_id, renewals.renewal_lines(conn, contracts), new_start, new_end, term_months(new_start, new_end)
+        )
+        line_no = len(rows)
         for contract in contracts:
-            items = conn.execute(
-                "SELECT ci.*, i.custitem_item_category cat FROM customrecord_contract_item ci "
-                "LEFT JOIN item i ON i.id = COALESCE(ci.custrecord_ci_renew_with, ci.custrecord_ci_item) "
-                "WHERE ci.custrecord_ci_contract_id=? AND ci.custrecord_ci_quantity > 0 ORDER BY ci.id",
-                (contract["id"],),
-            ).fetchall()
-            for item in items:
-                line_no += 1
-                s, e = _d(item["custrecord_ci_startdate"]), _d(item["custrecord_ci_enddate"])
-                ns, ne = next_term(s, e) if s and e else (new_start, new_end)
-                rate = item["custrecord_ci_original_list_rate"] or 0.0
-                qty = item["custrecord_ci_quantity"]
-                rows.append((tran_id, line_no, line_no, "F", item["custrecord_ci_renew_with"] or item["custrecord_ci_item"],
-                             qty, rate, round(qty * rate, 2), ns.isoformat(), ne.isoformat(), term_months(ns, ne),
-                             item["cat"], rate))
             conn.execute(
                 "UPDATE customrecord_contracts SET custrecord_contract_status=?, custrecord_contract_renewal_tran=?, "
                 "lastmodified=? WHERE id=?",

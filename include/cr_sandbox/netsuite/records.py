@@ -14,10 +14,12 @@ from cr_sandbox.netsuite import (
     billing,
     contract_scripts,
     currencies,
+    downsell,
     itemprices,
     module,
     subsidiaries,
 )
+from cr_sandbox.netsuite import sublists as item_sublist
 from cr_sandbox.netsuite.db import LISTS, Store
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content, invalid_field_value, not_found
 
@@ -138,24 +140,40 @@ RECORD_TYPES: dict[str, RecordType] = {
         RecordType("invoice", "transaction", TRANSACTION_FIELDS, "type", billing.INVOICE, {"item": LINE_FIELDS}),
         RecordType("estimate", "transaction", TRANSACTION_FIELDS, "type", "Estimate", {"item": LINE_FIELDS}),
         RecordType("opportunity", "transaction", TRANSACTION_FIELDS, "type", "Opprtnty", {"item": LINE_FIELDS}),
+        # A contract downsell (cr_sandbox.netsuite.downsell); orderStatus A or B as the request sets it.
+        RecordType("returnAuthorization", "transaction", TRANSACTION_FIELDS + [_f("orderStatus", column="status")],
+                   "type", "RtnAuth", {"item": LINE_FIELDS}),
         RecordType("customrecord_contracts", "customrecord_contracts", CONTRACT_FIELDS),
         RecordType("customrecord_contract_item", "customrecord_contract_item", CONTRACT_ITEM_FIELDS),
     )
 }
-TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP", billing.INVOICE: "INV"}
-DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A", billing.INVOICE: "A"}
+TRANSACTION_PREFIX = {"SalesOrd": "SO", "Estimate": "EST", "Opprtnty": "OPP", "RtnAuth": "RMA", billing.INVOICE: "INV"}
+DEFAULT_STATUS = {"SalesOrd": "B", "Estimate": "A", "Opprtnty": "A", "RtnAuth": "A", billing.INVOICE: "A"}
 STATUS_NAMES = {
     ("SalesOrd", "A"): "Pending Approval", ("SalesOrd", "B"): "Pending Fulfillment", ("SalesOrd", "G"): "Billed",
     ("SalesOrd", "F"): "Pending Billing", ("SalesOrd", "H"): "Closed", (billing.INVOICE, "A"): "Open",
-    ("Estimate", "A"): "Open", ("Estimate", "C"): "Processed",
-    ("Opprtnty", "A"): "In Progress", ("Opprtnty", "C"): "Closed - Won",
+    # SuiteAnswers 23874 (Transaction Statuses for SuiteScript Search Filters).
+    ("Estimate", "A"): "Open", ("Estimate", "B"): "Processed", ("Estimate", "C"): "Closed",
+    ("Estimate", "V"): "Voided", ("Estimate", "X"): "Expired",
+    ("Opprtnty", "A"): "In Progress", ("Opprtnty", "B"): "Issued Estimate", ("Opprtnty", "C"): "Closed - Won",
+    ("Opprtnty", "D"): "Closed - Lost",
+    ("RtnAuth", "A"): "Pending Approval", ("RtnAuth", "B"): "Pending Receipt",
 }
+#: What a transform into a sales order leaves its source as: an estimate Processed (B), an opportunity
+#: Closed - Won (C) (SuiteAnswers 23874 letters).
+TRANSFORMED_SOURCE_STATUS = {"Estimate": "B", "Opprtnty": "C"}
+#: Source statuses a transform refuses: processed, closed, voided or expired estimates; won or lost
+#: opportunities.
+FINISHED_SOURCE_STATUSES = {"Estimate": frozenset("BCVX"), "Opprtnty": frozenset("CD")}
 REF_LABEL = {
     "customer": "companyname", "item": "itemid", "currency": "name", "transaction": "tranid",
     "customrecord_contracts": "name", "customrecord_contract_item": "name", "customform": "name",
     "subsidiary": "name",
 }
-TYPE_OF_TRANSACTION = {"SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity", billing.INVOICE: "invoice"}
+TYPE_OF_TRANSACTION = {
+    "SalesOrd": "salesOrder", "Estimate": "estimate", "Opprtnty": "opportunity", "RtnAuth": "returnAuthorization",
+    billing.INVOICE: "invoice",
+}
 
 
 def record_type(name: str) -> RecordType:
@@ -466,45 +484,11 @@ class RecordService:
     def write_lines(
         self, conn: sqlite3.Connection, tran_id: int, lines: list[dict[str, Any]], *, replace: bool
     ) -> None:
-        """Apply item lines: ``replace`` drops the old lines; otherwise lines with ``line`` update that
-        line and lines without it are appended (NetSuite's PATCH merge)."""
-        existing = {
-            r["id"]: dict(r)
-            for r in conn.execute(
-                "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F'", (tran_id,)
-            )
-        }
-        next_line = (conn.execute('SELECT MAX(id) FROM transactionline WHERE "transaction"=?', (tran_id,)).fetchone()[0] or 0) + 1
-        if replace:
-            conn.execute("DELETE FROM transactionline WHERE \"transaction\"=? AND mainline='F'", (tran_id,))
-            existing_for_merge: dict[int, dict[str, Any]] = {}
-        else:
-            existing_for_merge = existing
-        for line in lines:
-            path = line.pop("_path")
-            line_id = line.pop("id", None)
-            if line_id is not None and line_id in existing_for_merge:
-                merged = {**existing_for_merge[line_id], **line}
-                if "amount" not in line and ("quantity" in line or "rate" in line):
-                    merged["amount"] = None  # recomputed from quantity x rate
-                conn.execute('DELETE FROM transactionline WHERE "transaction"=? AND id=?', (tran_id, line_id))
-            else:
-                if line_id is not None and not replace:
-                    raise invalid_field_value("line", line_id, f"{path}.line")
-                if line.get("item") is None:
-                    raise invalid_content("Please enter value(s) for: item. The field item is mandatory.", f"{path}.item")
-                merged = dict(line)
-                merged["id"] = next_line
-                next_line += 1
-            merged.pop("uniquekey", None)
-            self._fill_line(conn, merged, tran_id)
-            merged.update({"transaction": tran_id, "mainline": "F", "linesequencenumber": merged["id"]})
-            cols = list(merged)
-            conn.execute(
-                f'INSERT INTO transactionline ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                f"VALUES ({', '.join('?' for _ in cols)})",
-                [merged[c] for c in cols],
-            )
+        """Apply item lines by Oracle's keyed-sublist rules (:mod:`cr_sandbox.netsuite.sublists`)."""
+        item_sublist.apply_item_lines(
+            conn, tran_id, lines, replace=replace,
+            fill_line=lambda c, line: self._fill_line(c, line, tran_id),  # priced in the transaction's currency
+        )
         self.refresh_total(conn, tran_id)
 
     def write_sublist(
@@ -562,6 +546,8 @@ class RecordService:
     def _after_save(self, conn: sqlite3.Connection, rt: RecordType, record_id: int) -> None:
         if rt.discriminator == "SalesOrd":
             module.on_sales_order_saved(conn, self.store, record_id)
+        elif rt.discriminator == downsell.RETURN_TYPE:
+            downsell.on_return_saved(conn, record_id)
 
     def create(self, type_name: str, body: Any) -> int:
         rt = record_type(type_name)
@@ -592,8 +578,11 @@ class RecordService:
             self._after_save(conn, rt, record_id)
             return record_id
 
-    def upsert(self, type_name: str, key: str, body: Any) -> tuple[int, bool]:
-        """PUT ``eid:<externalId>``: update the record with that external id or create it."""
+    def upsert(self, type_name: str, key: str, body: Any, replace: set[str] | None = None) -> tuple[int, bool]:
+        """PUT ``eid:<externalId>``: update the record with that external id or create it.
+
+        An update applies sublists as PATCH does: by line key, unless ``replace`` names the sublist
+        (section_156335203191: an upsert of an existing record is an update)."""
         rt = record_type(type_name)
         if not key.startswith("eid:"):
             raise NetSuiteError(
@@ -626,9 +615,8 @@ class RecordService:
                 self._check_order_change(conn, rt, record_id, values, sublists)
                 self._update(conn, rt, record_id, values)
                 created = False
-                # Guessed: an upsert replaces sublists it carries (it is a full-state write).
                 for name, lines in sublists.items():
-                    self.write_sublist(conn, rt, record_id, name, lines, replace=True)
+                    self.write_sublist(conn, rt, record_id, name, lines, replace=name in (replace or set()))
             self._after_save(conn, rt, record_id)
             return record_id, created
 
@@ -666,9 +654,12 @@ class RecordService:
         with self.store.transaction() as conn:
             source_id = self._require_id(conn, source, key)
             head = dict(conn.execute('SELECT * FROM "transaction" WHERE id=?', (source_id,)).fetchone())
-            if head["status"] == "C":
+            if head["status"] in FINISHED_SOURCE_STATUSES[source.discriminator]:
+                state = STATUS_NAMES.get((source.discriminator, head["status"]), head["status"])
                 raise NetSuiteError(
-                    400, "USER_ERROR", f"The {source.name} {head['tranid']} has already been processed into an order."
+                    400, "USER_ERROR",
+                    f"The {source.name} {head['tranid']} is {state} and can no longer be transformed: it has "
+                    "already been processed into an order, or it was closed.",
                 )
             values, sublists = self._body_values(conn, target, body or {}, creating=False)
             copied = {
@@ -683,17 +674,13 @@ class RecordService:
             if copied.get("externalid"):
                 self._check_external_id_free(conn, target, copied["externalid"], None)
             new_id = self._insert(conn, target, copied)
-            source_lines = [
-                {k: v for k, v in dict(r).items() if k not in ("uniquekey", "transaction", "mainline", "linesequencenumber")}
-                | {"_path": f"item.items[{i}]"}
-                for i, r in enumerate(conn.execute(
-                    "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F' ORDER BY id", (source_id,)))
-            ]
-            self.write_lines(conn, new_id, source_lines, replace=True)
+            item_sublist.copy_lines(conn, source_id, new_id)
             for name, lines in sublists.items():
                 self.write_lines(conn, new_id, lines, replace=name in replace)
+            self.refresh_total(conn, new_id)
             conn.execute(
-                'UPDATE "transaction" SET status=\'C\', lastmodifieddate=? WHERE id=?', (self.store.now_text(), source_id)
+                'UPDATE "transaction" SET status=?, lastmodifieddate=? WHERE id=?',
+                (TRANSFORMED_SOURCE_STATUS[source.discriminator], self.store.now_text(), source_id),
             )
             self._after_save(conn, target, new_id)
             return new_id

@@ -57,11 +57,44 @@ _TRANSACTION_STATUS = {
     ("SalesOrd", "G"): "Sales Order : Billed",
     ("CustInvc", "A"): "Invoice : Open",
     ("Estimate", "A"): "Estimate : Open",
-    ("Estimate", "C"): "Estimate : Processed",
+    ("Estimate", "B"): "Estimate : Processed",
+    ("Estimate", "C"): "Estimate : Closed",
+    ("Estimate", "V"): "Estimate : Voided",
+    ("Estimate", "X"): "Estimate : Expired",
     ("Opprtnty", "A"): "Opportunity : In Progress",
+    ("Opprtnty", "B"): "Opportunity : Issued Estimate",
     ("Opprtnty", "C"): "Opportunity : Closed - Won",
+    ("Opprtnty", "D"): "Opportunity : Closed - Lost",
+    ("RtnAuth", "A"): "Return Authorization : Pending Approval",
+    ("RtnAuth", "B"): "Return Authorization : Pending Receipt",
 }
-_TYPE_NAMES = {"SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity", "CustInvc": "Invoice"}
+_TYPE_NAMES = {
+    "SalesOrd": "Sales Order", "Estimate": "Estimate", "Opprtnty": "Opportunity", "RtnAuth": "Return Authorization",
+    "CustInvc": "Invoice",
+}
+
+#: What SuiteQL's ``transactionline`` shows of the stored lines. The record service keeps what a request
+#: sends (positive quantity and amount); SuiteQL shows the posting view: an item line of a sales
+#: transaction is a credit (to income), so its ``quantity``, ``foreignamount`` (transaction currency)
+#: and ``netamount`` are negative, while ``rate`` stays positive; the main line (the A/R side, the
+#: transaction total) is positive. A return authorization reverses a sale, so its item lines are
+#: positive. There is no ``amount`` column (the Records Catalog lists ``foreignamount``, ``netamount``,
+#: ``creditforeignamount`` and ``debitforeignamount``; ``amount`` belongs to ``transactionaccountingline``).
+#: Guessed: ``netamount`` equals ``foreignamount`` (the stand-in books no exchange rates).
+_LINE_SIGN = (
+    "(CASE WHEN stl.mainline = 'T' OR (SELECT st.type FROM \"transaction\" st WHERE st.id = stl.\"transaction\") "
+    "= 'RtnAuth' THEN 1 ELSE -1 END)"
+)
+TRANSACTION_LINE_VIEW = f"""
+SELECT stl.uniquekey, stl."transaction", stl.id, stl.linesequencenumber, stl.mainline, stl.item,
+  stl.quantity * {_LINE_SIGN} AS quantity, stl.rate,
+  stl.amount * {_LINE_SIGN} AS foreignamount, stl.amount * {_LINE_SIGN} AS netamount,
+  CASE WHEN {_LINE_SIGN} < 0 THEN stl.amount END AS creditforeignamount,
+  CASE WHEN {_LINE_SIGN} > 0 THEN stl.amount END AS debitforeignamount,
+  stl.memo, stl.custcol_swe_contract_start_date, stl.custcol_swe_contract_end_date,
+  stl.custcol_swe_contract_item_term_months, stl.custcol_item_category, stl.custcol_list_rate, stl.price
+FROM transactionline stl
+"""
 
 _ORACLE_FORMAT = [
     ("YYYY", "%Y"), ("HH24", "%H"), ("HH12", "%I"), ("HH", "%I"), ("MONTH", "%B"), ("MON", "%b"),
@@ -251,6 +284,10 @@ def translate(query: str, *, hide_new_transactions: bool = False) -> tuple[str, 
                 projection = exp.alias_(exp.Anonymous(this="NS_USER_DATE", expressions=[target.copy()]), alias)
             new_projections.append(projection)
         select.set("expressions", new_projections)
+    for table in [t for t in tree.find_all(exp.Table) if t.name.lower() == "transactionline"]:
+        view = sqlglot.parse_one(TRANSACTION_LINE_VIEW, read="sqlite")
+        alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name, quoted=True))
+        table.replace(exp.Subquery(this=view, alias=alias))
     try:
         return tree.sql(dialect="sqlite", unsupported_level=sqlglot.ErrorLevel.RAISE), has_star
     except sqlglot.errors.SqlglotError as exc:

@@ -179,26 +179,75 @@ def _problems(
     return pd.concat(parts) if parts else pd.DataFrame({"key": [], "code": [], "message": []})
 
 
+def _opportunity_of(row: Mapping[str, Any]) -> str | None:
+    """The Opportunity id an order came from (its external id), or None for orders made elsewhere."""
+    try:
+        opportunity_id = to_18_char_id(str(row.get(f.NsTransaction.EXTERNAL_ID)))
+    except ValueError:
+        return None
+    return opportunity_id if opportunity_id.startswith(OPPORTUNITY_ID_PREFIX) else None
+
+
+def _contract_of(row: Mapping[str, Any]) -> str | None:
+    contract = row.get(f.NsTransaction.CONTRACT_NAME)
+    return None if contract in (None, "") else str(contract).removesuffix(".0")
+
+
+def _is_renewal_order(row: Mapping[str, Any]) -> bool:
+    """A renewal order names the contract it renews; its Opportunity keeps that contract as ``ContractId``."""
+    return row.get(f.NsTransaction.FROM_CONTRACT) not in (None, "")
+
+
 def contract_opportunity_links(order_rows: Sequence[Mapping[str, Any]]) -> SalesforceUpsertBatch:
     """Opportunity updates (by ``Id``) linking each Opportunity to the contract its order produced.
 
-    :param order_rows: rows of :func:`crsync.queries.contract_orders_query` (``externalid`` and
-        ``custbody_contract_name``). Orders whose external id is not an Opportunity id (created outside
-        the integration) are ignored.
+    A renewal order's Opportunity is left alone: its ``ContractId`` stays the contract it renews (the
+    renewal flow sets it), and the renewal contract points back to it instead
+    (:func:`contract_origin_links`), so the chain can be walked both ways.
+
+    :param order_rows: rows of :func:`crsync.queries.contract_orders_query` (``externalid``,
+        ``custbody_contract_name`` and ``custbody_swe_from_contract``). Orders whose external id is not an
+        Opportunity id (created outside the integration) are ignored.
     """
     records: dict[str, dict[str, Any]] = {}
     for row in order_rows:
-        external_id, contract = row.get(f.NsTransaction.EXTERNAL_ID), row.get(f.NsTransaction.CONTRACT_NAME)
-        try:
-            opportunity_id = to_18_char_id(str(external_id))
-        except ValueError:
-            continue
-        if not opportunity_id.startswith(OPPORTUNITY_ID_PREFIX) or contract in (None, ""):
+        opportunity_id, contract = _opportunity_of(row), _contract_of(row)
+        if opportunity_id is None or contract is None or _is_renewal_order(row):
             continue
         records[opportunity_id] = {
             f.Opportunity.ID: opportunity_id,
-            f.Opportunity.CONTRACT: {_C.NETSUITE_ID: str(contract).removesuffix(".0")},
+            f.Opportunity.CONTRACT: {_C.NETSUITE_ID: contract},
         }
     return SalesforceUpsertBatch(
         sobject=f.Opportunity.SOBJECT, external_id_field=f.Opportunity.ID, records=list(records.values())
+    )
+
+
+def contract_origin_links(
+    order_rows: Sequence[Mapping[str, Any]], adding_order_type_ids: Collection[str]
+) -> SalesforceUpsertBatch:
+    """Contract upserts (by ``NetSuite_Id__c``) recording the Opportunity whose order made each contract.
+
+    The order that made a contract is its first order (lowest id) that does not add to an existing
+    contract: not an upsell or downsell (``adding_order_type_ids``, the settings' ids of those order
+    types). A contract made by an order from outside Salesforce gets no origin.
+
+    :param order_rows: rows of :func:`crsync.queries.contract_orders_query`, in id order.
+    """
+    adding = {str(i) for i in adding_order_type_ids}
+    origins: dict[str, str | None] = {}
+    for row in order_rows:
+        contract = _contract_of(row)
+        order_type = str(row.get(f.NsTransaction.ORDER_TYPE) or "").removesuffix(".0")
+        if contract is None or contract in origins or order_type in adding:
+            continue
+        origins[contract] = _opportunity_of(row)
+    return SalesforceUpsertBatch(
+        sobject=_C.SOBJECT,
+        external_id_field=_C.NETSUITE_ID,
+        records=[
+            {_C.NETSUITE_ID: contract, _C.ORIGINATING_OPPORTUNITY: opportunity}
+            for contract, opportunity in origins.items()
+            if opportunity is not None
+        ],
     )

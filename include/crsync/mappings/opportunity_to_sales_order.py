@@ -53,7 +53,7 @@ from crsync.records import (
     WriteResult,
     load_all,
 )
-from crsync.settings import FlowId, IntegrationSettings
+from crsync.settings import FlowId, IntegrationSettings, RenewalTransactionType
 
 _O, _L, _A, _P, _C = f.Opportunity, f.OpportunityLineItem, f.Account, f.Product, f.Contract
 _B, _N = f.NsBody, f.NsLine
@@ -242,6 +242,17 @@ def _check_headers(h: pd.DataFrame, settings: IntegrationSettings, problems: _Pr
         "invalid_renewal_estimate",
         "NetSuite_Renewal_Estimate_Id__c '" + _s(estimate[bad_estimate]) + "' is not a NetSuite internal id",
     )
+    # With the module's "Transaction Type to Create" at Sales Order the renewal is already an order (its
+    # renewal contract is made from it): there is nothing to transform, and a new order would be a duplicate.
+    if settings.renewal.transaction_type is RenewalTransactionType.SALES_ORDER:
+        ordered = h["is_renewal"] & estimate.notna() & ~bad_estimate
+        problems.add(
+            h.loc[ordered, "key"],
+            "renewal_already_ordered",
+            "This renewal is already NetSuite sales order " + _s(estimate[ordered]) + " (the module creates "
+            "renewals as sales orders, renewal.transaction_type: salesorder); change it in NetSuite, do not send "
+            "it again",
+        )
 
 
 def _mark_eligibility(h: pd.DataFrame) -> None:
@@ -286,10 +297,14 @@ def _check_eligibility(h: pd.DataFrame, problems: _Problems) -> None:
 
 def _check_contract(h: pd.DataFrame, problems: _Problems) -> None:
     needs_contract = h["is_upsell"] | h["is_renewal"]
-    kind = pd.Series(np.where(h["is_upsell"], "Upsell", "Renewal"), index=h.index)
-    purpose = pd.Series(
-        np.where(h["is_upsell"], "the contract it adds to", "the contract it renews"), index=h.index
+    kind = pd.Series(
+        np.where(h["is_downsell"], "Downsell", np.where(h["is_upsell"], "Upsell", "Renewal")), index=h.index
     )
+    purpose = pd.Series(
+        np.where(h["is_downsell"], "the contract it reduces",
+                 np.where(h["is_upsell"], "the contract it adds to", "the contract it renews")),
+        index=h.index,
+    )  # fmt: skip
     no_contract = needs_contract & h["contract_id"].isna() & h["contract_ns_id"].isna()
     problems.add(
         h.loc[no_contract, "key"],
@@ -448,7 +463,10 @@ def _prepare_headers(h: pd.DataFrame, settings: IntegrationSettings) -> pd.DataF
         h[column] = ids(h[column])
     h["account_id"] = h["account_id"].map(_as_18_char_id, na_action="ignore").astype("string")
     h["type_id"] = h["order_type"].map(settings.order_type_map)
-    h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool)
+    h["is_downsell"] = h["order_type"].eq(f.OrderType.DOWNSELL.value).fillna(False).astype(bool)
+    # "is_upsell": the order changes an existing contract (an upsell adds to it, a downsell returns part of
+    # it): the contract is required and the lines are co-termed to it.
+    h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool) | h["is_downsell"]
     h["is_renewal"] = h["order_type"].eq(f.OrderType.RENEWAL.value).fillna(False).astype(bool)
     _mark_eligibility(h)
     h["close"] = dates(h["close_date"])
@@ -666,9 +684,9 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     add_parties(bodies, good)
     transform_type = settings.renewal.transaction_type.record_type
     orders = []
-    for key, body, renewal, estimate, queued in zip(
+    for key, body, renewal, estimate, queued, downsell in zip(
         good["key"], bodies, good["is_renewal"], python_values(good["renewal_estimate_id"]), good["queued"],
-        strict=True,
+        good["is_downsell"], strict=True,
     ):  # fmt: skip
         # Only a queued Opportunity may create its order (or transform its estimate); one that was sent
         # before and is not queued now is re-sent as an update of that order, never a creation.
@@ -676,7 +694,8 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
         orders.append(
             NetSuiteWrite(
                 key=key,
-                record_type=f.NsRecordType.SALES_ORDER,
+                # A downsell is a return authorization tied to the contract (Oracle: "Contracts and Returns").
+                record_type=f.NsRecordType.RETURN_AUTHORIZATION if downsell else f.NsRecordType.SALES_ORDER,
                 external_id=key,
                 body=body,
                 transform_from=source,

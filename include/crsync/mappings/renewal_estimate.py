@@ -105,7 +105,7 @@ def line_external_id(transaction_id: str, line_id: str) -> str:
 
 
 _HEADER_COLUMNS = [
-    _NT.ID, _NT.TRANID, _NT.ENTITY, _NT.TRANDATE, _NT.STARTDATE, _NT.ENDDATE, _NT.STATUS, _NT.CURRENCY,
+    _NT.ID, _NT.TRANID, _NT.TYPE, _NT.ENTITY, _NT.TRANDATE, _NT.STARTDATE, _NT.ENDDATE, _NT.STATUS, _NT.CURRENCY,
     _NT.FROM_CONTRACT, CUSTOMER_NAME, CONTRACT_NAME,
 ]  # fmt: skip
 _LINE_COLUMNS = [
@@ -144,7 +144,7 @@ def renewals_to_salesforce(
     h = _prepare_headers(raw, settings)
     ln = _prepare_lines(frame(lines, _LINE_COLUMNS), h, settings, pricebook_entries)
 
-    skipped = _skips(h, existing)
+    skipped = _skips(h, existing, settings.renewal.transaction_type.suiteql_type.value)
     problems = _problems(h, ln, settings)
     failed = set(problems["key"])
     keep = ~h["id"].isin(failed) & ~h["id"].isin(list(skipped))
@@ -198,6 +198,7 @@ def _prepare_headers(raw: pd.DataFrame, settings: IntegrationSettings) -> pd.Dat
             "tranid": texts(raw[_NT.TRANID]),
             "entity": ids(raw[_NT.ENTITY]),
             "status": texts(raw[_NT.STATUS]),
+            "type": texts(raw[_NT.TYPE]),
             "currency_id": ids(raw[_NT.CURRENCY]),
             "contract": ids(raw[_NT.FROM_CONTRACT]),
             "customer": texts(raw[CUSTOMER_NAME]),
@@ -248,10 +249,12 @@ def _prepare_lines(
     return out.sort_values(["transaction", "sequence", "line"], kind="stable")
 
 
-def _skips(h: pd.DataFrame, existing: Mapping[str, ExistingRenewal]) -> dict[str, str]:
+def _skips(h: pd.DataFrame, existing: Mapping[str, ExistingRenewal], default_type: str) -> dict[str, str]:
+    """Renewals not to send: ordered or dead in NetSuite (by their type's status letters), or closed in
+    Salesforce. ``default_type`` is the settings' renewal transaction type, for rows without a type."""
     skipped: dict[str, str] = {}
-    for tran, status in zip(h["id"], h["status"], strict=True):
-        if status in f.CLOSED_RENEWAL_STATUSES:
+    for tran, status, tran_type in zip(h["id"], h["status"], h["type"].fillna(default_type), strict=True):
+        if status in f.CLOSED_RENEWAL_STATUSES.get(str(tran_type), frozenset()):
             skipped[tran] = "renewal_already_ordered_or_closed"
         elif tran in existing and existing[tran].is_closed:
             skipped[tran] = "opportunity_closed_in_salesforce"

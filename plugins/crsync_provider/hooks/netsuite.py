@@ -1097,9 +1097,15 @@ class NetSuiteHook(BaseHook):
         *,
         replace: Sequence[str] | None = None,
     ) -> None:
-        """PATCH ``record/v1/<type>/<id>``; sublists in ``body`` are replaced (``?replace=...``).
+        """PATCH ``record/v1/<type>/<id>``.
 
-        :param replace: sublists to replace; default: every sublist present in ``body``.
+        NetSuite applies a sublist in the body by line key: lines naming an existing ``line`` update it,
+        the others are added, and lines not sent stay (section_1545295601). A sublist named in
+        ``?replace=`` becomes what was sent: matched keys are updated, the other lines removed
+        (section_1545297048).
+
+        :param replace: sublists to replace; default: every sublist present in ``body``. Pass ``[]`` to
+            add or update single lines by their ``line`` key.
         """
         replace = _sublists(body) if replace is None else list(replace)
         params = {"replace": ",".join(replace)} if replace else None
@@ -1114,6 +1120,9 @@ class NetSuiteHook(BaseHook):
         replace: Sequence[str] | None = None,
     ) -> str | None:
         """PUT ``record/v1/<type>/eid:<external id>`` (create or update); returns the id if NetSuite says.
+
+        An update applies sublists as :meth:`update_record` does (by line key unless ``?replace=``;
+        section_156335203191).
 
         :param replace: sublists to replace; default: every sublist present in ``body``.
         """
@@ -1299,6 +1308,10 @@ class NetSuiteHook(BaseHook):
         external_id = str(write["external_id"])
         body = dict(write.get("body") or {})
         source = write.get("transform_from")
+        # The body's sublists are the record's whole line set (an order's lines are the Opportunity's
+        # lines, without NetSuite line keys): every write replaces them (?replace=item). Without it NetSuite
+        # would add the sent lines to the saved ones (section_1545295601).
+        replace = _sublists(body)
         if write.get("update_only"):
             # A re-send may update what was sent before; it never creates (or transforms) a record, so it
             # is a PATCH of the record found (an upsert would create one deleted since the lookup).
@@ -1312,16 +1325,18 @@ class NetSuiteHook(BaseHook):
                 raise gone
             body.pop("externalId", None)
             try:
-                self.update_record(record_type, existing_id, body)
+                self.update_record(record_type, existing_id, body, replace=replace)
             except NetSuiteNotFoundError:
                 raise gone from None
             return "updated", existing_id
         if source and existing_id is None:
             body["externalId"] = external_id
-            new_id = self.transform_record(str(source["record_type"]), str(source["id"]), record_type, body)
+            new_id = self.transform_record(
+                str(source["record_type"]), str(source["id"]), record_type, body, replace=replace
+            )
             return "created", new_id
         body.pop("externalId", None)
-        record_id = self.upsert_record(record_type, external_id, body)
+        record_id = self.upsert_record(record_type, external_id, body, replace=replace)
         if existing_id is None:
             return "created", record_id
         return "updated", record_id or existing_id or None

@@ -78,7 +78,7 @@ def test_domain_fields_and_the_quick_action_are_defined():
     ext = {o: [f.name for f in schema.objects[o].external_id_fields] for o in expected}
     assert "NetSuite_Line_Id__c" in ext["OpportunityLineItem"] and "NetSuite_Line_Id__c" in ext["QuoteLineItem"]
     assert schema.objects["Opportunity"].fields["Order_Type__c"].picklist_values == (
-        "Contract New", "Contract Upsell", "Contract Renewal")
+        "Contract New", "Contract Upsell", "Contract Renewal", "Contract Downsell")
     assert schema.objects["Opportunity"].fields["Sync_Status__c"].picklist_values == (
         "Not Synced", "Processing", "Synced", "Error")
     assert schema.objects["Contract_Item__c"].key_prefix == "a0X"

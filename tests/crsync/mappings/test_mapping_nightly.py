@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from crsync.mappings.contract import contract_opportunity_links, contracts_to_salesforce
+from crsync.mappings.contract import (
+    contract_opportunity_links,
+    contract_origin_links,
+    contracts_to_salesforce,
+)
 from crsync.mappings.contract_item import contract_items_to_salesforce
 from crsync.mappings.renewal_estimate import (
     ExistingRenewal,
@@ -83,6 +87,25 @@ def test_contract_opportunity_links() -> None:
     batch = contract_opportunity_links(rows)
     assert batch.sobject == "Opportunity" and batch.external_id_field == "Id"
     assert batch.records == [{"Id": to_18_char_id(opportunity), "Contract": {"NetSuite_Id__c": "3097"}}]
+
+
+def test_lineage_renewal_opportunity_keeps_its_contract_and_contracts_record_their_origin() -> None:
+    new_opp, upsell_opp, renewal_opp = "0065g00000AbCdE", "0065g00000AbCdF", "0065g00000AbCdG"
+    rows = [
+        {"id": "11", "externalid": new_opp, "custbody_contract_name": "3097", "custbody_order_type": "1"},
+        {"id": "12", "externalid": upsell_opp, "custbody_contract_name": "3097", "custbody_order_type": "3"},
+        # The renewal order made contract 3120 from contract 3097.
+        {"id": "13", "externalid": renewal_opp, "custbody_contract_name": "3120", "custbody_order_type": "2",
+         "custbody_swe_from_contract": "3097"},
+    ]  # fmt: skip
+    links = contract_opportunity_links(rows).records
+    assert [r["Id"] for r in links] == [to_18_char_id(new_opp), to_18_char_id(upsell_opp)]  # not the renewal
+    origins = contract_origin_links(rows, adding_order_type_ids=["3", "13"])
+    assert (origins.sobject, origins.external_id_field) == ("Contract", "NetSuite_Id__c")
+    assert origins.records == [
+        {"NetSuite_Id__c": "3097", "Opportunity__c": to_18_char_id(new_opp)},
+        {"NetSuite_Id__c": "3120", "Opportunity__c": to_18_char_id(renewal_opp)},
+    ]
 
 
 # -- contract items ------------------------------------------------------------------------------------
@@ -270,3 +293,18 @@ def test_close_date_rules(settings: IntegrationSettings) -> None:
     assert close_date("contract_end") == "2016-07-13"
     assert close_date("renewal_start") == "2016-07-14"
     assert close_date("estimate_date") == "2016-04-14"
+
+
+def test_renewals_are_skipped_by_their_types_real_status_letters(settings: IntegrationSettings) -> None:
+    """SuiteAnswers 23874: an estimate is A Open, B Processed, C Closed, V Voided, X Expired; an opportunity
+    B is Issued Estimate (live), C Closed - Won, D Closed - Lost."""
+    headers = [header(900 + n, status=s) for n, s in enumerate("ABCVX")] + [
+        header(910, type="Opprtnty", status="B"), header(911, type="Opprtnty", status="C"),
+        header(912, type="Opprtnty", status="D"),
+    ]  # fmt: skip
+    lines = [renewal_line(int(h["id"]), 1) for h in headers]
+    batch = renewals_to_salesforce(headers, lines, settings, pricebook_id=PRICEBOOK,
+                                   pricebook_entries=entries(settings))  # fmt: skip
+    assert sorted(batch.skipped) == ["901", "902", "903", "904", "911", "912"]
+    assert set(batch.skipped.values()) == {"renewal_already_ordered_or_closed"}
+    assert [r["NetSuite_Renewal_Estimate_Id__c"] for r in batch.upserts[0].records] == ["900", "910"]

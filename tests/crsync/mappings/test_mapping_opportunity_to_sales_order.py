@@ -17,7 +17,7 @@ from crsync.mappings.opportunity_to_sales_order import (
 )
 from crsync.queries import to_18_char_id
 from crsync.records import NetSuiteWrite, RecordFailure, WriteResult
-from crsync.settings import IntegrationSettings
+from crsync.settings import IntegrationSettings, RenewalTransactionType
 
 ACCOUNT = "0015g00000AcC01"
 CONTRACT = {"NetSuite_Id__c": "77", "NetSuite_Name__c": "77_2025-01-01_2025-12-31",
@@ -121,6 +121,24 @@ def test_upsell_line_without_dates_is_co_termed(settings: IntegrationSettings) -
     assert item["custcol_swe_contract_end_date"] == "2025-12-31"
 
 
+def test_downsell_is_a_return_authorization_on_the_contract(settings: IntegrationSettings) -> None:
+    """Oracle: a downsell is a return authorization tied to the contract, order type 13 (Contract-Downsell),
+    its dates the part of the term returned (article_1230053124, section_4539453728)."""
+    downsell = opportunity(5, "Contract Downsell", [line(Quantity=2.0, Start_Date__c=None, End_Date__c=None)],
+                           ContractId="8005g00000AbC01", Contract=dict(CONTRACT))  # fmt: skip
+    (order,) = opportunities_to_sales_orders([downsell], settings).orders
+    assert (order.record_type, order.external_id, order.transform_from) == ("returnAuthorization", key(5), None)
+    assert order.body["custbody_order_type"] == {"id": "13"}
+    assert order.body["custbody_contract_name"] == {"id": "77"}
+    (item,) = order.body["item"]["items"]
+    assert (item["quantity"], item["custcol_swe_contract_start_date"], item["custcol_swe_contract_end_date"]) == (
+        2, "2025-01-20", "2025-12-31")  # co-termed: from the close date to the contract end
+    no_contract = opportunity(6, "Contract Downsell", ContractId=None, Contract=None)
+    failure = only_failure(opportunities_to_sales_orders([no_contract], settings), 6)
+    assert failure.code == "missing_contract"
+    assert failure.message == "Downsell has no Contract; set the Opportunity's Contract to the contract it reduces"
+
+
 def test_renewal_order_references_the_renewed_contract(settings: IntegrationSettings) -> None:
     (order,) = opportunities_to_sales_orders([renewal(4)], settings).orders
     assert order.body["custbody_order_type"] == {"id": "2"}
@@ -136,6 +154,18 @@ def test_renewal_from_a_netsuite_estimate_is_transformed(settings: IntegrationSe
     assert order.transform_from is not None
     assert order.transform_from.model_dump() == {"record_type": "estimate", "id": "4321"}
     assert order.external_id == key(5)
+
+
+def test_a_renewal_made_as_a_sales_order_is_not_sent_again(settings: IntegrationSettings) -> None:
+    """Transaction Type to Create = Sales Order: the renewal is already the order; no transform, no duplicate."""
+    as_orders = settings.model_copy(
+        update={"renewal": settings.renewal.model_copy(
+            update={"transaction_type": RenewalTransactionType.SALES_ORDER})}
+    )
+    batch = opportunities_to_sales_orders([renewal(7, NetSuite_Renewal_Estimate_Id__c="4242")], as_orders)
+    assert batch.orders == []
+    failure = only_failure(batch, 7)
+    assert failure.code == "renewal_already_ordered" and "sales order 4242" in failure.message
 
 
 def test_a_renewal_not_queued_is_an_update_only_write_without_transform(settings: IntegrationSettings) -> None:
@@ -291,7 +321,7 @@ def good_opportunities() -> list[dict]:
         (opportunity(29, lines=[line(Quantity=-2)]), "bad_quantity", "quantity -2"),
         (opportunity(30, lines=[]), "no_line_items", "Opportunity has no products"),
         (opportunity(31, lines=None, OpportunityLineItems=None), "no_line_items", "has no products"),
-        (opportunity(32, "Contract Downsell"), "unknown_order_type", "Order Type 'Contract Downsell'"),
+        (opportunity(32, "Contract Reduction"), "unknown_order_type", "Order Type 'Contract Reduction'"),
         (opportunity(33, None), "unknown_order_type", "Order Type '?'"),
         (opportunity(34, Account={"Id": ACCOUNT, "Name": "X" * 90, "NetSuite_Id__c": None}), "oversize_text",
          "is 90 characters; NetSuite customer names allow 83"),

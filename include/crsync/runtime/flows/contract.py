@@ -9,7 +9,9 @@ extract -> transform -> load -> link_opportunities -> report.
 - ``transform`` maps them to Contract upserts by ``NetSuite_Id__c`` (pure, no I/O).
 - ``load`` upserts them: sObject Collections, or Bulk API 2.0 above the settings' threshold.
 - ``link_opportunities`` sets ``Opportunity.ContractId`` on the Opportunity each loaded contract came
-  from (the originating sales order's external id is the Opportunity id), skipping those already linked.
+  from (the originating sales order's external id is the Opportunity id), skipping those already linked;
+  a renewal order's Opportunity keeps the contract it renews. Each contract records the Opportunity whose
+  order made it in ``Contract.Opportunity__c`` (lineage both ways), again only where it differs.
 - ``report`` logs the run summary and fails the run when any record failed.
 
 Every write is an upsert by external id or an update by Id, so reruns and backfills never duplicate.
@@ -256,7 +258,7 @@ def _link(
 ) -> list[str]:
     """Set the Opportunities' ``ContractId``; refusals go on ``summary``. Returns the contracts whose
     Opportunity could not be linked."""
-    from crsync.mappings.contract import contract_opportunity_links
+    from crsync.mappings.contract import contract_opportunity_links, contract_origin_links
 
     if plan["dry_run"]:
         contract_ids = [str(r[f.Contract.NETSUITE_ID]) for r in plan["contracts"]["records"]]
@@ -273,14 +275,37 @@ def _link(
             contract_orders_query(part), page_size=settings.batch_sizes.suiteql_page, hook=hook
         )
     links = contract_opportunity_links(orders).records
-    if not links:
+    origins = contract_origin_links(orders, _adding_order_type_ids(settings)).records
+    if not links and not origins:
         log.info(
             "No sales order from Salesforce among the %d contract(s): no Opportunity to link",
             len(contract_ids),
         )
         return []
 
-    current = _current_links([str(r[f.Opportunity.ID]) for r in links], settings)
+    opportunity_ids = {str(r[f.Opportunity.ID]) for r in links} | {
+        str(r[f.Contract.ORIGINATING_OPPORTUNITY]) for r in origins
+    }
+    current = _current_links(sorted(opportunity_ids), settings)
+    origin_failed = _record_origins(origins, current, plan["dry_run"], summary, settings, context)
+    return _set_contract_ids(links, current, plan["dry_run"], summary, settings, context) + origin_failed
+
+
+def _adding_order_type_ids(settings: IntegrationSettings) -> list[str]:
+    """``custbody_order_type`` ids of orders that add to an existing contract (they never make one)."""
+    adding = [f.OrderType.UPSELL, *(t for t in f.OrderType if t.name == "DOWNSELL")]
+    return [str(settings.order_type_map[t.value]) for t in adding if t.value in settings.order_type_map]
+
+
+def _set_contract_ids(
+    links: list[dict[str, Any]],
+    current: dict[str, str | None],
+    dry_run: bool,
+    summary: RunSummary,
+    settings: IntegrationSettings,
+    context: Any,
+) -> list[str]:
+    """Set ``Opportunity.ContractId`` where it differs; returns the contracts whose link was refused."""
     missing = [r for r in links if r[f.Opportunity.ID] not in current]
     for record in missing:
         log.warning(
@@ -302,7 +327,7 @@ def _link(
         already,
         len(missing),
     )
-    if plan["dry_run"]:
+    if dry_run:
         log_dry_run("Opportunity ContractId", pending)
         return []
     if not pending:
@@ -333,6 +358,52 @@ def _link(
         for record, result in zip(pending, outcome, strict=True)
         if not result.get("success")
     ]
+
+
+def _record_origins(
+    origins: list[dict[str, Any]],
+    current: dict[str, str | None],
+    dry_run: bool,
+    summary: RunSummary,
+    settings: IntegrationSettings,
+    context: Any,
+) -> list[str]:
+    """Set ``Contract.Opportunity__c`` (the Opportunity whose order made the contract) where it differs;
+    returns the contracts Salesforce refused."""
+    c = f.Contract
+    known = [r for r in origins if str(r[c.ORIGINATING_OPPORTUNITY]) in current]
+    if len(origins) > len(known):
+        summary.add_skipped("origin_opportunity_not_in_salesforce", len(origins) - len(known))
+    if not known:
+        return []
+    sf = salesforce_hook()
+    saved: dict[str, str | None] = {}
+    for part in chunked([str(r[c.NETSUITE_ID]) for r in known], min(settings.batch_sizes.id_lookup, SOQL_ID_LIMIT)):
+        ids = validate_netsuite_ids(part)
+        soql = (
+            f"SELECT {c.NETSUITE_ID}, {c.ORIGINATING_OPPORTUNITY} FROM {c.SOBJECT} "
+            f"WHERE {c.NETSUITE_ID} IN ({', '.join(soql_string(str(i)) for i in ids)})"
+        )
+        for record in sf.query(soql, strip_attributes=True):
+            saved[str(record[c.NETSUITE_ID])] = record.get(c.ORIGINATING_OPPORTUNITY)
+    pending = [r for r in known if saved.get(str(r[c.NETSUITE_ID])) != r[c.ORIGINATING_OPPORTUNITY]]
+    log.info("Contract origins: %d to set, %d already set", len(pending), len(known) - len(pending))
+    if dry_run:
+        log_dry_run("Contract Opportunity__c", pending)
+        return []
+    if not pending:
+        return []
+    results = upsert(c.SOBJECT, c.NETSUITE_ID, pending, settings, context)
+    refused = [r for r in results if r["status"] == "failed"]
+    summary.add_failures([
+        RecordFailure(
+            key=str(r["external_id"]), code="contract_origin_failed",
+            message=f"Salesforce refused to set Opportunity__c on Contract (NetSuite id {r['external_id']}): "
+            f"{(r.get('error') or {}).get('code')}: {(r.get('error') or {}).get('message')}",
+        )
+        for r in refused
+    ])  # fmt: skip
+    return [str(r["external_id"]) for r in refused]
 
 
 def _current_links(opportunity_ids: list[str], settings: IntegrationSettings) -> dict[str, str | None]:
