@@ -49,17 +49,19 @@ def clock(fresh_sandbox):
 
 def advance_netsuite_lifecycle(sandbox, ns_sql, transaction_id: str) -> None:
     """What happens in NetSuite after the integration writes an order, until the module has put (or offset)
-    its items on the contract. NetSuite users and the module do this, not the integration: a return
-    authorization left Pending Approval is approved by a NetSuite user; then the module's scheduled
-    scripts run (the contract item script R03).
-
-    Integrator: the order lifecycle work adds a shared helper in tests/conftest.py (approval, billing by
-    ``!transform/invoice``, the module's hourly script); swap it in here.
+    its items on the contract. NetSuite users and the module do this, not the integration: a sales order is
+    approved and billed, then R07/R03 make its contract and items (the shared step of tests/conftest.py,
+    ``cr_sandbox.order_steps.complete_orders``); a return authorization left Pending Approval is approved by
+    a NetSuite user, then the module's scheduled run offsets the contract.
     """
     from cr_sandbox import clients
+    from cr_sandbox.order_steps import complete_orders
 
     [row] = ns_sql(f"SELECT type, status FROM transaction WHERE id = {transaction_id}")
-    if row["type"] == "RtnAuth" and row["status"] == "A":
+    if row["type"] != "RtnAuth":
+        complete_orders(sandbox, [str(transaction_id)])
+        return
+    if row["status"] == "A":
         clients.netsuite_record(sandbox.config, "PATCH", f"returnAuthorization/{transaction_id}",
                                 json={"orderStatus": "B"})  # fmt: skip
     sandbox.control(NS, "run-scripts")
