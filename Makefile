@@ -6,11 +6,13 @@ STAMP := .venv/.installed
 
 .PHONY: venv test lint demo sandbox up bench reliability clean airflow-init
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	@.venv/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@.venv/bin/uv pip install -q --python $(PY) -r requirements-dev.txt
 	@.venv/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@# The sandbox (include/cr_sandbox) is a development tool, not part of the package: on the path here only.
+	@echo "$(CURDIR)/include" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/crsync-dev-tools.pth"
 	@touch $(STAMP)
 
 venv: $(STAMP)
