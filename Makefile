@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: venv test lint demo sandbox up bench reliability clean airflow-init
+.PHONY: venv test lint demo sandbox up cluster cluster-test bench reliability clean airflow-init
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
@@ -25,7 +25,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not reliability" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not reliability and not cluster" $(PYTEST_ARGS)
 
 reliability: $(STAMP)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
@@ -39,8 +39,16 @@ demo: $(STAMP)
 up: $(STAMP)
 	bin/up
 
+# PostgreSQL + Redis + CeleryExecutor with two workers (bin/cluster; installs Debian's postgresql and
+# redis-server when absent). cluster-test starts its own cluster on free ports (tests/cluster).
+cluster: $(STAMP)
+	bin/cluster
+
+cluster-test: $(STAMP)
+	$(PY) -m pytest -m cluster tests/cluster -v -s $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf .airflow .sandbox
+	rm -rf .airflow .sandbox .cluster
