@@ -90,7 +90,7 @@ def test_a_production_install_parses_every_dag_without_the_sandbox(wheel: Path, 
     probe = """
 import importlib.util, json, sys
 from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+bag = DagBag(dag_folder=sys.argv[1])
 print(json.dumps({"dags": sorted(bag.dag_ids), "errors": {k: str(v)[-500:] for k, v in bag.import_errors.items()},
                   "present": [m for m in ("cr_sandbox", "pytest", "ruff", "trustme") if importlib.util.find_spec(m)]}))
 """

@@ -88,7 +88,18 @@ def outcome(cluster: Cluster, run_id: str, opportunity_ids: list[str]) -> dict[s
         "loads_by_worker": dict(Counter(ti["hostname"] for ti in loads)),
         "load_tasks": len(loads),
         "load_overlap": _max_overlap(loads),
+        "load_tasks_s": _timeline(loads),
     }
+
+
+def _timeline(tis: list[dict[str, Any]]) -> list[str]:
+    """Each task's start (seconds after the first one started), duration and worker."""
+    ran = sorted((t for t in tis if t["start_date"] and t["end_date"]), key=lambda t: t["start_date"])
+    if not ran:
+        return []
+    first = parse(ran[0]["start_date"])
+    return [f"[{t['map_index']}] +{(parse(t['start_date']) - first).total_seconds():.1f}s "
+            f"{(parse(t['end_date']) - parse(t['start_date'])).total_seconds():.1f}s on {t['hostname']}" for t in ran]
 
 
 def _max_overlap(tis: list[dict[str, Any]]) -> int:
@@ -102,7 +113,8 @@ def _max_overlap(tis: list[dict[str, Any]]) -> int:
 
 
 def report(title: str, figures: dict[str, Any], **extra: Any) -> None:
-    shown = {k: (v if not isinstance(v, list) else f"{len(v)} {v[:5]}") for k, v in {**figures, **extra}.items()}
+    shown = {k: (v if not isinstance(v, list) or k.endswith("_s") else f"{len(v)} {v[:5]}")
+             for k, v in {**figures, **extra}.items()}
     print(f"\n[cluster-test] {title}\n" + "\n".join(f"  {k}: {v}" for k, v in shown.items()), flush=True)
 
 
