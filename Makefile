@@ -1,4 +1,5 @@
-# Every target that needs Python first makes sure .venv exists and matches requirements.txt,
+# Every target that needs Python first makes sure .venv exists and matches requirements-dev.txt (the
+# runtime pins of requirements.txt plus the development tools),
 # so `make test` and `make demo` work on a fresh clone with nothing installed by hand.
 SHELL := /bin/bash
 PY := .venv/bin/python

@@ -121,7 +121,7 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
     proc = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for_api(port, proc, work, timeout=120)  # tasks need the Execution API from their first try
+        _wait_for_api(port, proc, work, timeout=300)  # tasks need the Execution API from their first try
         airflow_cli("dags", "trigger", OPP_DAG, "-c", conf, "-r", "bench_scaleout", env=env)
         airflow_cli("dags", "unpause", OPP_DAG, env=env)
         triggered = datetime.now(UTC)  # the queued run can start from here
