@@ -292,9 +292,26 @@ class Cluster:
             _say(f"{component.name} exited ({_exit_reason(code)}); starting it again (see {component.log_path})")
             component.start(self.run_dir)
 
+    def ports_in_use(self) -> list[str]:
+        """The variables of this cluster's ports that something else already serves."""
+        ports = {
+            "CLUSTER_PG_PORT": self.pg_port, "CLUSTER_REDIS_PORT": self.redis_port,
+            "AIRFLOW__API__PORT": self.api_port,
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": int(os.environ.get("AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT", 0)),
+            **{f"CLUSTER_WORKER_LOG_PORTS[{i}]": p for i, p in enumerate(self.worker_log_ports)},
+        }
+        if os.environ.get("CRSYNC_USE_SANDBOX", "1") == "1":
+            ports |= {"SANDBOX_NS_PORT": int(os.environ["SANDBOX_NS_PORT"]),
+                      "SANDBOX_SF_PORT": int(os.environ["SANDBOX_SF_PORT"])}
+        return [f"{name}={port}" for name, port in ports.items() if port and _port_open(port)]
+
     def run(self) -> int:
         for folder in (self.run_dir, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
+        if taken := self.ports_in_use():
+            _say(f"ports already in use: {', '.join(taken)} (another make cluster?). Stop it, or set those "
+                 "variables to free ports, e.g. AIRFLOW__API__PORT=8091 CLUSTER_PG_PORT=54330 make cluster")
+            return 1
         bindir, redis = ensure_packages()
         self.start_postgres(bindir)
         self.start_redis(redis)
