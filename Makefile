@@ -1,16 +1,19 @@
-# Every target that needs Python first makes sure .venv exists and matches requirements.txt,
+# Every target that needs Python first makes sure .venv exists and matches requirements-dev.txt (the
+# runtime pins of requirements.txt plus the development tools),
 # so `make test` and `make demo` work on a fresh clone with nothing installed by hand.
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: venv test lint demo sandbox up bench reliability clean airflow-init
+.PHONY: venv test lint demo sandbox up cluster cluster-test bench reliability clean airflow-init
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
-	@.venv/bin/uv pip install -q --python $(PY) -r requirements.txt
+	@.venv/bin/uv pip install -q --python $(PY) -r requirements-dev.txt
 	@.venv/bin/uv pip install -q --python $(PY) --no-deps -e .
+	@# The sandbox (include/cr_sandbox) is a development tool, not part of the package: on the path here only.
+	@echo "$(CURDIR)/include" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/crsync-dev-tools.pth"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -23,7 +26,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not reliability" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not reliability and not cluster" $(PYTEST_ARGS)
 
 reliability: $(STAMP)
 	$(PY) -m pytest -m reliability $(PYTEST_ARGS)
@@ -37,8 +40,16 @@ demo: $(STAMP)
 up: $(STAMP)
 	bin/up
 
+# PostgreSQL + Redis + CeleryExecutor with two workers (bin/cluster; installs Debian's postgresql and
+# redis-server when absent). cluster-test starts its own cluster on free ports (tests/cluster).
+cluster: $(STAMP)
+	bin/cluster
+
+cluster-test: $(STAMP)
+	$(PY) -m pytest -m cluster tests/cluster -v -s $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf .airflow .airflow-demo .sandbox
+	rm -rf .airflow .airflow-demo .sandbox .cluster

@@ -6,7 +6,7 @@ against the stand-ins and takes every figure from the stand-ins' stats, the meta
 See docs/benchmarks.md for what each row means.
 
     .venv/bin/python -m bench                 # everything (about 5-8 min on 2 cores)
-    .venv/bin/python -m bench --only hourly   # parts: hourly common nightly memory xcom parse scaleout
+    .venv/bin/python -m bench --only hourly   # parts: hourly common nightly memory xcom parse scaleout scaleout15
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from bench.report import Row, print_table, save_json
 from bench.workspace import ROOT, configure_airflow, migrate_db, sandbox_connection_env
 
-PARTS = ["hourly", "common", "hourly100", "nightly", "memory", "xcom", "parse", "scaleout"]
+PARTS = ["hourly", "common", "hourly100", "nightly", "memory", "xcom", "parse", "scaleout", "scaleout15"]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         if "parse" in parts:
             step("parse", offline.parse_times)
 
-    needs_sandbox = {"hourly", "common", "hourly100", "nightly", "scaleout"} & set(parts)
+    needs_sandbox = {"hourly", "common", "hourly100", "nightly", "scaleout", "scaleout15"} & set(parts)
     needs_db = needs_sandbox | ({"xcom"} & set(parts))
     if needs_db:
         print("== airflow db migrate ...", flush=True)
@@ -124,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                 left = max(120.0, args.budget - (time.perf_counter() - begun) - 90)
                 step("scaleout", lambda: scaleout.run(
                     sandbox, tmp, limit=args.limit, latency_ms=args.latency_ms, deadline_s=left
+                ))
+            if "scaleout15" in parts:
+                from bench import scaleout
+
+                # SuiteCloud Plus: limit 15, pool 15; each load task takes netsuite.concurrency (5) slots, so
+                # the 3 chunks of 500 run at once (the scheduler's parallelism is 4).
+                step("scaleout15", lambda: scaleout.run(
+                    sandbox, tmp, limit=15, latency_ms=args.latency_ms, opportunities=1500, lines=2, chunk=500,
+                    deadline_s=300, part="scale-out limit 15", wall_time_target=1.25,
                 ))
     else:
         if "xcom" in parts:

@@ -26,6 +26,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -89,6 +90,9 @@ class GovernanceState:
     peak_in_flight: int = 0
     rejected_over_limit: int = 0
     injected: Counter = field(default_factory=Counter)
+    #: (method, path template) -> [first arrival, last reply] as Unix times: how long a kind of request
+    #: kept the stand-in busy from the first to the last (e.g. a load's wall time as NetSuite saw it).
+    spans: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -100,6 +104,7 @@ class GovernanceState:
     def reset_stats(self) -> None:
         self.counts.clear()
         self.injected.clear()
+        self.spans.clear()
         self.peak_in_flight = self.in_flight
         self.rejected_over_limit = 0
         self.rng = random.Random(self.faults.seed)
@@ -119,6 +124,10 @@ class GovernanceState:
             "peak_concurrency": self.peak_in_flight,
             "rejected_over_limit": self.rejected_over_limit,
             "injected_faults": dict(self.injected),
+            "spans": [
+                {"method": m, "path": p, "first_at": first, "last_at": last, "seconds": round(last - first, 3)}
+                for (m, p), (first, last) in sorted(self.spans.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+            ],
             "governance": asdict(self.faults),
         }
 
@@ -166,6 +175,7 @@ class GovernanceMiddleware:
             return
         state.in_flight += 1
         state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+        span = state.spans.setdefault((method, template), [time.time(), 0.0])
         loop = asyncio.get_running_loop()
         try:
             draw = state.rng.random()
@@ -213,6 +223,7 @@ class GovernanceMiddleware:
         finally:
             state.in_flight -= 1
             state.counts[(method, template, status_box.get("status", 0))] += 1
+            span[1] = time.time()
 
     def _pick_fault(self, draw: float) -> int | str | None:
         f = self.state.faults

@@ -96,6 +96,25 @@ def test_latency_is_a_floor_on_every_replys_response_time(ns):
     assert took >= 0.3
 
 
+def test_stats_spans_give_the_first_arrival_and_last_reply_of_each_kind_of_request(ns):
+    # How make cluster-test and make bench measure a load's wall time on NetSuite's side (issue 14).
+    ns.control("governance", {"latency_ms": 200})
+    ns.control("stats/reset")
+    try:
+        before = time.time()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda _: _post(ns), range(4)))  # two waves of two: ~0.4 s from first to last
+        after = time.time()
+    finally:
+        ns.control("governance", {"latency_ms": 0})
+    (span,) = [s for s in ns.control("stats", method="GET")["spans"] if s["path"] == SUITEQL_PATH]
+    assert span["method"] == "POST"
+    assert before <= span["first_at"] < span["last_at"] <= after
+    assert 0.4 <= span["seconds"] <= after - before
+    ns.control("stats/reset")
+    assert ns.control("stats", method="GET")["spans"] == []
+
+
 TRANSFORM_TEMPLATE = "/services/rest/record/v1/estimate/{id}/!transform/salesOrder"
 
 
