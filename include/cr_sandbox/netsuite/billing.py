@@ -18,8 +18,8 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.netsuite import preferences
-from cr_sandbox.netsuite.sublists import copy_lines
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content
+from cr_sandbox.netsuite.sublists import copy_lines
 
 if TYPE_CHECKING:
     from cr_sandbox.netsuite.records import RecordService, RecordType

@@ -62,7 +62,8 @@ def test_a_downsell_rma_offsets_the_contract_once_approved_and_is_not_renewed(ns
     assert ns.control("run-scripts")["downsell_returns"] == []  # not approved: not on the contract
     assert _items(ns, contract) == [("501", 10.0), ("505", 1.0)]
     ns.request("PATCH", f"{RECORD_PATH}/returnAuthorization/{rma}", json={"orderStatus": "B"})
-    [done] = ns.control("run-scripts")["downsell_returns"]
+    # The contract item script R03 (hourly) makes the offsetting items (article_1230053124).
+    [done] = ns.control("run-scripts", {"scripts": ["R03"]})["downsell_returns"]
     assert done == {"id": int(rma), "contract": int(contract), "offsetting_items": 1}
     assert _items(ns, contract) == [("501", 10.0), ("505", 1.0), ("501", -4.0)]
     assert ns.control("run-scripts")["downsell_returns"] == []  # once per RMA
