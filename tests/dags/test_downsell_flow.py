@@ -52,10 +52,10 @@ def advance_netsuite_lifecycle(sandbox, ns_sql, transaction_id: str) -> None:
     its items on the contract. NetSuite users and the module do this, not the integration: a sales order is
     approved and billed, then R07/R03 make its contract and items (the shared step of tests/conftest.py,
     ``cr_sandbox.order_steps.complete_orders``); a return authorization left Pending Approval is approved by
-    a NetSuite user, then the module's scheduled run offsets the contract.
+    a NetSuite user, then the module's contract item script (R03) offsets the contract.
     """
     from cr_sandbox import clients
-    from cr_sandbox.order_steps import complete_orders
+    from cr_sandbox.order_steps import complete_orders, run_module_scripts
 
     [row] = ns_sql(f"SELECT type, status FROM transaction WHERE id = {transaction_id}")
     if row["type"] != "RtnAuth":
@@ -64,7 +64,7 @@ def advance_netsuite_lifecycle(sandbox, ns_sql, transaction_id: str) -> None:
     if row["status"] == "A":
         clients.netsuite_record(sandbox.config, "PATCH", f"returnAuthorization/{transaction_id}",
                                 json={"orderStatus": "B"})  # fmt: skip
-    sandbox.control(NS, "run-scripts")
+    run_module_scripts(sandbox)
 
 
 def contract_items(ns_sql, contract_id: str) -> list[tuple[str, float]]:
@@ -89,9 +89,11 @@ def test_downsell_goes_through_the_whole_cycle(fresh_sandbox, flow_dags, clock, 
         SF, "seed", {"opportunities": 1, "lines_per_opportunity": 3, "order_type": "Contract New"}
     )["opportunity_ids"][0]
     assert clock.run(flow_dags[ORDER_DAG], SF).state == "success"
-    [order] = ns_sql(f"SELECT id, custbody_contract_name, entity FROM transaction WHERE externalid = '{new_opp}'")
-    contract_id = order["custbody_contract_name"]
-    advance_netsuite_lifecycle(fresh_sandbox, ns_sql, order["id"])
+    [order] = ns_sql(f"SELECT id, entity FROM transaction WHERE externalid = '{new_opp}'")
+    advance_netsuite_lifecycle(fresh_sandbox, ns_sql, order["id"])  # the contract is made in the background
+    [made] = ns_sql(f"SELECT custbody_contract_name FROM transaction WHERE id = {order['id']}")
+    contract_id = made["custbody_contract_name"]
+    assert contract_id
     assert contract(ns_sql, contract_id)["custrecord_contract_status"] == ACTIVE
     assert contract_items(ns_sql, contract_id) == [("501", 1.0), ("503", 3.0)]
     assert clock.run(flow_dags[CONTRACT_DAG]).state == "success"

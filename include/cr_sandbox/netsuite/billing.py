@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.netsuite import preferences
 from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content
+from cr_sandbox.netsuite.sublists import copy_lines
 
 if TYPE_CHECKING:
     from cr_sandbox.netsuite.records import RecordService, RecordType
@@ -54,8 +55,8 @@ def bill(
             f"Sales order {order['tranid']} is fully billed ({', '.join(invoices_of(conn, order_id))}); "
             "there is nothing left to bill.",
         )
-    values, sublists = service._body_values(conn, invoice_type, body or {}, creating=False)
-    if sublists:
+    values, given_sublists = service._body_values(conn, invoice_type, body or {}, creating=False)
+    if given_sublists:
         raise invalid_content(
             "The sandbox bills the whole sales order: leave the item sublist out of the transform body "
             "(partial billing is not modelled).",
@@ -68,13 +69,9 @@ def bill(
     if head.get("externalid"):
         service._check_external_id_free(conn, invoice_type, head["externalid"], None)
     invoice_id = service._insert(conn, invoice_type, head)
-    lines = [
-        {k: v for k, v in dict(r).items() if k not in ("uniquekey", "transaction", "mainline", "linesequencenumber")}
-        | {"_path": f"item.items[{i}]"}
-        for i, r in enumerate(conn.execute(
-            "SELECT * FROM transactionline WHERE \"transaction\"=? AND mainline='F' ORDER BY id", (order_id,)))
-    ]
-    service.write_lines(conn, invoice_id, lines, replace=True)
+    # The invoice's lines are the order's, keeping their line keys, as a transform's starting lines are.
+    copy_lines(conn, order_id, invoice_id)
+    service.refresh_total(conn, invoice_id)
     conn.execute(
         'UPDATE "transaction" SET status=?, lastmodifieddate=? WHERE id=?',
         (preferences.BILLED, service.store.now_text(), order_id),

@@ -11,7 +11,9 @@
   orders whose status matches "Transaction Status to Process" (fully billed by default,
   section_N1325604, procedure_N1321905). The contract stays Pending until then and becomes Active with
   its items; a renewal contract becoming Active makes its original(s) Renewal Processed
-  (section_4653866922).
+  (section_4653866922). R03 also makes the offsetting (negative) items of approved downsell return
+  authorizations: "When the return is approved, the transaction lines are available for the creation of
+  contract items" (article_1230053124; :mod:`cr_sandbox.netsuite.downsell`).
 
 The stand-in runs these scripts when ``POST /__sandbox/run-scripts`` asks (``{"scripts": ["R07"]}``,
 ``["R03"]``, or all by default), never inside a record request: a flow can never rely on the contract
@@ -24,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from cr_sandbox.netsuite import module, preferences
+from cr_sandbox.netsuite import downsell, module, preferences
 
 if TYPE_CHECKING:
     from cr_sandbox.netsuite.db import Store
@@ -105,6 +107,11 @@ def run(store: Store, scripts: list[str] | None = None) -> dict[str, Any]:
     if "R03" in names:
         with store.transaction() as conn:
             summary["contract_items_created"] = create_contract_items(conn, store)
+            # An approved downsell's lines "are available for the creation of contract items" (the
+            # offsetting items): the same script makes them (article_1230053124).
+            summary["downsell_returns"] = downsell.process_approved_returns(
+                conn, store, module._refresh_value, module.term_months, module.item_state
+            )
     if "NIGHTLY" in names:
         summary.update(module.run_scheduled_scripts(store))
     return summary

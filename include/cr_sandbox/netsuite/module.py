@@ -12,7 +12,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from cr_sandbox.catalog import RENEWABLE_CATEGORIES
-from cr_sandbox.netsuite import approval, contract_scripts, downsell, renewals
+from cr_sandbox.netsuite import approval, contract_scripts, renewals
 from cr_sandbox.netsuite.errors import NetSuiteError
 
 if TYPE_CHECKING:
@@ -329,11 +329,8 @@ def run_scheduled_scripts(store: Store) -> dict[str, Any]:
             "SELECT id FROM customrecord_contracts WHERE custrecord_contract_status=?", (PENDING,))]
         for contract_id in pending:
             _activate_if_items(conn, store, contract_id)
-        # Approved downsell RMAs offset their contract's items before renewals are generated (the RMA page:
-        # unapproved returns are not part of the renewal).
-        summary["downsell_returns"] = downsell.process_approved_returns(
-            conn, store, _refresh_value, term_months, item_state
-        )
+        # Approved downsell RMAs are offset on their contract by R03, the contract item script
+        # (cr_sandbox.netsuite.contract_scripts), which runs before this one when both are asked for.
         summary["renewal_transactions"] = _generate_renewals(conn, store, today)
         summary["contracts_closed"] = conn.execute(
             "UPDATE customrecord_contracts SET custrecord_contract_status=?, lastmodified=? "

@@ -42,7 +42,7 @@ from crsync.mappings.common import (
     term_months,
     texts,
 )
-from crsync.mappings.order_lifecycle import complete_required, lifecycle_fields
+from crsync.mappings.order_lifecycle import as_return_authorization, complete_required, lifecycle_fields
 from crsync.mappings.order_parties import add_parties, customer_fields, party_sources, prepare_parties
 from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import (
@@ -697,7 +697,7 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
                 # A downsell is a return authorization tied to the contract (Oracle: "Contracts and Returns").
                 record_type=f.NsRecordType.RETURN_AUTHORIZATION if downsell else f.NsRecordType.SALES_ORDER,
                 external_id=key,
-                body=body,
+                body=as_return_authorization(body) if downsell else body,
                 transform_from=source,
                 update_only=not queued,
             )

@@ -1,7 +1,8 @@
 """The sales order fields that decide its lifecycle in NetSuite: the form, the approval status, the
 Contract Renewals form's required fields (Oracle Help section_4539453728).
 
-Kept beside :mod:`crsync.mappings.opportunity_to_sales_order`, which adds them to every order body.
+Kept beside :mod:`crsync.mappings.opportunity_to_sales_order`, which adds them to every sales order body
+(a downsell's return authorization takes the required fields but not the form or approval status).
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ def lifecycle_fields(settings: IntegrationSettings) -> dict[str, Any]:
     if settings.netsuite.new_order_status is NewOrderStatus.APPROVED:
         out[_B.ORDER_STATUS] = APPROVED_ORDER_STATUS
     return out
+
+
+def as_return_authorization(body: dict[str, Any]) -> dict[str, Any]:
+    """A downsell's body without what only a sales order takes: its form and its approval status.
+
+    ``customForm`` names a *sales order* form (return authorizations have forms of their own, Oracle Help
+    "Return Authorization Import", section_N425745), and ``new_order_status`` is the approval of new sales
+    orders (section_159795516182): a return is approved by a NetSuite user, after which the module offsets
+    the contract (article_1230053124). The Contract Renewals fields (order type 13, the contract, the end
+    user, the dates of the part returned) stay.
+    """
+    for name in (_B.CUSTOM_FORM, _B.ORDER_STATUS):
+        body.pop(name, None)
+    return body
 
 
 def complete_required(body: dict[str, Any], close_date: str | None) -> None:

@@ -33,11 +33,13 @@ def _items(ns, contract: str) -> list[tuple[str, float]]:
     return [(r["item"], float(r["qty"])) for r in rows]
 
 
-def test_a_downsell_rma_offsets_the_contract_once_approved_and_is_not_renewed(ns):
+def test_a_downsell_rma_offsets_the_contract_once_approved_and_is_not_renewed(ns, complete_orders):
     so = ns.create("salesOrder", {
-        "entity": {"id": "1001"}, "custbody_order_type": {"id": "1"},
+        "customForm": {"id": "129"}, "entity": {"id": "1001"}, "custbody_end_user": {"id": "1001"},
+        "custbody_order_type": {"id": "1"}, "startDate": "2025-01-15",
         "custbody_swe_contract_start_date": "2025-01-15", "custbody_swe_contract_end_date": "2026-01-14",
         "item": {"items": [{"item": {"id": "501"}, "quantity": 10}, {"item": {"id": "505"}, "quantity": 1}]}})
+    complete_orders([so])  # approved, billed, R07 + R03: the contract and its items (issue 17)
     contract = ns.get("salesOrder", so)["custbody_contract_name"]["id"]
 
     # Refused: an item the contract does not hold, more than it holds, no contract named.
@@ -60,7 +62,8 @@ def test_a_downsell_rma_offsets_the_contract_once_approved_and_is_not_renewed(ns
     assert ns.control("run-scripts")["downsell_returns"] == []  # not approved: not on the contract
     assert _items(ns, contract) == [("501", 10.0), ("505", 1.0)]
     ns.request("PATCH", f"{RECORD_PATH}/returnAuthorization/{rma}", json={"orderStatus": "B"})
-    [done] = ns.control("run-scripts")["downsell_returns"]
+    # The contract item script R03 (hourly) makes the offsetting items (article_1230053124).
+    [done] = ns.control("run-scripts", {"scripts": ["R03"]})["downsell_returns"]
     assert done == {"id": int(rma), "contract": int(contract), "offsetting_items": 1}
     assert _items(ns, contract) == [("501", 10.0), ("505", 1.0), ("501", -4.0)]
     assert ns.control("run-scripts")["downsell_returns"] == []  # once per RMA

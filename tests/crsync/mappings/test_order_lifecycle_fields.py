@@ -15,7 +15,7 @@ from crsync.settings import (
     SettingsError,
     load_settings,
 )
-from tests.crsync.mappings.test_mapping_opportunity_to_sales_order import line, opportunity, renewal
+from tests.crsync.mappings.test_mapping_opportunity_to_sales_order import CONTRACT, line, opportunity, renewal
 
 DEFAULT_TEXT = DEFAULT_SETTINGS_FILE.read_text(encoding="utf-8")
 
@@ -87,3 +87,18 @@ def test_the_flow_owns_form_status_and_end_user(tmp_path: Path) -> None:
     for target in ("customForm", "orderStatus", "custbody_end_user"):
         problem = _problem(tmp_path, old, f"  sf_opportunity_to_ns_sales_order:\n    Description: {target}")
         assert "is set by the flow itself" in problem
+
+
+def test_a_downsell_return_authorization_gets_no_sales_order_form_or_approval(tmp_path: Path) -> None:
+    """The form id is a sales order form (return authorizations have their own forms, Oracle Help
+    section_N425745), and approving a return is NetSuite's user's decision, not ``new_order_status``."""
+    approved = _settings(tmp_path, "new_order_status: pending_approval", "new_order_status: approved")
+    downsell = opportunity(5, "Contract Downsell", [line(Quantity=2.0, Start_Date__c=None, End_Date__c=None)],
+                           ContractId="8005g00000AbC01", Contract=dict(CONTRACT))  # fmt: skip
+    new, rma = opportunities_to_sales_orders([opportunity(1), downsell], approved).orders
+    assert (new.body["customForm"], new.body["orderStatus"]) == ({"id": "129"}, "B")
+    assert rma.record_type == "returnAuthorization"
+    assert "customForm" not in rma.body and "orderStatus" not in rma.body
+    # What a return authorization does take: the Contract Renewals fields, dated to the part returned.
+    assert rma.body["custbody_end_user"] == rma.body["entity"] == {"id": "1001"}
+    assert (rma.body["custbody_order_type"], rma.body["startdate"]) == ({"id": "13"}, "2025-01-20")
