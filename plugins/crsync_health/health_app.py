@@ -77,6 +77,7 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request, user: Any = user_dep, flow: str = "", code: str = "") -> HTMLResponse:
+        from crsync.runtime import health_log
         from crsync_health import health_data
         from crsync_health.health_links import record_links
 
@@ -101,7 +102,12 @@ def create_app() -> FastAPI:
                 selected_code=code,
                 can_retry={d: _authorized(user, d, "POST", runs=True) for d in readable},
                 can_resolve={d: _authorized(user, d, "PUT", runs=True) for d in readable},
-                reconciliation=health_data.latest_reconciliation(),
+                # The drift report lists records of every flow: shown to those who may read its DAG.
+                reconciliation=(
+                    health_data.latest_reconciliation()
+                    if _authorized(user, health_log.RECONCILIATION_DAG_ID, "GET")
+                    else None
+                ),
                 quote=quote,
             )
         )

@@ -173,15 +173,44 @@ def latest_reconciliation() -> dict[str, Any] | None:
     raw = read_variable(health_log.RECONCILIATION_VARIABLE)
     if not raw:
         return None
-    latest = json.loads(raw)
+    try:
+        latest = json.loads(raw)
+        if not isinstance(latest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        # A hand-edited Variable must not take the whole page down: say what is wrong with it instead.
+        return {"counts": {}, "rows": [], "columns": [], "rows_error": (
+            f"Variable {health_log.RECONCILIATION_VARIABLE} is not the reconciliation's record ({exc}); "
+            "delete it, the next crsync_reconciliation run writes it again")}
     latest["rows"], latest["columns"], latest["rows_error"] = [], [], ""
     path = (latest.get("reports") or {}).get("csv")
     if path:
+        if not is_reconciliation_report(str(path)):
+            latest["rows_error"] = (
+                f"report {path} is not a drift.csv under the reports folder, so it is not shown"
+            )
+            return latest
         try:
             latest["columns"], latest["rows"] = _read_rows(path)
         except (OSError, ValueError) as exc:
             latest["rows_error"] = f"report {path} not readable: {exc}"
     return latest
+
+
+def is_reconciliation_report(path: str) -> bool:
+    """Whether ``path`` is a reconciliation run's ``drift.csv`` under the reports folder.
+
+    The path comes from a Variable, which anyone allowed to edit Variables can change: the page reads
+    only ``<CRSYNC_REPORTS_PATH>/crsync_reconciliation/<run folder>/drift.csv``, never another file of
+    the API server's (its passwords file, say).
+    """
+    from crsync.runtime.flows.reconciliation import DAG_ID, reports_base
+
+    folder = str(reports_base() / DAG_ID).rstrip("/") + "/"
+    if not path.startswith(folder) or not path.endswith("/drift.csv"):
+        return False
+    run_folder = path[len(folder) : -len("/drift.csv")]
+    return bool(run_folder) and "/" not in run_folder and run_folder not in (".", "..")
 
 
 def _read_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -103,3 +103,47 @@ def test_a_resolved_row_is_hidden_until_the_record_fails_again():
     assert is_resolved(error, {"by": "admin", "at": T0.isoformat()})
     again = error.model_copy(update={"last_tried": T0 + dt.timedelta(hours=1)})
     assert not is_resolved(again, {"by": "admin", "at": T0.isoformat()})
+
+
+def test_the_page_reads_only_a_drift_csv_under_the_reports_folder(tmp_path, monkeypatch):
+    """The report path comes from a Variable anyone allowed to edit Variables can change: the page must
+    never show another file of the API server (its passwords file, say)."""
+    from crsync_health.health_data import is_reconciliation_report
+
+    monkeypatch.setenv("CRSYNC_REPORTS_PATH", f"file://{tmp_path}/reports")
+    base = f"file://{tmp_path}/reports/crsync_reconciliation"
+    assert is_reconciliation_report(f"{base}/scheduled__2026-12-01T04_00_00_00_00/drift.csv")
+    for path in (
+        f"file://{tmp_path}/airflow/simple_auth_manager_passwords.json.generated",
+        f"{base}/../../simple_auth_manager_passwords.json.generated",
+        f"{base}/../drift.csv",
+        f"{base}/run/../../x/drift.csv",
+        f"{base}/drift.csv",
+        f"{base}/run/report.html",
+        "file:///etc/passwd",
+    ):
+        assert not is_reconciliation_report(path), path
+
+
+def test_a_hand_edited_reconciliation_variable_shows_what_is_wrong_instead_of_failing_the_page(
+    airflow_db, tmp_path, monkeypatch
+):
+    from airflow.models.variable import Variable
+
+    from crsync.runtime import health_log
+    from crsync_health.health_data import latest_reconciliation
+
+    monkeypatch.setenv("CRSYNC_REPORTS_PATH", f"file://{tmp_path}/reports")
+    secret = tmp_path / "passwords.json"
+    secret.write_text('{"admin": "s3cret"}\n')
+    try:
+        Variable.set(health_log.RECONCILIATION_VARIABLE, "{not json")
+        latest = latest_reconciliation()
+        assert latest is not None and "is not the reconciliation's record" in latest["rows_error"]
+        Variable.set(health_log.RECONCILIATION_VARIABLE, f'{{"counts": {{}}, "reports": {{"csv": "file://{secret}"}}}}')
+        latest = latest_reconciliation()
+        assert latest["rows"] == [] and latest["columns"] == []
+        assert "not a drift.csv under the reports folder" in latest["rows_error"]
+        assert "s3cret" not in str(latest)
+    finally:
+        Variable.delete(health_log.RECONCILIATION_VARIABLE)

@@ -33,7 +33,10 @@ log = logging.getLogger(__name__)
 #: Open errors kept per flow (the newest by last try): a Variable stays small; the run summaries and
 #: the write-back on each record keep the rest.
 MAX_OPEN_ERRORS = 1000
-RECONCILIATION_VARIABLE = "crsync_reconciliation.latest"
+#: The reconciliation DAG (crsync.runtime.flows.reconciliation.DAG_ID; repeated here so that the API
+#: server's page does not import the flows) and the Variable its report task writes.
+RECONCILIATION_DAG_ID = "crsync_reconciliation"
+RECONCILIATION_VARIABLE = f"{RECONCILIATION_DAG_ID}.latest"
 
 
 def errors_variable(flow_id: str) -> str:

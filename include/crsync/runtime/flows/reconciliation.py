@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
+from crsync.runtime.health_log import RECONCILIATION_DAG_ID
 from crsync_provider.links import link_task_to_salesforce
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DAG_ID = "crsync_reconciliation"
+DAG_ID = RECONCILIATION_DAG_ID  # one home: crsync.runtime.health_log (the health page reads it too)
 REPORTS_PATH_ENV = "CRSYNC_REPORTS_PATH"
 REPORTS_CONN_ENV = "CRSYNC_REPORTS_CONN_ID"
 CSV_NAME = "drift.csv"
