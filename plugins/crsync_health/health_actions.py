@@ -43,6 +43,12 @@ def retry(dag_id: str, keys: list[str], *, user_name: str) -> dict[str, Any]:
     wrong = [k for k in keys if not flow.retryable(k)]
     if wrong:
         raise ActionError(f"Not {flow.system} {flow.record_type} ids of {dag_id}: {', '.join(wrong[:10])}")
+    if is_paused(dag_id):
+        # trigger_dag would queue a run that waits, silently, until someone unpauses the DAG.
+        raise ActionError(
+            f"{dag_id} is paused, so a retry would wait until it is unpaused: unpause it (the toggle in the "
+            "DAG list), then Retry"
+        )
     conf = flow.retry_conf(keys)
     try:
         run = trigger_dag(
@@ -60,6 +66,14 @@ def retry(dag_id: str, keys: list[str], *, user_name: str) -> dict[str, Any]:
         raise ActionError(f"No run was created for {dag_id}")
     log.info("Sync health: %s retried %d record(s) of %s in run %s", user_name, len(keys), dag_id, run.run_id)
     return {"dag_id": dag_id, "run_id": run.run_id, "conf": conf}
+
+
+def is_paused(dag_id: str) -> bool:
+    """Whether the DAG is paused in the metadata DB (a DAG not parsed yet is left to ``trigger_dag``)."""
+    from airflow.models.dag import DagModel  # the ORM model: the API server has no Task SDK
+
+    model = DagModel.get_dagmodel(dag_id)
+    return bool(model is not None and model.is_paused)
 
 
 def resolve(

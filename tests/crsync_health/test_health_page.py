@@ -147,3 +147,34 @@ def test_a_hand_edited_reconciliation_variable_shows_what_is_wrong_instead_of_fa
         assert "s3cret" not in str(latest)
     finally:
         Variable.delete(health_log.RECONCILIATION_VARIABLE)
+
+
+def test_retry_of_a_paused_dag_is_refused_with_the_fix_and_starts_no_run(airflow_db):
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    from crsync_health.health_actions import ActionError, retry
+
+    dag_id = "sf_opportunity_to_ns_sales_order"
+    with create_session() as session:
+        if session.get(DagBundleModel, "dags-folder") is None:
+            session.add(DagBundleModel(name="dags-folder"))
+            session.flush()
+        existing = session.get(DagModel, dag_id)
+        was_paused = existing.is_paused if existing is not None else None
+        model = existing or DagModel(dag_id=dag_id, bundle_name="dags-folder")
+        model.is_paused = True
+        session.merge(model)
+    try:
+        with pytest.raises(ActionError, match="is paused.*unpause it"):
+            retry(dag_id, ["006000000000001AAA"], user_name="admin")
+        with create_session() as session:
+            assert session.query(DagRun).filter(DagRun.dag_id == dag_id).count() == 0
+    finally:  # leave the DAG as it was for the other tests of the session
+        with create_session() as session:
+            if was_paused is None:
+                session.query(DagModel).filter(DagModel.dag_id == dag_id).delete()
+            else:
+                session.get(DagModel, dag_id).is_paused = was_paused

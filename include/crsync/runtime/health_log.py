@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from crsync.records import RunSummary
+from crsync.records import NOT_QUEUED, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,11 @@ MAX_OPEN_ERRORS = 1000
 #: server's page does not import the flows) and the Variable its report task writes.
 RECONCILIATION_DAG_ID = "crsync_reconciliation"
 RECONCILIATION_VARIABLE = f"{RECONCILIATION_DAG_ID}.latest"
+#: Added to a row whose Retry was refused because its Opportunity is not queued (Sync Status Error).
+RETRY_NOT_QUEUED = (
+    " (Retry was refused: the Opportunity is not queued. Fix the above, then click Create NetSuite Order on "
+    "it in Salesforce; the next hourly run sends it)"
+)
 
 
 def errors_variable(flow_id: str) -> str:
@@ -90,10 +95,16 @@ def apply_run(
         rows.pop(key, None)
     for failure in summary.every_failure:
         seen = rows.get(failure.key)
+        code, message = failure.code, failure.message
+        if seen is not None and code == NOT_QUEUED and seen.code != NOT_QUEUED:
+            # A Retry of an Opportunity left in Error is refused before anything is sent (only a queued one
+            # may create its order): keep the cause the row showed, which is what the user has to fix.
+            code = seen.code
+            message = seen.message if RETRY_NOT_QUEUED in seen.message else f"{seen.message}{RETRY_NOT_QUEUED}"
         rows[failure.key] = OpenError(
             key=failure.key,
-            code=failure.code,
-            message=failure.message,
+            code=code,
+            message=message,
             first_seen=seen.first_seen if seen else now,
             last_tried=now,
             run_id=run_id,

@@ -57,3 +57,21 @@ def test_the_stored_json_reads_back_and_garbage_reads_as_empty():
     assert parse_health(health.model_dump_json()) == health
     assert parse_health("not json") == FlowHealth()
     assert parse_health(None) == FlowHealth()
+
+
+def test_a_retry_refused_as_not_queued_keeps_the_cause_the_row_showed():
+    """Retry of an Opportunity left in Error is refused `not_queued` before anything is sent; the row must
+    keep the cause the user has to fix (and say why the retry did nothing), once, however often retried."""
+    from crsync.records import NOT_QUEUED
+    from crsync.runtime.health_log import RETRY_NOT_QUEUED
+
+    first = apply_run(FlowHealth(), _summary([], {"o1": "missing_customer"}), run_id="r1", now=T0)
+    retried = apply_run(first, _summary([], {"o1": NOT_QUEUED}), run_id="r2", now=T1)
+    again = apply_run(retried, _summary([], {"o1": NOT_QUEUED}), run_id="r3", now=T1)
+    for health in (retried, again):
+        (row,) = health.errors
+        assert (row.code, row.first_seen, row.last_tried) == ("missing_customer", T0, T1)
+        assert row.message == "fix o1" + RETRY_NOT_QUEUED
+    # A record that only ever failed as not queued keeps that code.
+    (only,) = apply_run(FlowHealth(), _summary([], {"o2": NOT_QUEUED}), run_id="r1", now=T0).errors
+    assert only.code == NOT_QUEUED
