@@ -598,8 +598,17 @@ def _currency_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]
         )
 
 
+#: Settings renamed by a release: the message names the new one, so an upgrade says what to change.
+RENAMED_SETTINGS: dict[Loc, str] = {
+    ("netsuite", "customer_subsidiary_id"): "netsuite.subsidiary.default_id (OneWorld: netsuite.subsidiary)",
+}
+
+
 def _reason(error: dict[str, Any], loc: Loc) -> str:
     """A readable reason for one pydantic error."""
+    renamed = RENAMED_SETTINGS.get(tuple(str(part) for part in loc))
+    if error["type"] == "extra_forbidden" and renamed:
+        return f"this setting was renamed: move its value to {renamed} (docs/settings.md)"
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         hint = f"; expected one of {', '.join(allowed)}" if allowed else ""

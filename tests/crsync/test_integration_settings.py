@@ -77,6 +77,14 @@ def test_unknown_key_is_refused_with_its_line(tmp_path: Path) -> None:
     assert "stage_name" in problem  # says what is allowed
 
 
+def test_a_renamed_setting_names_its_new_home(tmp_path: Path) -> None:
+    """An upgraded deployment whose file still has the old key is told where its value goes now."""
+    text = DEFAULT_TEXT.replace("  concurrency: 5", "  concurrency: 5\n  customer_subsidiary_id: 3")
+    (problem,) = problems_of(text, tmp_path)
+    assert f"line {line_of(text, 'customer_subsidiary_id: 3')}: netsuite.customer_subsidiary_id:" in problem
+    assert "renamed" in problem and "netsuite.subsidiary.default_id" in problem
+
+
 def test_unknown_top_level_key_is_refused(tmp_path: Path) -> None:
     (problem,) = problems_of(DEFAULT_TEXT + "\nbatch_size: 10\n", tmp_path)
     assert "batch_size: unknown setting" in problem
