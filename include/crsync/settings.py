@@ -552,7 +552,12 @@ def _cross_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]:
             )
     missing = [t.value for t in f.OrderType if t.value not in settings.order_type_map]
     if missing:
-        yield ("order_type_map",), f"every Order_Type__c value must be mapped; missing {missing}"
+        lines = ", ".join(f"'{label}: {MODULE_ORDER_TYPE_IDS[label]}'" for label in missing)
+        yield ("order_type_map",), (
+            f"every Order_Type__c value must be mapped; missing {missing}: add {lines} (the Contract Renewals "
+            "module's ids, Oracle Help section_4539453728; check yours in NetSuite) and list each id under "
+            "netsuite.lists.order_type"
+        )
     categories = settings.netsuite.lists.item_category
     for category in sorted(settings.netsuite.renewing_item_categories):
         if category not in categories:
@@ -597,6 +602,12 @@ def _currency_checks(settings: IntegrationSettings) -> Iterator[tuple[Loc, str]]
             "NetSuite currency id there",
         )
 
+
+#: The Contract Renewals module's order type ids (Oracle Help section_4539453728), named in the fix when
+#: order_type_map lacks a value (an account may have other ids: the map in the settings file decides).
+MODULE_ORDER_TYPE_IDS: dict[str, int] = {
+    f.OrderType.NEW.value: 1, f.OrderType.RENEWAL.value: 2, f.OrderType.UPSELL.value: 3, f.OrderType.DOWNSELL.value: 13,
+}
 
 #: Settings renamed by a release: the message names the new one, so an upgrade says what to change.
 RENAMED_SETTINGS: dict[Loc, str] = {

@@ -119,6 +119,7 @@ def test_order_type_must_exist_in_the_netsuite_list(tmp_path: Path) -> None:
 def test_every_order_type_must_be_mapped(tmp_path: Path) -> None:
     (problem,) = problems_of(DEFAULT_TEXT.replace("  Contract Renewal: 2\n", ""), tmp_path)
     assert "order_type_map: every Order_Type__c value must be mapped; missing ['Contract Renewal']" in problem
+    assert "add 'Contract Renewal: 2'" in problem and "netsuite.lists.order_type" in problem
 
 
 def test_extra_mapping_names_are_validated(tmp_path: Path) -> None:
