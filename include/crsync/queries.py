@@ -685,11 +685,12 @@ def sales_orders_by_external_ids_query(external_ids: Iterable[str]) -> str:
 
 
 def billed_sales_orders_query(external_ids: Iterable[str]) -> str:
-    """External ids of the sales orders (of these Opportunity ids) that have an invoice: billed orders,
-    whose lines NetSuite no longer lets anyone change."""
+    """External and internal ids of the sales orders (of these Opportunity ids) that have an invoice: billed
+    orders, whose lines NetSuite no longer lets anyone change."""
     literals = _in_list([suiteql_string(i) for i in validate_external_ids(external_ids)])
     return (
-        f"SELECT DISTINCT o.{_NT.EXTERNAL_ID} FROM {_NT.TABLE} o JOIN {_NT.TABLE} i ON i.{_NT.CREATED_FROM} = o.{_NT.ID} "
+        f"SELECT DISTINCT o.{_NT.EXTERNAL_ID}, o.{_NT.ID} FROM {_NT.TABLE} o "
+        f"JOIN {_NT.TABLE} i ON i.{_NT.CREATED_FROM} = o.{_NT.ID} "
         f"WHERE o.{_NT.TYPE} = {suiteql_string(f.NsTransactionType.SALES_ORDER.value)} "
         f"AND i.{_NT.TYPE} = {suiteql_string(f.NS_INVOICE_TYPE)} AND o.{_NT.EXTERNAL_ID} IN {literals} "
         f"ORDER BY o.{_NT.EXTERNAL_ID}"

@@ -89,6 +89,23 @@ def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
     assert ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
                   "ORDER BY transaction, id") == lines_before
 
+    # The rep changes a product's quantity after billing and clicks Create NetSuite Order again: NetSuite
+    # refuses changes to billed lines, so the Opportunity is refused with what to do instead, never Synced
+    # while NetSuite keeps the old lines; the other Opportunity's header-only re-send still syncs.
+    edited, untouched = opp_ids[0], opp_ids[1]
+    (line,) = sf_api.query(f"SELECT Id, Quantity FROM OpportunityLineItem WHERE OpportunityId = '{edited}' "
+                           "ORDER BY Id LIMIT 1")["records"]
+    sf_api.OpportunityLineItem.update(line["Id"], {"Quantity": line["Quantity"] + 4})
+    sf_api.Opportunity.update(edited, {"Sync_Status__c": "Processing"})
+    assert run_flow(opportunity_ids=[edited, untouched]).state == "failed"
+    refused = opportunity(sf_api, edited)
+    assert refused["Sync_Status__c"] == "Error" and "is billed" in refused["Sync_Error__c"]
+    assert "Contract Downsell" in refused["Sync_Error__c"]
+    assert opportunity(sf_api, untouched)["Sync_Status__c"] == "Synced"
+    assert ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
+                  "ORDER BY transaction, id") == lines_before
+    assert len(orders_for(ns_sql, edited)) == 1
+
 
 def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run_flow, sf_api, ns_sql):
     good = fresh_sandbox.control("salesforce", "seed", {"opportunities": 2, "order_type": "Contract New"})

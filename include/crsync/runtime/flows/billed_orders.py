@@ -4,8 +4,10 @@ Once a sales order is billed, NetSuite refuses any write that removes or changes
 replaces the item sublist, ``replace=item``). A re-sent Opportunity (renamed, a field changed, clicked
 again) would then fail although nothing is wrong. So before the load, the orders that have an invoice
 are looked up (one SuiteQL query per ``batch_sizes.id_lookup`` ids) and re-sent without their item
-sublist; the log names them, and a line change made in Salesforce after billing has to be made in
-NetSuite (credit the invoice, or a new order), which the log says.
+sublist when their lines are unchanged (the log names them). An Opportunity whose lines differ from its
+billed order's is refused alone with what to do instead (credit the invoice in NetSuite, or a downsell
+or upsell Opportunity), so a line edit made after billing is never reported Synced while NetSuite kept
+the old lines.
 """
 
 from __future__ import annotations
@@ -14,26 +16,67 @@ import logging
 from typing import Any
 
 from crsync import fields as f
-from crsync.queries import billed_sales_orders_query, chunked
-from crsync.records import NetSuiteWrite
+from crsync.queries import billed_sales_orders_query, chunked, sales_order_lines_query
+from crsync.records import NetSuiteWrite, RecordFailure
 
 log = logging.getLogger(__name__)
 
 
-def without_billed_lines(hook: Any, orders: list[NetSuiteWrite], id_lookup: int) -> list[NetSuiteWrite]:
-    """``orders`` with the item sublist left out of those NetSuite has billed (looked up by external id)."""
+#: Failure code of an Opportunity whose lines changed after its order was billed.
+BILLED_LINES_CHANGED = "billed_lines_changed"
+
+_L = f.NsLine
+_NL = f.NsTransactionLine
+
+
+def _line_key(item: Any, quantity: Any, rate: Any) -> tuple[str, float, float]:
+    """A line as NetSuite bills it: item, quantity (SuiteQL shows sales lines negative) and rate."""
+    item_id = item.get("id") if isinstance(item, dict) else item
+    return str(item_id), round(abs(float(quantity or 0)), 6), round(float(rate or 0), 6)
+
+
+def without_billed_lines(
+    hook: Any, orders: list[NetSuiteWrite], id_lookup: int
+) -> tuple[list[NetSuiteWrite], list[RecordFailure]]:
+    """``orders`` with the item sublist left out of those NetSuite has billed (looked up by external id),
+    and a failure for each billed order whose Opportunity's lines differ from the billed ones.
+    """
     candidates = sorted({o.external_id for o in orders if o.record_type == f.NsRecordType.SALES_ORDER})
-    billed: set[str] = set()
+    billed: dict[str, str] = {}
     for part in chunked(candidates, max(1, id_lookup)):
-        billed |= {str(row[f.NsTransaction.EXTERNAL_ID]) for row in hook.suiteql(billed_sales_orders_query(part))}
+        for row in hook.suiteql(billed_sales_orders_query(part)):
+            billed[str(row[f.NsTransaction.EXTERNAL_ID])] = str(row[f.NsTransaction.ID])
     if not billed:
-        return orders
+        return orders, []
+    netsuite_lines: dict[str, list[tuple[str, float, float]]] = {}
+    for part in chunked(sorted(billed.values()), max(1, id_lookup)):
+        for row in hook.suiteql(sales_order_lines_query(part)):
+            netsuite_lines.setdefault(str(row[_NL.TRANSACTION]), []).append(
+                _line_key(row[_NL.ITEM], row[_NL.QUANTITY], row[_NL.RATE])
+            )
+    ready: list[NetSuiteWrite] = []
+    failures: list[RecordFailure] = []
+    for order in orders:
+        internal_id = billed.get(order.external_id)
+        if internal_id is None or order.record_type != f.NsRecordType.SALES_ORDER:
+            ready.append(order)
+            continue
+        lines = (order.body.get(f.NsBody.ITEM_SUBLIST) or {}).get(f.NsBody.SUBLIST_ITEMS) or []
+        sent = sorted(_line_key(line.get(_L.ITEM), line.get(_L.QUANTITY), line.get(_L.RATE)) for line in lines)
+        if lines and sent != sorted(netsuite_lines.get(internal_id, [])):
+            failures.append(RecordFailure(
+                key=order.key,
+                code=BILLED_LINES_CHANGED,
+                message=f"NetSuite sales order {internal_id} is billed, and NetSuite refuses changes to billed "
+                "lines, but the Opportunity's products differ from the billed lines; nothing was sent. Credit "
+                "the invoice in NetSuite, or sell the change as a Contract Upsell or Contract Downsell "
+                "Opportunity, or put the products back as billed",
+            ))  # fmt: skip
+            continue
+        ready.append(order.model_copy(update={"body": {k: v for k, v in order.body.items() if k != f.NsBody.ITEM_SUBLIST}}))
     log.warning(
         "%d sales order(s) are billed in NetSuite; re-sent without their lines (NetSuite refuses changes to "
-        "billed lines: change those in NetSuite): %s", len(billed), ", ".join(sorted(billed)),
+        "billed lines): %s; refused because their lines changed after billing: %s", len(billed),
+        ", ".join(sorted(billed)), ", ".join(refused.key for refused in failures) or "none",
     )
-    return [
-        o.model_copy(update={"body": {k: v for k, v in o.body.items() if k != f.NsBody.ITEM_SUBLIST}})
-        if o.external_id in billed else o
-        for o in orders
-    ]
+    return ready, failures

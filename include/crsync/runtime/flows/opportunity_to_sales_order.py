@@ -164,7 +164,11 @@ def load_orders(
     if not ready:
         link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
         return {"results": [], "failures": dump_all(failures)}
-    ready = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
+    ready, billed_refused = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
+    failures += billed_refused
+    if not ready:
+        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
+        return {"results": [], "failures": dump_all(failures)}
     writes = dump_all(ready)
     results = hook.write_many(writes)
     # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
