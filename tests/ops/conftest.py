@@ -241,9 +241,18 @@ def _session_processes(sid: int) -> list[int]:
     return pids
 
 
-def _stop(process: subprocess.Popen) -> list[int]:
-    """Ctrl-C as a terminal sends it (SIGINT to the process group), then kill whatever is left of the
-    session. Returns the pids that were still alive after bin/up exited (they should not exist)."""
+def _airflow_session(env: dict[str, str]) -> int | None:
+    """The session bin/up runs Airflow in (it writes its id to ``$AIRFLOW_HOME/up.airflow-sid``)."""
+    try:
+        return int((Path(env["AIRFLOW_HOME"]) / "up.airflow-sid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _stop(process: subprocess.Popen, airflow_sid: int | None = None) -> list[int]:
+    """Ctrl-C as a terminal sends it (SIGINT to the process group), then kill whatever is left of
+    bin/up's session and of the session it runs Airflow in. Returns the pids that were still alive after
+    bin/up exited (they should not exist)."""
     sid = process.pid
     if process.poll() is None:
         try:
@@ -256,7 +265,8 @@ def _stop(process: subprocess.Popen) -> list[int]:
             pass
     leftovers: list[int] = []
     deadline = time.monotonic() + 10
-    while (alive := _session_processes(sid)) and time.monotonic() < deadline:
+    sessions = [sid] + ([airflow_sid] if airflow_sid else [])
+    while (alive := [p for s in sessions for p in _session_processes(s)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     for pid in alive:
         leftovers.append(pid)
@@ -304,7 +314,7 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowS
         _wait_until_up(stack)
         yield stack
     finally:
-        leftovers = _stop(process)
+        leftovers = _stop(process, _airflow_session(env))
         log_file.close()
     assert not leftovers, f"processes still running after Ctrl-C: {leftovers}\n{stack.output()[-3000:]}"
     for port in (env["AIRFLOW__API__PORT"], env["SANDBOX_NS_PORT"], env["SANDBOX_SF_PORT"]):
