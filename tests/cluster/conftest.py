@@ -133,7 +133,9 @@ def cluster() -> Iterator[Cluster]:
     log_path = cluster_dir / "cluster.log"
     log_file = open(log_path, "wb")  # noqa: SIM115
     process = subprocess.Popen([str(ROOT / "bin/cluster")], cwd=str(ROOT), env=env, stdout=log_file,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               # a terminal's Ctrl-C: a runner started in the background hands SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     stack = Cluster(
         process=process, env=env, api_url=f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}",
         sandbox=SandboxConfig(state_dir=Path(env["SANDBOX_DIR"]), netsuite_port=int(env["SANDBOX_NS_PORT"]),

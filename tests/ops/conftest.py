@@ -241,6 +241,10 @@ def _session_processes(sid: int) -> list[int]:
     return pids
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _airflow_session(env: dict[str, str]) -> int | None:
     """The session bin/up runs Airflow in (it writes its id to ``$AIRFLOW_HOME/up.airflow-sid``)."""
     try:
@@ -295,6 +299,9 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowS
         stdout=log_file,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own session and process group: stopped as a whole at the end
+        # Ctrl-C reaches `make up` from a terminal; a runner that started this session in the background
+        # hands its children SIGINT ignored, which bash can then not trap: give bin/up a terminal's default.
+        preexec_fn=_default_sigint,
     )
     sandbox = SandboxConfig(
         state_dir=Path(env["SANDBOX_DIR"]),
