@@ -293,7 +293,7 @@ def _link(
 
 def _adding_order_type_ids(settings: IntegrationSettings) -> list[str]:
     """``custbody_order_type`` ids of orders that add to an existing contract (they never make one)."""
-    adding = [f.OrderType.UPSELL, *(t for t in f.OrderType if t.name == "DOWNSELL")]
+    adding = [f.OrderType.UPSELL, f.OrderType.DOWNSELL]
     return [str(settings.order_type_map[t.value]) for t in adding if t.value in settings.order_type_map]
 
 
