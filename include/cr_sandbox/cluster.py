@@ -216,7 +216,11 @@ class Cluster:
         component = self._start(Component("sandbox", [sys.executable, "-m", "cr_sandbox"], self.logs / "sandbox.log"))
         subprocess.run([sys.executable, "-m", "cr_sandbox.cli", "wait"], check=True, stdout=subprocess.DEVNULL)
         if fresh:
-            subprocess.run([sys.executable, "-m", "cr_sandbox.cli", "seed"], check=True, stdout=subprocess.DEVNULL)
+            # NetSuite seeds itself on a fresh state (its create_app); seeding it again here only repeated that.
+            from cr_sandbox.cli import control
+            from cr_sandbox.config import SandboxConfig
+
+            control(SandboxConfig(), "salesforce", "seed", {})
         if not component.alive():
             sys.exit(f"the sandbox exited; see {component.log_path}")
         _say(f"Sandbox: NetSuite https://127.0.0.1:{os.environ['SANDBOX_NS_PORT']}, "
