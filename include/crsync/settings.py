@@ -26,6 +26,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crsync import fields as f
+from crsync.ids import is_salesforce_id
 from crsync.order_party_settings import EndUserSettings, SubsidiarySettings, party_checks
 
 SETTINGS_ENV_VAR = "CRSYNC_SETTINGS_FILE"
@@ -56,7 +57,6 @@ class SettingsError(ValueError):
 _SF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c|__r)?$")
 _NS_COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
 _NS_BODY_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 
 
 def salesforce_field(value: str) -> str:
@@ -100,7 +100,7 @@ def _time_zone(value: str) -> str:
 
 
 def _pricebook(value: str) -> str:
-    if value != "standard" and not _SF_ID.fullmatch(value):
+    if value != "standard" and not is_salesforce_id(value):
         raise ValueError(f"{value!r} is neither 'standard' nor a Pricebook2 id")
     return value
 
