@@ -31,7 +31,7 @@ from typing import Any, Final
 import pandas as pd
 
 from crsync import fields as f
-from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
+from crsync.ids import OPPORTUNITY_ID_PREFIX, to_18_char_id
 
 # -------------------------------------------------------------------------------------------- kinds
 

@@ -26,7 +26,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crsync import fields as f
-from crsync.ids import is_salesforce_id
+from crsync.ids import is_netsuite_internal_id, is_salesforce_id
 from crsync.order_party_settings import EndUserSettings, SubsidiarySettings, party_checks
 
 SETTINGS_ENV_VAR = "CRSYNC_SETTINGS_FILE"
@@ -161,15 +161,13 @@ def _sales_order_form_id(value: Any) -> Any:
     """The internal id of the order's custom form (a positive whole number), or null."""
     if value is None:
         return None
-    text = str(value)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not text.isascii() or not text.isdigit() \
-            or int(text) <= 0:
+    if not is_netsuite_internal_id(value):
         raise ValueError(
             f"{value!r} is not a form internal id; set the internal id of your 'Sales Order - Contract Renewals' "
             "form or your copy of it (NetSuite: Customization > Forms > Transaction Forms, column Internal ID), "
             "or null to use the account's preferred sales order form"
         )
-    return int(text)
+    return int(value)
 
 
 class NewOrderStatus(StrEnum):

@@ -27,6 +27,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from crsync import fields as f
+from crsync.ids import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.mappings.common import (
     add_months_minus_a_day,
     dates,
@@ -44,7 +45,6 @@ from crsync.mappings.common import (
 )
 from crsync.mappings.order_lifecycle import as_return_authorization, complete_required, lifecycle_fields
 from crsync.mappings.order_parties import add_parties, customer_fields, party_sources, prepare_parties
-from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import (
     NOT_QUEUED,
     NetSuiteWrite,
