@@ -7,19 +7,15 @@ Part of :mod:`crsync.reconcile`, which re-exports every public name here.
 from __future__ import annotations
 
 import datetime as dt
-import html
+import functools
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from typing import Any, Final
 
+import jinja2
 import pandas as pd
 
-from crsync.reconcile_frames import (
-    KINDS,
-    REQUEUE_KINDS,
-    empty,
-)
-
-# -------------------------------------------------------------------------------------------- report
+from crsync.reconcile_frames import DRIFT_COLUMNS, KINDS, REQUEUE_KINDS, empty, is_missing
 
 
 def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -100,34 +96,39 @@ def render_html(
     shown: int = 50,
     generated_at: dt.datetime | None = None,
 ) -> str:
-    """A small self-contained HTML page: counts per kind and the first ``shown`` rows of each kind."""
-    esc = html.escape
-    when = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """A small self-contained HTML page: counts per kind and the first ``shown`` rows of each kind.
+
+    Rendered from ``reconcile_report.html`` with Jinja2, autoescaped: names, messages and values come from
+    both systems and may be typed by anyone.
+    """
     per_kind = counts(drift)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{esc(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;font-size:13px}"
-        "th{background:#f3f3f3}.zero{color:#999}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p>Generated {esc(when)}. {len(drift)} drift row(s). All rows: <a href='{esc(csv_name)}'>"
-        f"{esc(csv_name)}</a>.</p>",
+    columns = [c for c in DRIFT_COLUMNS if c != "kind"]
+    sections = [
+        {
+            "kind": kind,
+            "total": n,
+            "rows": [
+                ["" if is_missing(value) else str(value) for value in row]
+                for row in drift.loc[drift["kind"] == kind, columns].head(shown).itertuples(index=False)
+            ],
+        }
+        for kind, n in per_kind.items()
+        if n
     ]
-    if compared:
-        items = "".join(f"<li>{esc(k)}: {v}</li>" for k, v in compared.items())
-        parts.append(f"<p>Compared:</p><ul>{items}</ul>")
-    parts.append("<table><tr><th>drift kind</th><th>rows</th></tr>")
-    parts += [
-        f"<tr{'' if n else ' class=zero'}><td><a href='#{k}'>{esc(k)}</a></td><td>{n}</td></tr>"
-        for k, n in per_kind.items()
-    ]
-    parts.append("</table>")
-    for kind, n in per_kind.items():
-        if not n:
-            continue
-        rows = drift[drift["kind"] == kind].head(shown).drop(columns="kind")
-        parts.append(f"<h2 id='{kind}'>{esc(kind)} ({len(rows)} of {n} shown)</h2>")
-        parts.append(rows.to_html(index=False, na_rep="", escape=True, border=0))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return _report_template().render(
+        title=title,
+        csv_name=csv_name,
+        generated=(generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        total=len(drift),
+        compared=compared or {},
+        counts=per_kind,
+        columns=columns,
+        sections=sections,
+    )
+
+
+@functools.cache
+def _report_template() -> jinja2.Template:
+    """The page's template, shipped beside this module (package data ``*.html``)."""
+    text = resources.files("crsync").joinpath("reconcile_report.html").read_text(encoding="utf-8")
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined).from_string(text)
