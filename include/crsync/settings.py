@@ -238,10 +238,6 @@ class IntegrationSettings(_Strict):
     maintenance: MaintenanceSettings = MaintenanceSettings()
     timezone: Annotated[str, AfterValidator(check_time_zone)] = "UTC"
 
-    def is_enabled(self, flow: FlowId | str) -> bool:
-        """Whether the flow (a DAG id) is enabled."""
-        return bool(getattr(self.enabled_flows, FlowId(flow).value))
-
     def order_type_id(self, order_type: f.OrderType | str) -> int:
         """NetSuite ``custbody_order_type`` id of a Salesforce ``Order_Type__c`` value."""
         return self.order_type_map[f.OrderType(order_type).value]

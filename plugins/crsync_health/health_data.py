@@ -123,7 +123,7 @@ def flow_statuses() -> list[dict[str, Any]]:
 
     try:
         settings = load_settings()
-        enabled: dict[str, bool | None] = {d: settings.is_enabled(d) for d in FLOWS}
+        enabled: dict[str, bool | None] = {d: getattr(settings.enabled_flows, d) for d in FLOWS}
         settings_error = ""
     except SettingsError as exc:
         enabled, settings_error = dict.fromkeys(FLOWS), str(exc)

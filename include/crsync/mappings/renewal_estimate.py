@@ -99,11 +99,6 @@ def pricebook_entry_map(
     return entries
 
 
-def line_external_id(transaction_id: str, line_id: str) -> str:
-    """``NetSuite_Line_Id__c`` of a renewal line."""
-    return f"{transaction_id}_{line_id}"
-
-
 _HEADER_COLUMNS = [
     _NT.ID, _NT.TRANID, _NT.TYPE, _NT.ENTITY, _NT.TRANDATE, _NT.STARTDATE, _NT.ENDDATE, _NT.STATUS, _NT.CURRENCY,
     _NT.FROM_CONTRACT, CUSTOMER_NAME, CONTRACT_NAME,
