@@ -69,7 +69,7 @@ def check_pricebook(value: str) -> str:
 
 
 _NAME_PLACEHOLDERS = frozenset({"customer", "contract", "tranid", "start_date", "end_date"})
-#: Longest name Salesforce keeps (Opportunity.Name); also the widest field a template may pad to.
+#: Longest name Salesforce keeps (Opportunity and Quote names); also the widest field a template may pad to.
 NAME_MAX_LENGTH = 120
 #: A text format spec: optional fill and alignment, width, precision, type ``s`` (no sign, ``#``, ``0``, ``,``).
 _TEXT_FORMAT_SPEC = re.compile(
