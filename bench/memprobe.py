@@ -14,12 +14,17 @@ import sys
 import time
 from typing import Any
 
+import psutil
+
 
 def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+    """This process's resident set size now, in MiB."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size, in MiB."""
+    # psutil has no peak RSS on Linux (only Windows' peak_wset); the kernel's ru_maxrss (KiB on Linux) is it.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -79,7 +84,7 @@ def main() -> None:
     mapped = opportunities_to_sales_orders(records, settings)
     out = {"orders": dump_and_release(mapped.orders), "failures": dump_all(mapped.failures)}
     took = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     print(json.dumps({
         "lines": n_opps * lines, "opportunities": n_opps, "orders": len(out["orders"]),
         "failures": len(out["failures"]), "first_failure": out["failures"][0] if out["failures"] else None,

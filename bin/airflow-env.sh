@@ -18,7 +18,7 @@ export AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_COMPRESSION="${AIRFLOW__COMMON_IO_
 # (dicts/lists; pydantic models are dumped with mode="json"), so no project class is ever deserialized.
 # Local SQLite metadata DB only: wait up to 60 s for a write lock instead of failing after 5 s.
 if [ -z "${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-}" ]; then
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-crsync.runtime.sqlite_metadata.CONNECT_ARGS}"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS:-cr_sandbox.sqlite_metadata.CONNECT_ARGS}"
 fi
 # The connection form's "Test" button (Airflow 3 disables it by default); NetSuite's test is one SuiteQL call.
 export AIRFLOW__CORE__TEST_CONNECTION="${AIRFLOW__CORE__TEST_CONNECTION:-Enabled}"

@@ -74,6 +74,9 @@ def test_wheel_has_the_support_code_and_provider_and_no_sandbox(wheel: Path):
     assert {"crsync", "crsync_provider"} <= top
     assert "cr_sandbox" not in top and "salesforce" not in top, sorted(top)
     assert "crsync/settings.yaml" in files
+    assert "crsync/reconcile_report.html" in files  # the reconciliation page's Jinja2 template
+    # Local-stack plumbing (the SQLite metadata DB's connect args) is a development tool too.
+    assert not [n for n in files if "sqlite_metadata" in n], [n for n in files if "sqlite_metadata" in n]
     entry_points = next(n for n in files if n.endswith("entry_points.txt"))
     assert "crsync_provider:get_provider_info" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from crsync import fields as f
+from crsync.ids import MAX_IDS_PER_RUN
 from crsync.order_party_settings import party_source_paths
 from crsync.settings import IntegrationSettings, netsuite_column, salesforce_field_path
 
@@ -34,8 +35,8 @@ _NS_INTERNAL_ID = re.compile(r"[0-9]+")
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 #: Key prefix of Opportunity ids.
 OPPORTUNITY_ID_PREFIX = "006"
-#: Ids per explicit-id query: keeps a SOQL GET well under URL length limits.
-MAX_IDS_PER_QUERY = 500
+#: Ids per explicit-id query and per run: keeps a SOQL GET under Salesforce's URI limit (crsync.ids).
+MAX_IDS_PER_QUERY = MAX_IDS_PER_RUN
 
 
 def _checksum(id15: str) -> str:

@@ -16,245 +16,81 @@ Every check returns a frame with :data:`DRIFT_COLUMNS`:
 
 NetSuite is the source of truth for contracts and contract items (they flow NetSuite -> Salesforce);
 Salesforce is the source for Opportunities and their sales orders.
+
+This module holds the Opportunity and sales order checks and re-exports the other parts: the kinds,
+columns and value normalisers (:mod:`crsync.reconcile_frames`), the contract and contract item checks
+(:mod:`crsync.reconcile_contracts`) and the report (:mod:`crsync.reconcile_report`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from crsync import fields as f
-from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
-
-# -------------------------------------------------------------------------------------------- kinds
-
-OPPORTUNITY_ERROR: Final = "opportunity_error"
-OPPORTUNITY_STUCK: Final = "opportunity_stuck"
-SALES_ORDER_UNKNOWN_OPPORTUNITY: Final = "sales_order_unknown_opportunity"
-SALES_ORDER_UNLINKED: Final = "sales_order_unlinked"
-SALES_ORDER_LINK_MISMATCH: Final = "sales_order_link_mismatch"
-SALES_ORDER_LINE_DIFFERENT: Final = "sales_order_line_different"
-CONTRACT_MISSING_IN_SALESFORCE: Final = "contract_missing_in_salesforce"
-CONTRACT_DIFFERENT: Final = "contract_different"
-CONTRACT_MISSING_IN_NETSUITE: Final = "contract_missing_in_netsuite"
-CONTRACT_ITEM_MISSING_IN_SALESFORCE: Final = "contract_item_missing_in_salesforce"
-CONTRACT_ITEM_DIFFERENT: Final = "contract_item_different"
-CONTRACT_ITEM_MISSING_IN_NETSUITE: Final = "contract_item_missing_in_netsuite"
-
-#: Every drift kind, in report order.
-KINDS: Final = (
-    OPPORTUNITY_ERROR,
-    OPPORTUNITY_STUCK,
-    SALES_ORDER_UNKNOWN_OPPORTUNITY,
-    SALES_ORDER_UNLINKED,
-    SALES_ORDER_LINK_MISMATCH,
-    SALES_ORDER_LINE_DIFFERENT,
-    CONTRACT_MISSING_IN_SALESFORCE,
+from crsync.reconcile_contracts import (
+    FieldCheck,
+    contract_checks,
+    contract_drift,
+    contract_item_checks,
+    contract_item_drift,
+)
+from crsync.reconcile_frames import (
     CONTRACT_DIFFERENT,
-    CONTRACT_MISSING_IN_NETSUITE,
-    CONTRACT_ITEM_MISSING_IN_SALESFORCE,
     CONTRACT_ITEM_DIFFERENT,
     CONTRACT_ITEM_MISSING_IN_NETSUITE,
-)
-#: Kinds that ``repair`` fixes by re-queueing the Opportunity (``Sync_Status__c = 'Processing'``).
-REQUEUE_KINDS: Final = frozenset({OPPORTUNITY_ERROR, OPPORTUNITY_STUCK})
-
-DRIFT_COLUMNS: Final = (
-    "kind",
-    "record",
-    "netsuite_id",
-    "salesforce_id",
-    "name",
-    "field",
-    "netsuite_value",
-    "salesforce_value",
-    "message",
-)
-
-#: Characters of ``Sync_Error__c`` kept in a report row (the field holds up to 32,768).
-MAX_ERROR_CHARS: Final = 1000
-#: Two amounts or quantities closer than this are equal (Salesforce stores them with 2 decimals).
-NUMBER_TOLERANCE: Final = 0.005
-
-# Column names of the NetSuite frames (SuiteQL, lower case) and the Salesforce frames (API names; parent
-# fields flattened to dotted paths, e.g. ``Contract__r.NetSuite_Id__c``).
-_O, _C, _CI, _NC, _NI, _NT = (
-    f.Opportunity,
-    f.Contract,
-    f.ContractItem,
-    f.NsContract,
-    f.NsContractItem,
-    f.NsTransaction,
-)
-LAST_MODIFIED_DATE: Final = "LastModifiedDate"
-CONTRACT_ITEM_PARENT: Final = f"{_CI.CONTRACT_REF}.{_C.NETSUITE_ID}"
-
-OPPORTUNITY_COLUMNS: Final = (
-    _O.ID,
-    _O.NAME,
-    _O.SYNC_STATUS,
-    _O.SYNC_ERROR,
-    LAST_MODIFIED_DATE,
-    _O.NETSUITE_ID,
-)
-SALES_ORDER_COLUMNS: Final = (_NT.ID, _NT.TRANID, _NT.EXTERNAL_ID)
-_NL, _L = f.NsTransactionLine, f.OpportunityLineItem
-NS_ORDER_LINE_COLUMNS: Final = (_NL.TRANSACTION, _NL.ITEM, _NL.QUANTITY, _NL.RATE)
-OPPORTUNITY_LINE_ITEM: Final = f"{_L.PRODUCT}.{f.Product.NETSUITE_ID}"
-SF_OPPORTUNITY_LINE_COLUMNS: Final = (_L.OPPORTUNITY_ID, OPPORTUNITY_LINE_ITEM, _L.QUANTITY, _L.UNIT_PRICE)
-NS_CONTRACT_COLUMNS: Final = (_NC.ID, _NC.NAME, _NC.START_DATE, _NC.END_DATE, _NC.STATUS, _NC.VALUE)
-SF_CONTRACT_COLUMNS: Final = (
-    _C.ID,
-    _C.NETSUITE_ID,
-    _C.NETSUITE_NAME,
-    _C.START_DATE,
-    _C.END_DATE,
-    _C.NETSUITE_STATUS,
-    _C.CONTRACT_VALUE,
-)
-NS_CONTRACT_ITEM_COLUMNS: Final = (
-    _NI.ID,
-    _NI.NAME,
-    _NI.CONTRACT,
-    _NI.QUANTITY,
-    _NI.START_DATE,
-    _NI.END_DATE,
-    _NI.STATE,
-)
-SF_CONTRACT_ITEM_COLUMNS: Final = (
-    _CI.ID,
-    _CI.NAME,
-    _CI.NETSUITE_ID,
+    CONTRACT_ITEM_MISSING_IN_SALESFORCE,
     CONTRACT_ITEM_PARENT,
-    _CI.QUANTITY,
-    _CI.START_DATE,
-    _CI.END_DATE,
-    _CI.STATUS,
+    CONTRACT_MISSING_IN_NETSUITE,
+    CONTRACT_MISSING_IN_SALESFORCE,
+    DRIFT_COLUMNS,
+    KINDS,
+    LAST_MODIFIED_DATE,
+    MAX_ERROR_CHARS,
+    NS_CONTRACT_COLUMNS,
+    NS_CONTRACT_ITEM_COLUMNS,
+    NS_ORDER_LINE_COLUMNS,
+    NUMBER_TOLERANCE,
+    OPPORTUNITY_COLUMNS,
+    OPPORTUNITY_ERROR,
+    OPPORTUNITY_LINE_ITEM,
+    OPPORTUNITY_STUCK,
+    REQUEUE_KINDS,
+    SALES_ORDER_COLUMNS,
+    SALES_ORDER_LINE_DIFFERENT,
+    SALES_ORDER_LINK_MISMATCH,
+    SALES_ORDER_UNKNOWN_OPPORTUNITY,
+    SALES_ORDER_UNLINKED,
+    SF_CONTRACT_COLUMNS,
+    SF_CONTRACT_ITEM_COLUMNS,
+    SF_OPPORTUNITY_LINE_COLUMNS,
+    display,
+    drift_row,
+    drift_rows,
+    empty,
+    frame,
+    is_missing,
+    norm_date,
+    norm_id,
+    norm_number,
+    norm_text,
+    opportunity_id,
+    parse_datetime,
+)
+from crsync.reconcile_report import (
+    FORMULA_PREFIXES,
+    combine,
+    counts,
+    csv_safe,
+    render_html,
+    render_text,
+    requeue_ids,
 )
 
-
-# -------------------------------------------------------------------------------------------- values
-
-
-def frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame | None, columns: Sequence[str]) -> pd.DataFrame:
-    """A frame with exactly ``columns`` (object dtype; missing columns filled with None)."""
-    if isinstance(rows, pd.DataFrame):
-        data = rows
-    else:
-        data = pd.DataFrame(list(rows or []))
-    out = pd.DataFrame({c: (data[c] if c in data.columns else None) for c in columns}, index=data.index)
-    return out.astype(object).reset_index(drop=True)
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-def norm_text(value: Any) -> str | None:
-    """Trimmed text, or None when empty."""
-    return None if _missing(value) else str(value).strip()
-
-
-_INT_TEXT = re.compile(r"^-?\d+(?:\.0*)?$")
-
-
-def norm_id(value: Any) -> str | None:
-    """A NetSuite internal id as text (``101``, ``"101"`` and ``101.0`` are all ``"101"``)."""
-    text = norm_text(value)
-    if text is None:
-        return None
-    return str(int(float(text))) if _INT_TEXT.match(text) else text
-
-
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})")
-
-
-def norm_date(value: Any) -> str | None:
-    """``YYYY-MM-DD`` from an ISO date/datetime, NetSuite's ``M/D/YYYY``, or a date object."""
-    if _missing(value):
-        return None
-    if isinstance(value, dt.datetime | dt.date):
-        return value.strftime("%Y-%m-%d")
-    text = str(value).strip()
-    if match := _ISO_DATE.match(text):
-        return "-".join(match.groups())
-    if match := _US_DATE.match(text):
-        month, day, year = match.groups()
-        return f"{year}-{int(month):02d}-{int(day):02d}"
-    return text
-
-
-def norm_number(value: Any) -> float | None:
-    if _missing(value):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
-def parse_datetime(value: Any) -> dt.datetime | None:
-    """An aware UTC datetime from Salesforce's ``2024-01-01T10:00:00.000+0000`` (or ISO forms)."""
-    if _missing(value):
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    text = str(value).strip().replace("Z", "+00:00")
-    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
-
-
-def opportunity_id(value: Any) -> str | None:
-    """The 18-character Opportunity id an external id stands for, or None when it is not one."""
-    text = norm_text(value)
-    if text is None:
-        return None
-    try:
-        full = to_18_char_id(text)
-    except ValueError:
-        return None
-    return full if full.startswith(OPPORTUNITY_ID_PREFIX) else None
-
-
-def _display(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".") if value == value else None
-    return str(value)
-
-
-def _rows(records: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame(records, columns=list(DRIFT_COLUMNS), dtype=object)
-
-
-def _row(kind: str, record: str, **values: Any) -> dict[str, Any]:
-    row = dict.fromkeys(DRIFT_COLUMNS)
-    row.update(kind=kind, record=record)
-    row.update({k: v for k, v in values.items() if k in row})
-    return row
-
-
-def empty() -> pd.DataFrame:
-    """A drift frame with no rows."""
-    return _rows([])
+_O, _NT, _NL, _L = f.Opportunity, f.NsTransaction, f.NsTransactionLine, f.OpportunityLineItem
 
 
 # -------------------------------------------------------------------------------------------- Opportunities
@@ -288,7 +124,7 @@ def failed_or_stuck_opportunities(
             if len(error) > MAX_ERROR_CHARS:
                 error = error[: MAX_ERROR_CHARS - 3] + "..."
             out.append(
-                _row(
+                drift_row(
                     OPPORTUNITY_ERROR,
                     "Opportunity",
                     **common,
@@ -304,7 +140,7 @@ def failed_or_stuck_opportunities(
                 continue
             since = modified.strftime("%Y-%m-%d %H:%M UTC")
             out.append(
-                _row(
+                drift_row(
                     OPPORTUNITY_STUCK,
                     "Opportunity",
                     **common,
@@ -315,7 +151,7 @@ def failed_or_stuck_opportunities(
                     "(repair=true re-queues it).",
                 )
             )
-    return _rows(out)
+    return drift_rows(out)
 
 
 # -------------------------------------------------------------------------------------------- sales orders
@@ -346,7 +182,7 @@ def unlinked_sales_orders(
         common = {"netsuite_id": order_id, "salesforce_id": opp_id, "name": tranid}
         if opp is None:
             out.append(
-                _row(
+                drift_row(
                     SALES_ORDER_UNKNOWN_OPPORTUNITY,
                     "Sales Order",
                     **common,
@@ -361,7 +197,7 @@ def unlinked_sales_orders(
         name = norm_text(opp[_O.NAME])
         if linked is None:
             out.append(
-                _row(
+                drift_row(
                     SALES_ORDER_UNLINKED,
                     "Sales Order",
                     **common,
@@ -374,7 +210,7 @@ def unlinked_sales_orders(
             )
         elif linked != order_id:
             out.append(
-                _row(
+                drift_row(
                     SALES_ORDER_LINK_MISMATCH,
                     "Sales Order",
                     **common,
@@ -385,7 +221,7 @@ def unlinked_sales_orders(
                     f"{tranid} (id {order_id}) was created from it. Check which order is right in NetSuite.",
                 )
             )
-    return _rows(out)
+    return drift_rows(out)
 
 
 def synced_order_pairs(
@@ -456,365 +292,81 @@ def order_line_drift(
             sf_qty, sf_rates = sf.get((opp_id, item), (None, []))
             common = {"netsuite_id": order_id, "salesforce_id": opp_id, "name": f"{tranid} item {item}"}
             if ns_qty is None or sf_qty is None or abs(ns_qty - sf_qty) >= NUMBER_TOLERANCE:
-                shown_ns, shown_sf = _display(ns_qty), _display(sf_qty)
-                out.append(_row(
+                shown_ns, shown_sf = display(ns_qty), display(sf_qty)
+                out.append(drift_row(
                     SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.QUANTITY,
                     netsuite_value=shown_ns, salesforce_value=shown_sf,
                     message=f"Item {item}: quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
                     f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}; {fix}.",
                 ))  # fmt: skip
             elif ns_rates != sf_rates:
-                shown_ns = ", ".join(_display(r) or "" for r in ns_rates)
-                shown_sf = ", ".join(_display(r) or "" for r in sf_rates)
-                out.append(_row(
+                shown_ns = ", ".join(display(r) or "" for r in ns_rates)
+                shown_sf = ", ".join(display(r) or "" for r in sf_rates)
+                out.append(drift_row(
                     SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.UNIT_PRICE,
                     netsuite_value=shown_ns, salesforce_value=shown_sf,
                     message=f"Item {item}: sales price {shown_sf} in Salesforce but rate {shown_ns} on sales "
                     f"order {tranid}; {fix}.",
                 ))  # fmt: skip
-    return _rows(out)
+    return drift_rows(out)
 
 
-# -------------------------------------------------------------------------------------------- contracts
-
-
-@dataclass(frozen=True)
-class FieldCheck:
-    """One compared field: NetSuite column, Salesforce field, and how values are normalised."""
-
-    label: str  # reported in ``field`` (the Salesforce field API name)
-    netsuite: str
-    salesforce: str
-    normalise: Callable[[Any], Any]
-    numeric: bool = False
-
-    def same(self, ns_value: Any, sf_value: Any) -> bool:
-        if self.numeric and ns_value is not None and sf_value is not None:
-            return abs(ns_value - sf_value) < NUMBER_TOLERANCE
-        return ns_value == sf_value
-
-
-def _label(labels: Mapping[int, str]) -> Callable[[Any], str | None]:
-    def convert(value: Any) -> str | None:
-        key = norm_id(value)
-        if key is None:
-            return None
-        try:
-            return labels.get(int(key), f"unknown id {key}")
-        except ValueError:
-            return key
-
-    return convert
-
-
-def contract_checks(status_labels: Mapping[int, str]) -> tuple[FieldCheck, ...]:
-    """Contract fields compared (status ids become labels through the settings' list)."""
-    return (
-        FieldCheck(_C.START_DATE, _NC.START_DATE, _C.START_DATE, norm_date),
-        FieldCheck(_C.END_DATE, _NC.END_DATE, _C.END_DATE, norm_date),
-        FieldCheck(_C.NETSUITE_STATUS, _NC.STATUS, _C.NETSUITE_STATUS, _label(status_labels)),
-        FieldCheck(_C.CONTRACT_VALUE, _NC.VALUE, _C.CONTRACT_VALUE, norm_number, numeric=True),
-    )
-
-
-def contract_item_checks(state_labels: Mapping[int, str]) -> tuple[FieldCheck, ...]:
-    """Contract item fields compared (the item state id becomes the ``Status__c`` label)."""
-    return (
-        FieldCheck("Contract__c", _NI.CONTRACT, CONTRACT_ITEM_PARENT, norm_id),
-        FieldCheck(_CI.QUANTITY, _NI.QUANTITY, _CI.QUANTITY, norm_number, numeric=True),
-        FieldCheck(_CI.START_DATE, _NI.START_DATE, _CI.START_DATE, norm_date),
-        FieldCheck(_CI.END_DATE, _NI.END_DATE, _CI.END_DATE, norm_date),
-        FieldCheck(_CI.STATUS, _NI.STATE, _CI.STATUS, _label(state_labels)),
-    )
-
-
-@dataclass(frozen=True)
-class _Kinds:
-    record: str
-    missing_in_salesforce: str
-    different: str
-    missing_in_netsuite: str
-    flow: str
-    ns_name: str
-    sf_name: str
-    ns_parent: str | None = None
-
-
-_CONTRACT = _Kinds(
-    "Contract",
-    CONTRACT_MISSING_IN_SALESFORCE,
-    CONTRACT_DIFFERENT,
-    CONTRACT_MISSING_IN_NETSUITE,
-    "ns_contract_to_sf_contract",
-    _NC.NAME,
-    _C.NETSUITE_NAME,
-)
-_ITEM = _Kinds(
-    "Contract Item",
-    CONTRACT_ITEM_MISSING_IN_SALESFORCE,
-    CONTRACT_ITEM_DIFFERENT,
-    CONTRACT_ITEM_MISSING_IN_NETSUITE,
-    "ns_contract_item_to_sf_contract_item",
-    _NI.NAME,
-    _CI.NAME,
-    ns_parent=_NI.CONTRACT,
-)
-
-
-def _normalised(series: pd.Series, normalise: Callable[[Any], Any]) -> pd.Series:
-    """``normalise`` applied once per distinct value (dates and statuses repeat a lot), object dtype."""
-    cache: dict[Any, Any] = {}
-    out = []
-    for value in series.tolist():
-        key = None if _missing(value) else value
-        if key not in cache:
-            cache[key] = normalise(key)
-        out.append(cache[key])
-    return pd.Series(out, index=series.index, dtype=object)
-
-
-def _compare(
-    netsuite: pd.DataFrame,
-    salesforce: pd.DataFrame,
-    *,
-    ns_key: str,
-    sf_key: str,
-    sf_id: str,
-    checks: Sequence[FieldCheck],
-    kinds: _Kinds,
-) -> pd.DataFrame:
-    ns = netsuite.copy()
-    sf = salesforce.copy()
-    ns["_key"] = _normalised(ns[ns_key], norm_id)
-    sf["_key"] = _normalised(sf[sf_key], norm_id)
-    ns = ns[ns["_key"].notna()]
-    sf = sf[sf["_key"].notna()]
-    for check in checks:
-        ns[f"_ns_{check.label}"] = _normalised(ns[check.netsuite], check.normalise)
-        sf[f"_sf_{check.label}"] = _normalised(sf[check.salesforce], check.normalise)
-    ns_part = ns[["_key", kinds.ns_name, *[f"_ns_{c.label}" for c in checks]]].rename(
-        columns={kinds.ns_name: "_ns_name"}
-    )
-    sf_part = sf[["_key", sf_id, kinds.sf_name, *[f"_sf_{c.label}" for c in checks]]].rename(
-        columns={sf_id: "_sf_id", kinds.sf_name: "_sf_name"}
-    )
-    merged = ns_part.merge(sf_part, on="_key", how="outer", indicator=True, sort=False)
-    merged = merged.astype(object).where(merged.notna(), None)
-    merged["_keysort"] = merged["_key"].map(lambda k: (0, int(k)) if str(k).isdigit() else (1, str(k)))
-    merged = merged.sort_values(["_keysort", "_sf_id"], key=None, na_position="last")
-    what, flow = kinds.record.lower(), kinds.flow
-    out: list[dict[str, Any]] = []
-    for rec in merged.to_dict("records"):
-        key, where = rec["_key"], rec["_merge"]
-        name = norm_text(rec["_ns_name"]) or norm_text(rec["_sf_name"])
-        if where == "left_only":
-            parent = ""
-            if kinds.ns_parent:
-                parent_id = rec.get(f"_ns_{checks[0].label}")
-                parent = f" (contract {parent_id})" if parent_id else ""
-            out.append(
-                _row(
-                    kinds.missing_in_salesforce,
-                    kinds.record,
-                    netsuite_id=key,
-                    name=name,
-                    message=f"NetSuite {what} {key}{parent} is not in Salesforce: run {flow} with "
-                    f"netsuite_ids [{key}] (or full_resync).",
-                )
-            )
-        elif where == "right_only":
-            out.append(
-                _row(
-                    kinds.missing_in_netsuite,
-                    kinds.record,
-                    netsuite_id=key,
-                    salesforce_id=rec["_sf_id"],
-                    name=name,
-                    message=f"Salesforce {what} {rec['_sf_id']} carries NetSuite id {key}, which NetSuite "
-                    "does not have (deleted there, or from another account): check it and clear "
-                    "NetSuite_Id__c or delete the record by hand.",
-                )
-            )
-        else:
-            for check in checks:
-                ns_value, sf_value = rec[f"_ns_{check.label}"], rec[f"_sf_{check.label}"]
-                if check.same(ns_value, sf_value):
-                    continue
-                shown_ns, shown_sf = _display(ns_value), _display(sf_value)
-                out.append(
-                    _row(
-                        kinds.different,
-                        kinds.record,
-                        netsuite_id=key,
-                        salesforce_id=rec["_sf_id"],
-                        name=name,
-                        field=check.label,
-                        netsuite_value=shown_ns,
-                        salesforce_value=shown_sf,
-                        message=f"{check.label} is {shown_sf or 'empty'} in Salesforce but "
-                        f"{shown_ns or 'empty'} in NetSuite (the source): run {flow} with netsuite_ids [{key}].",
-                    )
-                )
-    return _rows(out)
-
-
-def contract_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
-    *,
-    status_labels: Mapping[int, str],
-) -> pd.DataFrame:
-    """NetSuite contracts missing in Salesforce or different there, and Salesforce Contracts whose
-    ``NetSuite_Id__c`` NetSuite does not have (Contracts without one are not the integration's).
-
-    :param netsuite: ``customrecord_contracts`` rows, columns :data:`NS_CONTRACT_COLUMNS`.
-    :param salesforce: Contracts, columns :data:`SF_CONTRACT_COLUMNS`.
-    :param status_labels: contract status id -> label (settings ``netsuite.lists.contract_status``).
-    """
-    return _compare(
-        frame(netsuite, NS_CONTRACT_COLUMNS),
-        frame(salesforce, SF_CONTRACT_COLUMNS),
-        ns_key=_NC.ID,
-        sf_key=_C.NETSUITE_ID,
-        sf_id=_C.ID,
-        checks=contract_checks(status_labels),
-        kinds=_CONTRACT,
-    )
-
-
-def contract_item_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
-    *,
-    state_labels: Mapping[int, str],
-) -> pd.DataFrame:
-    """Like :func:`contract_drift` for ``customrecord_contract_item`` and ``Contract_Item__c``: parent
-    contract, quantity, dates and status (the item state label).
-
-    :param netsuite: columns :data:`NS_CONTRACT_ITEM_COLUMNS`.
-    :param salesforce: columns :data:`SF_CONTRACT_ITEM_COLUMNS`.
-    :param state_labels: item state id -> label (settings ``netsuite.lists.contract_item_state``).
-    """
-    return _compare(
-        frame(netsuite, NS_CONTRACT_ITEM_COLUMNS),
-        frame(salesforce, SF_CONTRACT_ITEM_COLUMNS),
-        ns_key=_NI.ID,
-        sf_key=_CI.NETSUITE_ID,
-        sf_id=_CI.ID,
-        checks=contract_item_checks(state_labels),
-        kinds=_ITEM,
-    )
-
-
-# -------------------------------------------------------------------------------------------- report
-
-
-def combine(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """All drift rows, ordered by :data:`KINDS` (stable within a kind)."""
-    frames = [p for p in parts if len(p)]
-    if not frames:
-        return empty()
-    drift = pd.concat(frames, ignore_index=True)
-    order = {kind: n for n, kind in enumerate(KINDS)}
-    drift["_order"] = drift["kind"].map(order)
-    drift = drift.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
-    return drift.astype(object).where(drift.notna(), None)
-
-
-#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
-FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(drift: pd.DataFrame) -> pd.DataFrame:
-    """The drift rows with every text cell that a spreadsheet would run as a formula prefixed with ``'``
-    (names, messages and values come from both systems and may be typed by anyone)."""
-
-    def neutralise(value: Any) -> Any:
-        return "'" + value if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
-
-    return drift.apply(lambda column: column.map(neutralise)) if len(drift) else drift
-
-
-def counts(drift: pd.DataFrame) -> dict[str, int]:
-    """Rows per kind, every kind listed (0 when none)."""
-    found = drift["kind"].value_counts().to_dict() if len(drift) else {}
-    return {kind: int(found.get(kind, 0)) for kind in KINDS}
-
-
-def requeue_ids(drift: pd.DataFrame) -> list[str]:
-    """Opportunity ids that ``repair`` re-queues (Error and stuck), in report order, de-duplicated."""
-    if not len(drift):
-        return []
-    ids = drift.loc[drift["kind"].isin(REQUEUE_KINDS), "salesforce_id"]
-    return list(dict.fromkeys(i for i in ids if i))
-
-
-def _line(row: Mapping[str, Any]) -> str:
-    ids = " / ".join(
-        f"{side} {row[col]}"
-        for side, col in (("NetSuite", "netsuite_id"), ("Salesforce", "salesforce_id"))
-        if row[col]
-    )
-    name = f' "{row["name"]}"' if row.get("name") else ""
-    return f"{row['record']} {ids}{name}: {row['message']}"
-
-
-def render_text(
-    drift: pd.DataFrame, *, title: str, compared: Mapping[str, int] | None = None, shown: int = 5
-) -> str:
-    """The report for the task log: counts per kind, then the first ``shown`` rows of each kind."""
-    total = len(drift)
-    lines = [f"{title}: {'no drift' if not total else f'{total} drift row(s)'}"]
-    if compared:
-        lines.append("  compared: " + ", ".join(f"{k} {v}" for k, v in compared.items()))
-    per_kind = counts(drift)
-    lines += [f"  {kind}: {n}" for kind, n in per_kind.items()]
-    for kind, n in per_kind.items():
-        if not n:
-            continue
-        rows = drift[drift["kind"] == kind].head(shown)
-        lines.append(f"{kind} (first {len(rows)} of {n}):")
-        lines += [f"  - {_line(r)}" for r in rows.to_dict("records")]
-    return "\n".join(lines)
-
-
-def render_html(
-    drift: pd.DataFrame,
-    *,
-    title: str,
-    csv_name: str,
-    compared: Mapping[str, int] | None = None,
-    shown: int = 50,
-    generated_at: dt.datetime | None = None,
-) -> str:
-    """A small self-contained HTML page: counts per kind and the first ``shown`` rows of each kind."""
-    esc = html.escape
-    when = (generated_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-    per_kind = counts(drift)
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{esc(title)}</title>",
-        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top;font-size:13px}"
-        "th{background:#f3f3f3}.zero{color:#999}</style></head><body>",
-        f"<h1>{esc(title)}</h1>",
-        f"<p>Generated {esc(when)}. {len(drift)} drift row(s). All rows: <a href='{esc(csv_name)}'>"
-        f"{esc(csv_name)}</a>.</p>",
-    ]
-    if compared:
-        items = "".join(f"<li>{esc(k)}: {v}</li>" for k, v in compared.items())
-        parts.append(f"<p>Compared:</p><ul>{items}</ul>")
-    parts.append("<table><tr><th>drift kind</th><th>rows</th></tr>")
-    parts += [
-        f"<tr{'' if n else ' class=zero'}><td><a href='#{k}'>{esc(k)}</a></td><td>{n}</td></tr>"
-        for k, n in per_kind.items()
-    ]
-    parts.append("</table>")
-    for kind, n in per_kind.items():
-        if not n:
-            continue
-        rows = drift[drift["kind"] == kind].head(shown).drop(columns="kind")
-        parts.append(f"<h2 id='{kind}'>{esc(kind)} ({len(rows)} of {n} shown)</h2>")
-        parts.append(rows.to_html(index=False, na_rep="", escape=True, border=0))
-    parts.append("</body></html>")
-    return "\n".join(parts)
+#: Every public name, including those of the parts this module re-exports (frames, contracts, report).
+__all__ = [
+    "CONTRACT_DIFFERENT",
+    "CONTRACT_ITEM_DIFFERENT",
+    "CONTRACT_ITEM_MISSING_IN_NETSUITE",
+    "CONTRACT_ITEM_MISSING_IN_SALESFORCE",
+    "CONTRACT_ITEM_PARENT",
+    "CONTRACT_MISSING_IN_NETSUITE",
+    "CONTRACT_MISSING_IN_SALESFORCE",
+    "DRIFT_COLUMNS",
+    "FORMULA_PREFIXES",
+    "KINDS",
+    "LAST_MODIFIED_DATE",
+    "MAX_ERROR_CHARS",
+    "NS_CONTRACT_COLUMNS",
+    "NS_CONTRACT_ITEM_COLUMNS",
+    "NS_ORDER_LINE_COLUMNS",
+    "NUMBER_TOLERANCE",
+    "OPPORTUNITY_COLUMNS",
+    "OPPORTUNITY_ERROR",
+    "OPPORTUNITY_LINE_ITEM",
+    "OPPORTUNITY_STUCK",
+    "REQUEUE_KINDS",
+    "SALES_ORDER_COLUMNS",
+    "SALES_ORDER_LINE_DIFFERENT",
+    "SALES_ORDER_LINK_MISMATCH",
+    "SALES_ORDER_UNKNOWN_OPPORTUNITY",
+    "SALES_ORDER_UNLINKED",
+    "SF_CONTRACT_COLUMNS",
+    "SF_CONTRACT_ITEM_COLUMNS",
+    "SF_OPPORTUNITY_LINE_COLUMNS",
+    "combine",
+    "contract_checks",
+    "contract_drift",
+    "contract_item_checks",
+    "contract_item_drift",
+    "counts",
+    "csv_safe",
+    "display",
+    "drift_row",
+    "drift_rows",
+    "empty",
+    "failed_or_stuck_opportunities",
+    "FieldCheck",
+    "frame",
+    "is_missing",
+    "norm_date",
+    "norm_id",
+    "norm_number",
+    "norm_text",
+    "opportunity_id",
+    "order_line_drift",
+    "parse_datetime",
+    "render_html",
+    "render_text",
+    "requeue_ids",
+    "synced_order_pairs",
+    "unlinked_sales_orders",
+]

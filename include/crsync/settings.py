@@ -8,25 +8,45 @@ whose message names the file, the line and the reason for every problem found, e
     'Contract New', 'Contract Upsell', 'Contract Renewal', 'Contract Downsell'
 
 Unknown keys, duplicate keys and wrong types are errors, never ignored. docs/settings.md documents
-every setting.
+every setting. What one value may be lives in :mod:`crsync.settings_values`; how a problem is located
+and worded in :mod:`crsync.settings_report`; the order-party settings in :mod:`crsync.order_party_settings`.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import string
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crsync import fields as f
 from crsync.order_party_settings import EndUserSettings, SubsidiarySettings, party_checks
+from crsync.settings_report import Loc, duplicate_keys, format_problem
+from crsync.settings_report import reason as problem_reason
+from crsync.settings_values import (
+    NAME_MAX_LENGTH,
+    NetSuiteBodyField,
+    NetSuiteColumn,
+    NewOrderStatus,
+    NonEmptyText,
+    OrderTypeLabel,
+    PositiveId,
+    SalesforceField,
+    SalesforceFieldPath,
+    check_name_template,
+    check_new_order_status,
+    check_pricebook,
+    check_sales_order_form_id,
+    check_time_zone,
+    netsuite_body_field,
+    netsuite_column,
+    salesforce_field,
+    salesforce_field_path,
+)
 
 SETTINGS_ENV_VAR = "CRSYNC_SETTINGS_FILE"
 DEFAULT_SETTINGS_FILE = Path(__file__).with_name("settings.yaml")
@@ -48,154 +68,6 @@ class SettingsError(ValueError):
         self.problems = problems
         super().__init__("\n".join(problems))
 
-
-# --------------------------------------------------------------------------------------------------
-# Field-name validators (extra mappings must name real-looking fields, never arbitrary text)
-# --------------------------------------------------------------------------------------------------
-
-_SF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c|__r)?$")
-_NS_COLUMN = re.compile(r"^[a-z][a-z0-9_]*$")
-_NS_BODY_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
-
-
-def salesforce_field(value: str) -> str:
-    if not _SF_FIELD.fullmatch(value):
-        raise ValueError(f"{value!r} is not a Salesforce field API name (letters, digits, single '_')")
-    return value
-
-
-def salesforce_field_path(value: str) -> str:
-    parts = value.split(".")
-    if len(parts) > 5 or not all(_SF_FIELD.fullmatch(p) for p in parts):
-        raise ValueError(f"{value!r} is not a Salesforce field or relationship path (e.g. Account.Industry)")
-    return value
-
-
-def netsuite_column(value: str) -> str:
-    if not _NS_COLUMN.fullmatch(value):
-        raise ValueError(f"{value!r} is not a NetSuite SuiteQL column (lower-case letters, digits, '_')")
-    return value
-
-
-def netsuite_body_field(value: str) -> str:
-    if not _NS_BODY_FIELD.fullmatch(value):
-        raise ValueError(f"{value!r} is not a NetSuite record field id (letters, digits, '_')")
-    return value
-
-
-def _order_type_label(value: str) -> str:
-    if value not in {t.value for t in f.OrderType}:
-        expected = ", ".join(repr(t.value) for t in f.OrderType)
-        raise ValueError(f"unknown Order_Type__c value; expected one of {expected}")
-    return value
-
-
-def _time_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. UTC, Europe/London)") from exc
-    return value
-
-
-def _pricebook(value: str) -> str:
-    if value != "standard" and not _SF_ID.fullmatch(value):
-        raise ValueError(f"{value!r} is neither 'standard' nor a Pricebook2 id")
-    return value
-
-
-_NAME_PLACEHOLDERS = frozenset({"customer", "contract", "tranid", "start_date", "end_date"})
-#: Longest name Salesforce keeps (Opportunity.Name); also the widest field a template may pad to.
-NAME_MAX_LENGTH = 120
-#: A text format spec: optional fill and alignment, width, precision, type ``s`` (no sign, ``#``, ``0``, ``,``).
-_TEXT_FORMAT_SPEC = re.compile(
-    r"(?:(?P<fill>[^{}])?(?P<align>[<>^]))?(?P<width>\d+)?(?:\.(?P<precision>\d+))?s?"
-)
-
-
-def _name_template(value: str) -> str:
-    """Only the documented placeholders, each plain or with a simple text format spec.
-
-    The template is applied with :meth:`str.format` to every renewal, so anything else would fail at run
-    time (``{contract:d}``), read Python internals (``{customer.__class__}``) or build absurd strings
-    (``{contract:>999999999}``, a gigabyte per renewal before the name is cut).
-    """
-    try:
-        parts = list(string.Formatter().parse(value))
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid template: {exc}") from exc
-    allowed = ", ".join("{" + n + "}" for n in sorted(_NAME_PLACEHOLDERS))
-    for _, name, spec, conversion in parts:
-        if name is None:
-            continue
-        field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-        if name == "" or name.isdigit():
-            raise ValueError(f"{field}: positional placeholders are not allowed; use {allowed}")
-        if "." in name or "[" in name:
-            raise ValueError(f"{field}: attribute or index access is not allowed; use {allowed}")
-        if name not in _NAME_PLACEHOLDERS:
-            raise ValueError(f"unknown placeholder(s) {[name]}; use {allowed}")
-        if conversion:
-            raise ValueError(f"{field}: conversions (!r, !s, !a) are not allowed; the values are text")
-        if spec and ("{" in spec or "}" in spec):
-            raise ValueError(f"{field}: nested placeholders are not allowed in a format spec")
-        match = _TEXT_FORMAT_SPEC.fullmatch(spec or "")
-        if match is None:
-            raise ValueError(
-                f"{field}: {spec!r} is not a text format spec; use [[fill]align][width][.precision] "
-                "(e.g. {customer:.40} or {contract:>10})"
-            )
-        for what in ("width", "precision"):
-            number = match.group(what)
-            if number is not None and int(number) > NAME_MAX_LENGTH:
-                raise ValueError(
-                    f"{field}: {what} {int(number)} is more than {NAME_MAX_LENGTH} (names are cut to "
-                    f"{NAME_MAX_LENGTH} characters)"
-                )
-    value.format(**{name: "x" for name in _NAME_PLACEHOLDERS})  # anything left that str.format refuses
-    return value
-
-
-def _sales_order_form_id(value: Any) -> Any:
-    """The internal id of the order's custom form (a positive whole number), or null."""
-    if value is None:
-        return None
-    text = str(value)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not text.isascii() or not text.isdigit() \
-            or int(text) <= 0:
-        raise ValueError(
-            f"{value!r} is not a form internal id; set the internal id of your 'Sales Order - Contract Renewals' "
-            "form or your copy of it (NetSuite: Customization > Forms > Transaction Forms, column Internal ID), "
-            "or null to use the account's preferred sales order form"
-        )
-    return int(text)
-
-
-class NewOrderStatus(StrEnum):
-    """The approval status the hourly flow creates sales orders in."""
-
-    PENDING_APPROVAL = "pending_approval"
-    APPROVED = "approved"
-
-
-def _new_order_status(value: Any) -> Any:
-    if value not in {s.value for s in NewOrderStatus}:
-        raise ValueError(
-            f"{value!r} is not a sales order status the flow creates orders in; use pending_approval (orders wait "
-            "for a NetSuite user to approve them) or approved (orders are sent with orderStatus B; the "
-            "integration role needs the permission to approve sales orders)"
-        )
-    return value
-
-
-SalesforceField = Annotated[str, AfterValidator(salesforce_field)]
-SalesforceFieldPath = Annotated[str, AfterValidator(salesforce_field_path)]
-NetSuiteColumn = Annotated[str, AfterValidator(netsuite_column)]
-NetSuiteBodyField = Annotated[str, AfterValidator(netsuite_body_field)]
-OrderTypeLabel = Annotated[str, AfterValidator(_order_type_label)]
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=120)]
-PositiveId = Annotated[int, Field(gt=0)]
 
 # --------------------------------------------------------------------------------------------------
 # Models
@@ -250,7 +122,7 @@ class RenewalSettings(_Strict):
     stage_name: NonEmptyText = "Prospecting"
     close_date_rule: Literal["contract_end", "renewal_start", "estimate_date"] = "contract_end"
     transaction_type: RenewalTransactionType = RenewalTransactionType.ESTIMATE
-    name_template: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_name_template)] = (
+    name_template: Annotated[str, Field(min_length=1, max_length=120), AfterValidator(check_name_template)] = (
         "Renewal {contract} ({tranid})"
     )
 
@@ -289,9 +161,9 @@ class NetSuiteSettings(_Strict):
     custom_price_level_id: Annotated[str, Field(pattern=r"^-?\d+$")] = "-1"
     #: The custom form every sales order is saved on: the Contract Renewals module makes a contract only
     #: for orders on its "Sales Order - Contract Renewals" form or a copy (null: the account's preferred form).
-    sales_order_form_id: Annotated[int | None, BeforeValidator(_sales_order_form_id)] = None
+    sales_order_form_id: Annotated[int | None, BeforeValidator(check_sales_order_form_id)] = None
     #: The approval status new sales orders are created in (``approved`` sends ``orderStatus`` B).
-    new_order_status: Annotated[NewOrderStatus, BeforeValidator(_new_order_status)] = NewOrderStatus.PENDING_APPROVAL
+    new_order_status: Annotated[NewOrderStatus, BeforeValidator(check_new_order_status)] = NewOrderStatus.PENDING_APPROVAL
     #: OneWorld: the subsidiary of created customers and of orders (crsync.order_party_settings).
     subsidiary: SubsidiarySettings = SubsidiarySettings()
     #: Where an order's end user comes from (crsync.order_party_settings).
@@ -304,7 +176,7 @@ class NetSuiteSettings(_Strict):
 
 class SalesforceSettings(_Strict):
     bulk_threshold: Annotated[int, Field(ge=1)] = 2000
-    pricebook: Annotated[str, AfterValidator(_pricebook)] = "standard"
+    pricebook: Annotated[str, AfterValidator(check_pricebook)] = "standard"
     default_currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     multi_currency: bool = False
 
@@ -364,11 +236,7 @@ class IntegrationSettings(_Strict):
     http: HttpSettings = HttpSettings()
     alerts: AlertSettings = AlertSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
-    timezone: Annotated[str, AfterValidator(_time_zone)] = "UTC"
-
-    def is_enabled(self, flow: FlowId | str) -> bool:
-        """Whether the flow (a DAG id) is enabled."""
-        return bool(getattr(self.enabled_flows, FlowId(flow).value))
+    timezone: Annotated[str, AfterValidator(check_time_zone)] = "UTC"
 
     def order_type_id(self, order_type: f.OrderType | str) -> int:
         """NetSuite ``custbody_order_type`` id of a Salesforce ``Order_Type__c`` value."""
@@ -479,9 +347,6 @@ FLOW_OWNED_TARGETS: dict[FlowId, frozenset[str]] = {
 # Loading and error reporting
 # --------------------------------------------------------------------------------------------------
 
-Loc = tuple[str | int, ...]
-
-
 def load_settings(path: str | Path | None = None) -> IntegrationSettings:
     """Read and validate the integration settings file.
 
@@ -523,17 +388,17 @@ def parse_settings(text: str, source: str = "settings.yaml") -> IntegrationSetti
     if root is None or not isinstance(data, dict):
         raise SettingsError([f"{source} line 1: expected a mapping of settings (see docs/settings.md)"])
 
-    problems = [f"{source} line {line}: {message}" for line, message in _duplicate_keys(root)]
+    problems = [f"{source} line {line}: {message}" for line, message in duplicate_keys(root)]
     settings: IntegrationSettings | None = None
     try:
         settings = IntegrationSettings.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            problems.append(_format_problem(source, root, loc, _reason(error, loc)))
+            problems.append(format_problem(source, root, loc, problem_reason(error, loc, IntegrationSettings)))
     if settings is not None:
         for loc, reason in _cross_checks(settings):
-            problems.append(_format_problem(source, root, loc, reason))
+            problems.append(format_problem(source, root, loc, reason))
     if problems:
         raise SettingsError(problems)
     assert settings is not None
@@ -609,98 +474,36 @@ MODULE_ORDER_TYPE_IDS: dict[str, int] = {
     f.OrderType.NEW.value: 1, f.OrderType.RENEWAL.value: 2, f.OrderType.UPSELL.value: 3, f.OrderType.DOWNSELL.value: 13,
 }
 
-#: Settings renamed by a release: the message names the new one, so an upgrade says what to change.
-RENAMED_SETTINGS: dict[Loc, str] = {
-    ("netsuite", "customer_subsidiary_id"): "netsuite.subsidiary.default_id (OneWorld: netsuite.subsidiary)",
-}
 
-
-def _reason(error: dict[str, Any], loc: Loc) -> str:
-    """A readable reason for one pydantic error."""
-    renamed = RENAMED_SETTINGS.get(tuple(str(part) for part in loc))
-    if error["type"] == "extra_forbidden" and renamed:
-        return f"this setting was renamed: move its value to {renamed} (docs/settings.md)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f"; expected one of {', '.join(allowed)}" if allowed else ""
-        return f"unknown setting{hint}"
-    if error["type"] == "missing":
-        return "required setting is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def _allowed_keys(loc: Loc) -> list[str]:
-    """Field names of the settings model found at ``loc`` (empty when it is not a model)."""
-    model: Any = IntegrationSettings
-    for part in loc:
-        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
-            return []
-        model = model.model_fields[str(part)].annotation
-        if get_origin(model) is Annotated:
-            model = get_args(model)[0]
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _format_problem(source: str, root: yaml.Node, loc: Loc, reason: str) -> str:
-    line, path = _locate(root, loc)
-    where = f"{path}: " if path else ""
-    return f"{source} line {line}: {where}{reason}"
-
-
-def _locate(root: yaml.Node, loc: Loc) -> tuple[int, str]:
-    """The line of the deepest YAML node matching ``loc``, and ``loc`` as a readable path.
-
-    Pydantic locations may contain markers that are not YAML keys (``[key]``, union branch names);
-    those are skipped. A trailing key that is not in the file (a missing setting) keeps the line of
-    its parent.
-    """
-    node: yaml.Node = root
-    line = root.start_mark.line + 1
-    shown: list[str] = []
-    for index, part in enumerate(loc):
-        if part == "[key]":
-            continue
-        child = _child(node, part)
-        if child is None:
-            if index == len(loc) - 1 or loc[index + 1] == "[key]":
-                shown.append(_show(part))
-            continue
-        key_node, value_node = child
-        line = (key_node or value_node).start_mark.line + 1
-        shown.append(_show(part))
-        node = value_node
-    return line, ".".join(shown)
-
-
-def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if str(key_node.value) == str(part):
-                return key_node, value_node
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        return None, node.value[part]
-    return None
-
-
-def _show(part: str | int) -> str:
-    text = str(part)
-    return text if re.fullmatch(r"[A-Za-z0-9_]+", text) else f"'{text}'"
-
-
-def _duplicate_keys(node: yaml.Node, path: str = "") -> Iterator[tuple[int, str]]:
-    """Duplicate mapping keys (PyYAML would silently keep the last one)."""
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            here = f"{path}.{_show(key)}" if path else _show(key)
-            if key in seen:
-                yield key_node.start_mark.line + 1, f"{here}: duplicate key; each setting may appear once"
-            seen.add(key)
-            yield from _duplicate_keys(value_node, here)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, f"{path}[{index}]")
+#: The public names, including those re-exported from :mod:`crsync.settings_values` and
+#: :mod:`crsync.settings_report` for importers of this module.
+__all__ = [
+    "DEFAULT_SETTINGS_FILE",
+    "FLOW_OWNED_TARGETS",
+    "MODULE_ORDER_TYPE_IDS",
+    "NAME_MAX_LENGTH",
+    "SETTINGS_ENV_VAR",
+    "AlertSettings",
+    "BatchSizes",
+    "EnabledFlows",
+    "FieldMappings",
+    "FlowId",
+    "HttpSettings",
+    "IntegrationSettings",
+    "Loc",
+    "MaintenanceSettings",
+    "NetSuiteLists",
+    "NetSuiteSettings",
+    "NewOrderStatus",
+    "NightlySettings",
+    "RenewalSettings",
+    "RenewalTransactionType",
+    "SalesforceSettings",
+    "SettingsError",
+    "load_settings",
+    "netsuite_body_field",
+    "netsuite_column",
+    "parse_settings",
+    "salesforce_field",
+    "salesforce_field_path",
+]

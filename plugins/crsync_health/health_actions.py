@@ -9,13 +9,14 @@ import json
 import logging
 from typing import Any
 
+from crsync.ids import MAX_IDS_PER_RUN
 from crsync.runtime import health_log
 from crsync_health.health_data import FLOWS, Flow, resolved_marks
 
 log = logging.getLogger(__name__)
 
-#: Records one Retry may name (the ids params' maxItems is 2,000 for Opportunities).
-MAX_RETRY_KEYS = 500
+#: Records one Retry may name: as many as one manual run takes (the ids params' maxItems).
+MAX_RETRY_KEYS = MAX_IDS_PER_RUN
 
 
 class ActionError(ValueError):

@@ -8,10 +8,10 @@ import csv
 import datetime as dt
 import io
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from crsync.ids import OPPORTUNITY_ID_PREFIX, is_netsuite_internal_id, is_salesforce_id
 from crsync.runtime import health_log
 from crsync.settings import FlowId, SettingsError, load_settings
 
@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 
 #: Reconciliation report rows shown on the page (the CSV keeps them all).
 RECONCILIATION_ROWS_SHOWN = 200
-_SALESFORCE_ID = re.compile(r"^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$")
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class Flow:
     def retryable(self, key: str) -> bool:
         """Whether a row's key is one of this flow's record ids (others can only be resolved)."""
         if self.ids_param == "opportunity_ids":
-            return bool(_SALESFORCE_ID.fullmatch(key)) and key.startswith("006")
-        return key.isascii() and key.isdigit() and int(key) > 0
+            return is_salesforce_id(key) and key.startswith(OPPORTUNITY_ID_PREFIX)
+        return is_netsuite_internal_id(key)
 
 
 FLOWS: dict[str, Flow] = {
@@ -124,7 +123,7 @@ def flow_statuses() -> list[dict[str, Any]]:
 
     try:
         settings = load_settings()
-        enabled: dict[str, bool | None] = {d: settings.is_enabled(d) for d in FLOWS}
+        enabled: dict[str, bool | None] = {d: getattr(settings.enabled_flows, d) for d in FLOWS}
         settings_error = ""
     except SettingsError as exc:
         enabled, settings_error = dict.fromkeys(FLOWS), str(exc)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from crsync.runtime.flows.common import NETSUITE_CONN_ID, SALESFORCE_CONN_ID
+from crsync.ids import NETSUITE_CONN_ID, SALESFORCE_CONN_ID
 from crsync_provider.links import netsuite_record_url, salesforce_record_url
 
 log = logging.getLogger(__name__)

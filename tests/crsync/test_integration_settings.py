@@ -34,7 +34,7 @@ def problems_of(text: str, tmp_path: Path) -> list[str]:
 
 
 def test_default_file_is_valid(settings: IntegrationSettings) -> None:
-    assert all(settings.is_enabled(flow) for flow in FlowId)
+    assert all(getattr(settings.enabled_flows, flow.value) for flow in FlowId)
     assert settings.order_type_map == {
         "Contract New": 1, "Contract Upsell": 3, "Contract Renewal": 2, "Contract Downsell": 13}
     assert settings.renewal_order_type_id == 2

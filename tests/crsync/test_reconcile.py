@@ -301,3 +301,11 @@ def test_html_report_escapes_values(drift):
     assert "<title>Reconciliation &lt;r1&gt;</title>" in page
     assert "&lt;b&gt;A&lt;/b&gt;" in page and "<b>A</b>" not in page
     assert "href='drift.csv'" in page and "2026-03-01 04:00:00 UTC" in page
+
+
+def test_html_report_shows_empty_cells_blank_and_escapes_attributes(drift):
+    """Rendered with Jinja2 (autoescape): an empty cell is blank (never the text "None"), and a report name
+    with a quote cannot leave the link's attribute."""
+    page = rc.render_html(drift, title="t", csv_name="x'><script>.csv", generated_at=NOW)
+    assert "<td>None</td>" not in page and "<td></td>" in page
+    assert "<script>" not in page

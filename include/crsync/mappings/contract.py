@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from crsync import fields as f
+from crsync.ids import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.mappings.common import (
     apply_extra_mappings,
     dates,
@@ -30,7 +31,6 @@ from crsync.mappings.common import (
     texts,
 )
 from crsync.mappings.record_currency import add_currency, currency_problems
-from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.records import RecordFailure, SalesforceUpsertBatch
 from crsync.settings import FlowId, IntegrationSettings
 

@@ -12,14 +12,13 @@
 - ``failures``: one :class:`~crsync.records.RecordFailure` per invalid Opportunity, saying what to fix.
 
 :func:`opportunity_write_back` and :func:`account_write_back` build the Salesforce updates from the
-write results.
+write results (:mod:`crsync.mappings.sales_order_write_back`); the validation rules live in
+:mod:`crsync.mappings.sales_order_checks`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,12 +29,9 @@ from crsync import fields as f
 from crsync.mappings.common import (
     add_months_minus_a_day,
     dates,
-    failures_by_key,
     get_path,
     ids,
-    is_id,
     iso_dates,
-    json_value,
     numbers,
     python_numbers,
     python_values,
@@ -44,16 +40,28 @@ from crsync.mappings.common import (
 )
 from crsync.mappings.order_lifecycle import as_return_authorization, complete_required, lifecycle_fields
 from crsync.mappings.order_parties import add_parties, customer_fields, party_sources, prepare_parties
-from crsync.queries import OPPORTUNITY_ID_PREFIX, to_18_char_id
-from crsync.records import (
-    NOT_QUEUED,
-    NetSuiteWrite,
-    RecordFailure,
-    SalesforceUpsertBatch,
-    WriteResult,
-    load_all,
+from crsync.mappings.sales_order_checks import (
+    Problems,
+    check_currency,
+    check_eligibility,
+    check_headers,
+    check_line_presence,
+    check_lines,
+    mark_eligibility,
 )
-from crsync.settings import FlowId, IntegrationSettings, RenewalTransactionType
+from crsync.mappings.sales_order_write_back import (
+    account_write_back,
+    as_18_char_id,
+    changed_since_extract,
+    explain_currency_refusals,
+    opportunity_guard,
+    opportunity_key,
+    opportunity_write_back,
+    resolve_new_customers,
+    write_back_guards,
+)
+from crsync.records import NetSuiteWrite, RecordFailure
+from crsync.settings import FlowId, IntegrationSettings
 
 _O, _L, _A, _P, _C = f.Opportunity, f.OpportunityLineItem, f.Account, f.Product, f.Contract
 _B, _N = f.NsBody, f.NsLine
@@ -85,19 +93,6 @@ _LINE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _as_18_char_id(value: Any) -> Any:
-    """The 18-character form of a Salesforce id; other values unchanged (validation reports them)."""
-    if isinstance(value, str) and len(value) == 18 and value.isalnum():
-        return value  # Salesforce itself returns 18-character ids; only user input needs the checksum
-    try:
-        return to_18_char_id(value) if value else value
-    except ValueError:
-        return value
-
-
-def _opportunity_key(record: Mapping[str, Any]) -> str:
-    return str(_as_18_char_id(record.get(_O.ID)) or "")
-
 
 def _flatten(
     opportunities: Sequence[Mapping[str, Any]], extra_sources: Sequence[str]
@@ -106,7 +101,7 @@ def _flatten(
     headers: list[tuple[Any, ...]] = []
     lines: list[tuple[Any, ...]] = []
     for opp in opportunities:
-        key = _opportunity_key(opp)
+        key = opportunity_key(opp)
         account = opp.get(_O.ACCOUNT) or {}
         contract = opp.get(_O.CONTRACT) or {}
         children = opp.get(_O.LINE_ITEMS) or {}
@@ -140,317 +135,6 @@ def _flatten(
 
 
 # --------------------------------------------------------------------------------------------------
-# Validation
-# --------------------------------------------------------------------------------------------------
-
-
-class _Problems:
-    """Collects (key, code, message) for failing records; messages are built only for failing rows."""
-
-    def __init__(self) -> None:
-        self._parts: list[pd.DataFrame] = []
-
-    def add(self, keys: pd.Series, code: str, messages: pd.Series | str) -> None:
-        if keys.empty:
-            return
-        text = messages if isinstance(messages, pd.Series) else pd.Series(messages, index=keys.index)
-        self._parts.append(pd.DataFrame({"key": keys, "code": code, "message": text.astype(str)}))
-
-    def failures(self, order: Sequence[str]) -> list[RecordFailure]:
-        if not self._parts:
-            return []
-        table = pd.concat(self._parts, ignore_index=True).drop_duplicates(["key", "message"])
-        return failures_by_key(table["key"], table["code"], table["message"], order=order)
-
-    def keys(self) -> set[str]:
-        return set().union(*(set(p["key"]) for p in self._parts)) if self._parts else set()
-
-
-def _s(series: pd.Series) -> pd.Series:
-    """Text for messages (nulls shown as '?')."""
-    return series.astype("string").fillna("?")
-
-
-def _day(series: pd.Series) -> pd.Series:
-    return series.dt.strftime("%Y-%m-%d").astype("string").fillna("?")
-
-
-def _line_label(lines: pd.DataFrame) -> pd.Series:
-    return "Line " + _s(lines["line_no"]) + " (Product '" + _s(lines["product_name"]) + "')"
-
-
-def _check_headers(h: pd.DataFrame, settings: IntegrationSettings, problems: _Problems) -> None:
-    known_types = ", ".join(settings.order_type_map)
-    bad_type = h["type_id"].isna()
-    problems.add(
-        h.loc[bad_type, "key"],
-        "unknown_order_type",
-        "Order Type '" + _s(h.loc[bad_type, "order_type"]) + f"' is not one the sync knows; set it to one of "
-        f"{known_types}",
-    )
-    no_account = h["account_id"].isna()
-    problems.add(
-        h.loc[no_account, "key"],
-        "missing_customer",
-        "Opportunity has no Account; set its Account, then click Create NetSuite Order again",
-    )
-    bad_account = ~no_account & ~h["account_id"].str.fullmatch(r"[A-Za-z0-9]{18}").fillna(False).astype(bool)
-    problems.add(
-        h.loc[bad_account, "key"],
-        "missing_customer",
-        "Account id '" + _s(h.loc[bad_account, "account_id"]) + "' is not a Salesforce id",
-    )
-    creates_customer = ~no_account & ~bad_account & h["account_ns_id"].isna()
-    nameless = creates_customer & h["account_name"].isna()
-    problems.add(
-        h.loc[nameless, "key"],
-        "missing_customer",
-        "Account " + _s(h.loc[nameless, "account_id"]) + " has no NetSuite customer and no name to create "
-        "one with; name the Account or set its NetSuite_Id__c",
-    )
-    long_name = creates_customer & (h["account_name"].str.len() > f.NS_COMPANY_NAME_MAX_LENGTH)
-    problems.add(
-        h.loc[long_name, "key"],
-        "oversize_text",
-        "Account name '" + _s(h.loc[long_name, "account_name"]).str.slice(0, 40) + "...' is "
-        + _s(h.loc[long_name, "account_name"].str.len())
-        + f" characters; NetSuite customer names allow {f.NS_COMPANY_NAME_MAX_LENGTH}. Shorten it, or set "
-        "the Account's NetSuite_Id__c to an existing customer",
-    )  # fmt: skip
-    bad_ns_id = h["account_ns_id"].notna() & ~is_id(h["account_ns_id"])
-    problems.add(
-        h.loc[bad_ns_id, "key"],
-        "missing_customer",
-        "Account NetSuite_Id__c '" + _s(h.loc[bad_ns_id, "account_ns_id"]) + "' is not a NetSuite internal "
-        "id; correct it or clear it so that the customer is created",
-    )
-    tiers = {label: ns_id for ns_id, label in settings.netsuite.lists.bill_to_tier.items()}
-    bad_tier = h["channel_tier"].notna() & ~h["channel_tier"].isin(list(tiers))
-    problems.add(
-        h.loc[bad_tier, "key"],
-        "unknown_channel_tier",
-        "Account Channel Tier '"
-        + _s(h.loc[bad_tier, "channel_tier"])
-        + f"' is not one of {', '.join(tiers)}; "
-        "correct the Account or netsuite.lists.bill_to_tier in the settings",
-    )
-    _check_contract(h, problems)
-    estimate = h["renewal_estimate_id"]
-    bad_estimate = h["is_renewal"] & estimate.notna() & ~is_id(estimate)
-    problems.add(
-        h.loc[bad_estimate, "key"],
-        "invalid_renewal_estimate",
-        "NetSuite_Renewal_Estimate_Id__c '" + _s(estimate[bad_estimate]) + "' is not a NetSuite internal id",
-    )
-    # With the module's "Transaction Type to Create" at Sales Order the renewal is already an order (its
-    # renewal contract is made from it): there is nothing to transform, and a new order would be a duplicate.
-    if settings.renewal.transaction_type is RenewalTransactionType.SALES_ORDER:
-        ordered = h["is_renewal"] & estimate.notna() & ~bad_estimate
-        problems.add(
-            h.loc[ordered, "key"],
-            "renewal_already_ordered",
-            "This renewal is already NetSuite sales order " + _s(estimate[ordered]) + " (the module creates "
-            "renewals as sales orders, renewal.transaction_type: salesorder); change it in NetSuite, do not send "
-            "it again",
-        )
-
-
-def _mark_eligibility(h: pd.DataFrame) -> None:
-    """``queued`` (Sync Status Processing now) and ``sent`` (has a NetSuite order id) per header row."""
-    h["queued"] = texts(h["sync_status"]).eq(f.SyncStatus.PROCESSING.value).fillna(False).astype(bool)
-    h["sent"] = texts(h["netsuite_id"].astype("string")).notna().astype(bool)
-
-
-def _check_eligibility(h: pd.DataFrame, problems: _Problems) -> None:
-    """Refuse what nobody asked to order: a Closed Lost deal (any mode), and an Opportunity that is
-    neither queued nor already sent (a re-send may only touch those)."""
-    lost = h["is_closed"].eq(True).fillna(False).astype(bool) & ~h["is_won"].eq(True).fillna(False).astype(bool)
-    left = pd.Series(
-        np.where(h["sent"], "; its NetSuite order " + _s(h["netsuite_id"]) + " was left unchanged (cancel it "
-                 "in NetSuite if the deal is lost)", ""),
-        index=h.index,
-    )  # fmt: skip
-    problems.add(
-        h.loc[lost, "key"],
-        "closed_lost",
-        "Opportunity is Closed Lost, so it is not ordered in NetSuite" + left[lost] + ". If the deal is "
-        "not lost, change its Stage, then click Create NetSuite Order",
-    )
-    never = ~lost & ~h["queued"] & ~h["sent"]
-    problems.add(
-        h.loc[never, "key"],
-        NOT_QUEUED,
-        "Opportunity is not queued (Sync Status is '" + _s(h.loc[never, "sync_status"]) + "') and was never "
-        "sent to NetSuite, so a re-send does not order it; click Create NetSuite Order to send it",
-    )
-    # A re-send of one that is not queued may update its order only: never create a NetSuite customer (its
-    # Account lost its NetSuite_Id__c, e.g. after a merge) nor move the order to a new one.
-    no_customer = ~lost & ~h["queued"] & h["sent"] & h["account_ns_id"].isna()
-    problems.add(
-        h.loc[no_customer, "key"],
-        "missing_customer",
-        "Account " + _s(h.loc[no_customer, "account_id"]) + " has no NetSuite_Id__c, and a re-send of an "
-        "Opportunity that is not queued never creates a NetSuite customer; set the Account's NetSuite_Id__c "
-        "to its customer, or click Create NetSuite Order to send it as a new order",
-    )
-
-
-def _check_contract(h: pd.DataFrame, problems: _Problems) -> None:
-    needs_contract = h["is_upsell"] | h["is_renewal"]
-    kind = pd.Series(
-        np.where(h["is_downsell"], "Downsell", np.where(h["is_upsell"], "Upsell", "Renewal")), index=h.index
-    )
-    purpose = pd.Series(
-        np.where(h["is_downsell"], "the contract it reduces",
-                 np.where(h["is_upsell"], "the contract it adds to", "the contract it renews")),
-        index=h.index,
-    )  # fmt: skip
-    no_contract = needs_contract & h["contract_id"].isna() & h["contract_ns_id"].isna()
-    problems.add(
-        h.loc[no_contract, "key"],
-        "missing_contract",
-        kind[no_contract] + " has no Contract; set the Opportunity's Contract to " + purpose[no_contract],
-    )
-    unsynced = needs_contract & ~no_contract & ~is_id(h["contract_ns_id"])
-    problems.add(
-        h.loc[unsynced, "key"],
-        "missing_contract",
-        "Contract " + _s(h.loc[unsynced, "contract_name"].fillna(h.loc[unsynced, "contract_id"]))
-        + " has no NetSuite id; wait for the nightly contract sync, then click Create NetSuite Order again",
-    )  # fmt: skip
-    undated = h["is_upsell"] & ~no_contract & ~unsynced & (h["c_start"].isna() | h["c_end"].isna())
-    problems.add(
-        h.loc[undated, "key"],
-        "missing_contract",
-        "Contract " + _s(h.loc[undated, "contract_name"]) + " has no start or end date in Salesforce; wait "
-        "for the nightly contract sync, then click Create NetSuite Order again",
-    )
-
-
-def _check_line_presence(h: pd.DataFrame, lines: pd.DataFrame, problems: _Problems) -> None:
-    counts = lines.groupby("key", sort=False).size()
-    line_count = h["key"].map(counts).fillna(0)
-    none = line_count == 0
-    problems.add(h.loc[none, "key"], "no_line_items", "Opportunity has no products; add at least one product")
-    too_many = line_count > f.NS_MAX_LINES_PER_TRANSACTION
-    problems.add(
-        h.loc[too_many, "key"],
-        "too_many_lines",
-        "Opportunity has " + _s(line_count[too_many].astype(int)) + f" products; NetSuite accepts at most "
-        f"{f.NS_MAX_LINES_PER_TRANSACTION} lines per order. Split it into several Opportunities",
-    )
-    incomplete = h["lines_complete"].eq(False)
-    problems.add(
-        h.loc[incomplete, "key"],
-        "incomplete_lines",
-        "Not all products of the Opportunity were read (query page limit); the order was not sent so that it "
-        "is never created with missing lines. Re-run the flow for this Opportunity",
-    )
-
-
-def _check_quantities(lines: pd.DataFrame, label: pd.Series, problems: _Problems) -> None:
-    """Quantities NetSuite can hold and the item can be sold in: positive, finite, at most
-    :data:`~crsync.fields.NS_MAX_LINE_QUANTITY`, whole for whole-unit items."""
-    qty = lines["qty"]
-    given = _s(lines["quantity"].map(json_value))
-    # pandas reads a missing value and NaN alike (a JSON reply cannot carry NaN, so it means missing).
-    missing = lines["quantity"].isna()
-    problems.add(lines.loc[missing, "key"], "bad_quantity", label[missing] + " has no quantity; enter the quantity sold")
-    not_a_number = ~missing & (qty.isna() | ~np.isfinite(qty.astype(float)))
-    problems.add(
-        lines.loc[not_a_number, "key"],
-        "bad_quantity",
-        label[not_a_number] + ": quantity " + given[not_a_number] + " is not a number; enter the quantity sold",
-    )
-    not_a_number |= missing
-    bad_quantity = ~not_a_number & ~(qty > 0)
-    problems.add(
-        lines.loc[bad_quantity, "key"],
-        "bad_quantity",
-        label[bad_quantity] + ": quantity " + given[bad_quantity] + " must be greater than 0",
-    )
-    too_large = ~not_a_number & (qty > f.NS_MAX_LINE_QUANTITY)
-    problems.add(
-        lines.loc[too_large, "key"],
-        "bad_quantity",
-        label[too_large] + ": quantity " + given[too_large] + f" is more than NetSuite accepts (at most "
-        f"{f.NS_MAX_LINE_QUANTITY:,}); correct the quantity",
-    )  # fmt: skip
-    fractional = ~not_a_number & ~bad_quantity & ~too_large & lines["whole_units"] & (qty % 1 != 0)
-    problems.add(
-        lines.loc[fractional, "key"],
-        "bad_quantity",
-        label[fractional] + ": quantity " + given[fractional] + " is not a whole number; "
-        + _s(lines.loc[fractional, "category"]) + " items are sold in whole units "
-        "(netsuite.whole_unit_item_categories). Round the quantity",
-    )  # fmt: skip
-
-
-def _check_currency(h: pd.DataFrame, settings: IntegrationSettings, problems: _Problems) -> None:
-    """The Opportunity's currency must have a NetSuite id in the settings. Whether the customer may use
-    it is known only to NetSuite, which refuses the order (see :func:`explain_currency_refusals`)."""
-    unknown = h["currency_id"].isna()
-    known = ", ".join(sorted(settings.currency_ids))
-    problems.add(
-        h.loc[unknown, "key"],
-        "unknown_currency",
-        "Currency " + _s(h.loc[unknown, "currency_code"]) + f" has no NetSuite currency id in the settings' "
-        f"netsuite.lists.currency (known: {known}); add it there, or change the Opportunity's currency",
-    )  # fmt: skip
-
-
-def _check_lines(lines: pd.DataFrame, problems: _Problems) -> None:
-    label = _line_label(lines)
-    no_item = lines["item_ns_id"].isna()
-    problems.add(
-        lines.loc[no_item, "key"],
-        "missing_item",
-        "Product '" + _s(lines.loc[no_item, "product_name"]) + "' (" + _s(lines.loc[no_item, "product_id"])
-        + ") has no NetSuite item id; sync the product first",
-    )  # fmt: skip
-    bad_item = ~no_item & ~is_id(lines["item_ns_id"])
-    problems.add(
-        lines.loc[bad_item, "key"],
-        "missing_item",
-        "Product '" + _s(lines.loc[bad_item, "product_name"]) + "' (" + _s(lines.loc[bad_item, "product_id"])
-        + ") has NetSuite item id '" + _s(lines.loc[bad_item, "item_ns_id"]) + "', which is not a NetSuite "
-        "internal id; correct the product's NetSuite_Id__c",
-    )  # fmt: skip
-    _check_quantities(lines, label, problems)
-    no_price = lines["price"].isna()
-    problems.add(
-        lines.loc[no_price, "key"], "missing_price", label[no_price] + " has no sales price; set one"
-    )
-    undated = lines["needs_dates"] & (lines["s"].isna() | lines["e"].isna())
-    problems.add(
-        lines.loc[undated, "key"],
-        "missing_dates",
-        label[undated] + " has no start or end date; set Start Date and End Date (or Term Months)",
-    )
-    backwards = lines["e"] < lines["s"]
-    problems.add(
-        lines.loc[backwards, "key"],
-        "end_before_start",
-        "End date " + _day(lines.loc[backwards, "e"]) + " is before start date " + _day(lines.loc[backwards, "s"])
-        + " on " + label[backwards] + "; correct the dates",
-    )  # fmt: skip
-    outside = (
-        lines["is_upsell"]
-        & ~backwards
-        & lines["s"].notna()
-        & lines["e"].notna()
-        & ((lines["s"] < lines["c_start"]) | (lines["e"] > lines["c_end"]))
-    )
-    problems.add(
-        lines.loc[outside, "key"],
-        "upsell_outside_contract",
-        label[outside] + " runs " + _day(lines.loc[outside, "s"]) + " to " + _day(lines.loc[outside, "e"])
-        + ", outside the contract term " + _day(lines.loc[outside, "c_start"]) + " to "
-        + _day(lines.loc[outside, "c_end"]) + "; co-term the dates with the contract, or sell it as Contract New",
-    )  # fmt: skip
-
-
-# --------------------------------------------------------------------------------------------------
 # Preparing the tables
 # --------------------------------------------------------------------------------------------------
 
@@ -461,14 +145,14 @@ def _prepare_headers(h: pd.DataFrame, settings: IntegrationSettings) -> pd.DataF
         h[column] = texts(h[column])
     for column in ("account_ns_id", "contract_ns_id", "renewal_estimate_id"):
         h[column] = ids(h[column])
-    h["account_id"] = h["account_id"].map(_as_18_char_id, na_action="ignore").astype("string")
+    h["account_id"] = h["account_id"].map(as_18_char_id, na_action="ignore").astype("string")
     h["type_id"] = h["order_type"].map(settings.order_type_map)
     h["is_downsell"] = h["order_type"].eq(f.OrderType.DOWNSELL.value).fillna(False).astype(bool)
     # "is_upsell": the order changes an existing contract (an upsell adds to it, a downsell returns part of
     # it): the contract is required and the lines are co-termed to it.
     h["is_upsell"] = h["order_type"].eq(f.OrderType.UPSELL.value).fillna(False).astype(bool) | h["is_downsell"]
     h["is_renewal"] = h["order_type"].eq(f.OrderType.RENEWAL.value).fillna(False).astype(bool)
-    _mark_eligibility(h)
+    mark_eligibility(h)
     h["close"] = dates(h["close_date"])
     h["c_start"] = dates(h["contract_start"])
     h["c_end"] = dates(h["contract_end"])
@@ -669,13 +353,13 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     h = _prepare_headers(raw_headers, settings)
     lines = _prepare_lines(raw_lines, h, settings)
 
-    problems = _Problems()
-    _check_eligibility(h, problems)
-    _check_headers(h, settings, problems)
-    _check_currency(h, settings, problems)
+    problems = Problems()
+    check_eligibility(h, problems)
+    check_headers(h, settings, problems)
+    check_currency(h, settings, problems)
     prepare_parties(h, settings, problems.add)
-    _check_line_presence(h, lines, problems)
-    _check_lines(lines, problems)
+    check_line_presence(h, lines, problems)
+    check_lines(lines, problems)
     failed = problems.keys()
 
     good = h[~h["key"].isin(failed)].reset_index(drop=True)
@@ -709,191 +393,15 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
     )
 
 
-# --------------------------------------------------------------------------------------------------
-# After the customer load, and the write-back
-# --------------------------------------------------------------------------------------------------
-
-
-def resolve_new_customers(
-    orders: Iterable[NetSuiteWrite | Mapping[str, Any]],
-    customer_results: Iterable[WriteResult | Mapping[str, Any]],
-) -> tuple[list[NetSuiteWrite], list[RecordFailure]]:
-    """Point orders at the customers just created; orders whose customer failed fail with its reason.
-
-    :returns: the orders ready to load, and failures keyed by Opportunity id.
-    """
-    by_account = {r.key: r for r in load_all(WriteResult, customer_results)}
-    ready: list[NetSuiteWrite] = []
-    failures: list[RecordFailure] = []
-    for order in load_all(NetSuiteWrite, orders):
-        entity = order.body.get(_B.ENTITY) or {}
-        account_id = entity.get(_B.EXTERNAL_ID)
-        if account_id is None:
-            ready.append(order)
-            continue
-        result = by_account.get(account_id)
-        if result is not None and result.ok and result.id:
-            body = {**order.body, _B.ENTITY: {"id": result.id}}
-            if order.body.get(_B.END_USER) == entity:  # the bill-to is the end user
-                body[_B.END_USER] = {"id": result.id}
-            ready.append(order.model_copy(update={"body": body}))
-            continue
-        reason = RecordFailure.from_result(result).message if result else "it was not loaded"
-        failures.append(
-            RecordFailure(
-                key=order.key,
-                code="missing_customer",
-                message=f"The NetSuite customer for Account {account_id} could not be created: {reason}",
-            )
-        )
-    return ready, failures
-
-
-def explain_currency_refusals(
-    results: Iterable[WriteResult | Mapping[str, Any]],
-    orders: Iterable[NetSuiteWrite | Mapping[str, Any]],
-    settings: IntegrationSettings,
-) -> list[WriteResult]:
-    """Say what to fix when NetSuite refused an order's currency.
-
-    Which currencies a customer may use (its primary currency and its Currencies sublist) is known only
-    to NetSuite, so the transform cannot check it; NetSuite refuses such an order with an error at the
-    ``currency`` field. That error is kept and followed by the fix, for the Opportunity's Sync_Error__c.
-
-    :param results: the sales order write results (key = Opportunity id), in any order.
-    :param orders: the order writes that produced them (for the currency and the customer sent).
-    :returns: the results, in their order; refused currencies carry the explained message.
-    """
-    sent = {o.key: o.body for o in load_all(NetSuiteWrite, orders)}
-    codes = {str(ns_id): code for ns_id, code in settings.netsuite.lists.currency.items()}
-    explained: list[WriteResult] = []
-    for result in load_all(WriteResult, results):
-        error, body = result.error, sent.get(result.key) or {}
-        currency_id = str((body.get(_B.CURRENCY) or {}).get("id", ""))
-        if result.ok or error is None or not currency_id or (error.path or "").split(".")[0] != _B.CURRENCY:
-            explained.append(result)
-            continue
-        code = codes.get(currency_id, f"id {currency_id}")
-        customer = (body.get(_B.ENTITY) or {}).get("id", "?")
-        if "change the currency" in error.message.lower():
-            reason, message = "currency_changed", (
-                f"The NetSuite order (or the renewal estimate it is made from) is in another currency than {code}, "
-                "and NetSuite never changes the currency of a saved transaction: set the Opportunity's currency "
-                f"back to the order's, then click Create NetSuite Order again. NetSuite said: {error.message}"
-            )
-        else:
-            reason, message = "currency_not_allowed", (
-                f"NetSuite customer {customer} may not use currency {code}: add {code} to the customer's "
-                "currencies in NetSuite (customer record, Financial subtab, Currencies), or change the "
-                "Opportunity's currency to one the customer uses; then click Create NetSuite Order again. "
-                f"NetSuite said: {error.message}"
-            )
-        fixed = error.model_copy(update={"code": reason, "message": message, "path": None})
-        explained.append(result.model_copy(update={"error": fixed}))
-    return explained
-
-
-def _now_text(moment: dt.datetime | None) -> str:
-    moment = moment or dt.datetime.now(dt.UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_opportunity_id(key: str) -> bool:
-    try:
-        return to_18_char_id(key).startswith(OPPORTUNITY_ID_PREFIX)
-    except ValueError:
-        return False
-
-
-def opportunity_guard(opportunity: Mapping[str, Any]) -> str:
-    """What must not change between extract and write-back: the Opportunity's ``SystemModstamp`` and
-    each line item's id and ``SystemModstamp`` (a line added, edited or deleted changes it)."""
-    children = opportunity.get(_O.LINE_ITEMS) or []
-    lines = children.get("records") or [] if isinstance(children, Mapping) else children
-    stamps = ",".join(sorted(f"{line.get(_L.ID)}@{line.get(_L.SYSTEM_MODSTAMP)}" for line in lines))
-    # A digest keeps the plan small (an Opportunity may have 500 lines; the plan travels through XCom).
-    text = f"{opportunity.get(_O.SYSTEM_MODSTAMP)}|{stamps}"
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def write_back_guards(opportunities: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Opportunity id -> :func:`opportunity_guard` as extracted, for the Opportunities the write-back may
-    touch: those queued now or already sent. One nobody queued and never sent (a named id) is reported in
-    the run summary but left as it is in Salesforce.
-    """
-    guards: dict[str, str] = {}
-    for opp in opportunities:
-        queued = opp.get(_O.SYNC_STATUS) == f.SyncStatus.PROCESSING.value
-        if queued or opp.get(_O.NETSUITE_ID):
-            guards[_opportunity_key(opp)] = opportunity_guard(opp)
-    return guards
-
-
-def changed_since_extract(guards: Mapping[str, str], current: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Guarded ids whose guard differs now (``current``: the Opportunities re-read with
-    :func:`crsync.queries.opportunity_modstamps_soql`), or that are gone."""
-    now = {_opportunity_key(opp): opportunity_guard(opp) for opp in current}
-    return {key for key, guard in guards.items() if now.get(key) != guard}
-
-
-def opportunity_write_back(
-    results: Iterable[WriteResult | Mapping[str, Any]],
-    failures: Iterable[RecordFailure | Mapping[str, Any]] = (),
-    *,
-    order_numbers: Mapping[str, str] | None = None,
-    synced_at: dt.datetime | None = None,
-    writable: Collection[str] | None = None,
-) -> SalesforceUpsertBatch:
-    """Opportunity updates (by ``Id``) recording every outcome.
-
-    :param results: sales order write results (key = Opportunity id).
-    :param failures: transform and customer failures (key = Opportunity id); other keys are ignored.
-    :param order_numbers: Opportunity id -> NetSuite document number (``tranid``), when known.
-    :param synced_at: the sync time (default now, UTC).
-    :param writable: when given, only these Opportunity ids are written back (the others were not
-        queued, or changed since they were extracted and stay ``Processing`` for the next run).
-    """
-    stamp = _now_text(synced_at)
-    numbers_by_key = order_numbers or {}
-    records: dict[str, dict[str, Any]] = {}
-    for result in load_all(WriteResult, results):
-        if not _is_opportunity_id(result.key):
-            continue
-        key = to_18_char_id(result.key)
-        if result.ok:
-            record = {
-                _O.ID: key,
-                _O.NETSUITE_ID: result.id,
-                _O.SYNC_STATUS: f.SyncStatus.SYNCED.value,
-                _O.SYNC_ERROR: None,
-                _O.LAST_SYNCED: stamp,
-            }
-            if key in numbers_by_key:
-                record[_O.NETSUITE_ORDER_NUMBER] = numbers_by_key[key]
-            records[key] = record
-        else:
-            records[key] = _error_record(key, RecordFailure.from_result(result).message, stamp)
-    for failure in load_all(RecordFailure, failures):
-        if _is_opportunity_id(failure.key):
-            key = to_18_char_id(failure.key)
-            records[key] = _error_record(key, failure.message, stamp)
-    if writable is not None:
-        allowed = set(writable)
-        records = {key: record for key, record in records.items() if key in allowed}
-    return SalesforceUpsertBatch(sobject=_O.SOBJECT, external_id_field=_O.ID, records=list(records.values()))
-
-
-def _error_record(key: str, message: str, stamp: str) -> dict[str, Any]:
-    limit = f.SYNC_ERROR_MAX_LENGTH
-    text = message if len(message) <= limit else message[: limit - 3] + "..."
-    return {_O.ID: key, _O.SYNC_STATUS: f.SyncStatus.ERROR.value, _O.SYNC_ERROR: text, _O.LAST_SYNCED: stamp}
-
-
-def account_write_back(customer_results: Iterable[WriteResult | Mapping[str, Any]]) -> SalesforceUpsertBatch:
-    """Account updates (by ``Id``) storing the NetSuite id of every customer created or matched."""
-    records = [
-        {_A.ID: r.key, _A.NETSUITE_ID: r.id} for r in load_all(WriteResult, customer_results) if r.ok and r.id
-    ]
-    return SalesforceUpsertBatch(sobject=_A.SOBJECT, external_id_field=_A.ID, records=records)
+__all__ = [
+    "MAPPING_CHUNK",
+    "SalesOrderBatch",
+    "account_write_back",
+    "changed_since_extract",
+    "explain_currency_refusals",
+    "opportunities_to_sales_orders",
+    "opportunity_guard",
+    "opportunity_write_back",
+    "resolve_new_customers",
+    "write_back_guards",
+]

@@ -39,12 +39,9 @@ from crsync.mappings.common import (
 )
 from crsync.queries import CONTRACT_NAME, CUSTOMER_NAME, ITEM_DISPLAY_NAME, ITEM_NAME
 from crsync.records import RecordFailure, SalesforceUpsertBatch
-from crsync.settings import FlowId, IntegrationSettings
+from crsync.settings import NAME_MAX_LENGTH, FlowId, IntegrationSettings
 
 _NT, _NL, _O, _L, _Q = f.NsTransaction, f.NsTransactionLine, f.Opportunity, f.OpportunityLineItem, f.Quote
-
-#: Salesforce's limit on Opportunity and Quote names.
-_NAME_MAX_LENGTH = 120
 
 PricebookKey = tuple[str, str]
 
@@ -97,11 +94,6 @@ def pricebook_entry_map(
         if item not in (None, ""):
             entries[(str(item), str(r.get(f.PricebookEntry.CURRENCY) or default))] = r[f.PricebookEntry.ID]
     return entries
-
-
-def line_external_id(transaction_id: str, line_id: str) -> str:
-    """``NetSuite_Line_Id__c`` of a renewal line."""
-    return f"{transaction_id}_{line_id}"
 
 
 _HEADER_COLUMNS = [
@@ -313,7 +305,7 @@ def _names(h: pd.DataFrame, template: str) -> list[str]:
             customer=customer, contract=contract if isinstance(contract, str) else contract_id, tranid=tranid,
             start_date=start or "", end_date=end or "",
         )  # fmt: skip
-        names.append(name[:_NAME_MAX_LENGTH])
+        names.append(name[:NAME_MAX_LENGTH])
     return names
 
 
@@ -346,7 +338,7 @@ def _quote_records(h: pd.DataFrame, pricebook_id: str) -> list[dict[str, Any]]:
     return [
         {
             _Q.NETSUITE_ESTIMATE_ID: tran,
-            _Q.NAME: f"Renewal quote {tranid}"[:_NAME_MAX_LENGTH],
+            _Q.NAME: f"Renewal quote {tranid}"[:NAME_MAX_LENGTH],
             _Q.OPPORTUNITY: {_O.NETSUITE_RENEWAL_ESTIMATE_ID: tran},
             _Q.PRICEBOOK_ID: pricebook_id,
         }

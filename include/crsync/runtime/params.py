@@ -1,16 +1,15 @@
 """Manual-run parameters (the trigger form in the Airflow UI), validated by JSON schema before any task runs.
 
 Ids are validated by pattern here and again where queries are built (they are never spliced into a
-query unchecked).
+query unchecked); both use the rules and the per-run limit of :mod:`crsync.ids`.
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Param
 
-# "(?!\n)" after "$": Python's jsonschema (re.search) lets "$" match before a trailing newline; the
-# look-ahead refuses it there and is a no-op for the browser's ECMAScript regex.
-SALESFORCE_ID_PATTERN = r"^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$(?!\n)"
+from crsync.ids import MAX_IDS_PER_RUN, SALESFORCE_ID_FORM_PATTERN
+
 #: The type of an optional list of ids. Airflow 3's trigger form marks a field required (and will not
 #: submit it empty) unless its type is a list that includes "null"; an empty field is sent as null and
 #: read as "no ids" (``run_scope``). A list that is given is still checked item by item.
@@ -22,11 +21,12 @@ def opportunity_params() -> dict[str, Param]:
         "opportunity_ids": Param(
             [],
             type=OPTIONAL_ARRAY,
-            items={"type": "string", "pattern": SALESFORCE_ID_PATTERN},
+            items={"type": "string", "pattern": SALESFORCE_ID_FORM_PATTERN},
             uniqueItems=True,
-            maxItems=2000,
+            maxItems=MAX_IDS_PER_RUN,
             title="Opportunity ids",
-            description="Send only these Opportunities (15- or 18-character ids). Each must be queued (Sync "
+            description=f"Send only these Opportunities (15- or 18-character ids, at most {MAX_IDS_PER_RUN:,} "
+            "per run: trigger more runs for more). Each must be queued (Sync "
             "Status Processing) or already sent (has a NetSuite id): one never sent is updated, never created, "
             "unless queued; any other id, a Closed Lost one or one not in Salesforce is refused and the run "
             "fails. Leave empty to use the run's window.",
