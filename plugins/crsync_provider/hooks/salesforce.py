@@ -26,7 +26,6 @@ through ``simple_salesforce.util.call_salesforce`` with the client's ``session``
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
@@ -184,10 +183,6 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
 
     # ------------------------------------------------------------------ retries
 
-    def _wait(self, retry_state: tenacity.RetryCallState) -> float:
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (retry_state.attempt_number - 1))
-        return random.uniform(0, ceiling)
-
     def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         address = request_address(exc, self.conn.sf_instance)
@@ -223,7 +218,8 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
 
         retryer = tenacity.Retrying(
             stop=self._stop,
-            wait=self._wait,
+            # Full jitter: a random wait in [0, min(backoff_max, backoff_base * 2 ** (attempt - 1))].
+            wait=tenacity.wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max),
             retry=tenacity.retry_if_exception(is_retryable),
             before_sleep=self._before_sleep,
             reraise=True,
