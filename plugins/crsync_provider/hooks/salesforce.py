@@ -163,10 +163,6 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
                 raise
             raise refused from exc
 
-    def get_conn(self) -> Salesforce:
-        """The simple-salesforce client (see :attr:`conn`)."""
-        return self.conn
-
     @staticmethod
     def _mask(secret: str) -> None:
         try:
