@@ -32,6 +32,16 @@ def test_soql_literals():
     ) == ("WHERE SystemModstamp >= 2024-01-01T00:00:00Z AND Name = 'x'")
 
 
+def test_bind_soql_quotes_like_format_soql():
+    """Lists become ``IN`` sets and control characters are escaped, as simple-salesforce's format_soql does."""
+    assert bind_soql("WHERE Id IN :ids AND Name = :n", {"ids": ["006A", "006B"], "n": 'a\nb"c'}) == (
+        "WHERE Id IN ('006A','006B') AND Name = 'a\\nb\\\"c'"
+    )
+    assert bind_soql("WHERE Name = :n AND x = :unbound AND y = '{x}'", {"n": None}) == (
+        "WHERE Name = null AND x = :unbound AND y = '{x}'"
+    )
+
+
 @pytest.mark.parametrize("via_password", [False, True])
 def test_session_mode_and_test_button(sf, salesforce_conn, via_password):
     sf.control(SF, "seed", {"catalog_only": True})
