@@ -12,7 +12,7 @@ def get_provider_info() -> dict:
     return {
         "package-name": "contract-renewal-sync",
         "name": "Contract Renewal Sync (NetSuite)",
-        "description": "NetSuite SuiteTalk REST hook and operators, Salesforce collections/Bulk 2.0 operators.",
+        "description": "NetSuite SuiteTalk REST hook and operators, Salesforce collections/Bulk 2.0 hook, task decorators.",
         "versions": [__version__],
         "integrations": [
             {"integration-name": "NetSuite", "external-doc-url": "https://docs.oracle.com/en/cloud/saas/netsuite/"},
@@ -24,7 +24,6 @@ def get_provider_info() -> dict:
         ],
         "operators": [
             {"integration-name": "NetSuite", "python-modules": ["crsync_provider.operators.netsuite"]},
-            {"integration-name": "Salesforce", "python-modules": ["crsync_provider.operators.salesforce"]},
         ],
         "task-decorators": [
             {"name": "netsuite_write", "class-name": "crsync_provider.decorators.netsuite_write_task"},
