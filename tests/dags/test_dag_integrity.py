@@ -66,6 +66,7 @@ def test_opportunity_flow_loads_netsuite_through_the_netsuite_operator(dagbag):
     """The NetSuite loads are ``NetSuiteUpsertOperator``s (``@task.netsuite_write``), ``load_orders`` mapped."""
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
+    from crsync.runtime.dag_defaults import netsuite_task_slots
     from crsync_provider.decorators import NetSuiteWriteDecoratedOperator
     from crsync_provider.operators.netsuite import NetSuiteUpsertOperator
 
@@ -76,6 +77,7 @@ def test_opportunity_flow_loads_netsuite_through_the_netsuite_operator(dagbag):
     assert isinstance(orders, MappedOperator)
     assert orders.operator_class is NetSuiteWriteDecoratedOperator
     assert orders.operator_extra_links and customers.operator_extra_links
+    assert customers.pool_slots == orders.pool_slots == netsuite_task_slots()
 
 
 def test_opportunity_flow_claims_the_load_lock_before_it_reads(dagbag):
