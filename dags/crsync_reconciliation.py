@@ -32,7 +32,6 @@ from crsync.runtime.dag_defaults import (
     run_timeout_notifier,
 )
 from crsync.runtime.flows.reconciliation import DAG_ID, reconciliation_params
-from crsync_provider.decorators import salesforce_write_task
 
 
 @dag(
@@ -56,7 +55,7 @@ def crsync_reconciliation():
 
         return flow.reconcile(context)
 
-    @salesforce_write_task
+    @task.salesforce_write
     def repair(reconciled: dict, **context) -> dict:
         from crsync.runtime.flows import reconciliation as flow
 

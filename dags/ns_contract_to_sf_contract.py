@@ -27,7 +27,6 @@ from crsync.runtime.dag_defaults import (
     run_timeout_notifier,
 )
 from crsync.runtime.params import netsuite_source_params
-from crsync_provider.decorators import salesforce_write_task
 
 DAG_ID = "ns_contract_to_sf_contract"
 
@@ -59,13 +58,13 @@ def ns_contract_to_sf_contract():
 
         return flow.transform(batch)
 
-    @salesforce_write_task
+    @task.salesforce_write
     def load(plan: dict, **context) -> dict:
         from crsync.runtime.flows import contract as flow
 
         return flow.load(plan, context)
 
-    @salesforce_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads sales orders
+    @task.salesforce_write(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads sales orders
     def link_opportunities(plan: dict, loaded: dict, **context) -> dict:
         from crsync.runtime.flows import contract as flow
 

@@ -26,7 +26,6 @@ from crsync.runtime.dag_defaults import (
     run_timeout_notifier,
 )
 from crsync.runtime.params import netsuite_source_params
-from crsync_provider.decorators import salesforce_write_task
 
 DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
 
@@ -58,7 +57,7 @@ def ns_renewal_estimate_to_sf_opportunity():
 
         return flow.transform(batch)
 
-    @salesforce_write_task
+    @task.salesforce_write
     def load(plan: dict, **context) -> dict:
         from crsync.runtime.flows import renewal_estimate as flow
 

@@ -33,7 +33,6 @@ from crsync.runtime.dag_defaults import (
 )
 from crsync.runtime.load_lock import LoadLockSensor
 from crsync.runtime.params import opportunity_params
-from crsync_provider.decorators import netsuite_write_task, salesforce_write_task
 
 DAG_ID = "sf_opportunity_to_ns_sales_order"
 
@@ -70,11 +69,11 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.transform(batch)
 
-    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=load_slots)
-    def load_customers(plan: dict, **context) -> dict:
+    @task.netsuite_write(pool=NETSUITE_POOL, pool_slots=load_slots)
+    def load_customers(plan: dict):
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
-        return flow.load_customers(plan, context, concurrency=load_slots)
+        return flow.load_customers(plan, concurrency=load_slots)
 
     @task
     def order_chunks(plan: dict) -> list[dict]:
@@ -82,13 +81,13 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.order_chunks(plan)
 
-    @netsuite_write_task(pool=NETSUITE_POOL, pool_slots=load_slots)
-    def load_orders(chunk: dict, customers: dict, **context) -> dict:
+    @task.netsuite_write(pool=NETSUITE_POOL, pool_slots=load_slots)
+    def load_orders(chunk: dict, customers: dict):
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
-        return flow.load_orders(chunk, customers, context, concurrency=load_slots)
+        return flow.load_orders(chunk, customers, concurrency=load_slots)
 
-    @salesforce_write_task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads order numbers
+    @task.salesforce_write(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads order numbers
     def write_back(plan: dict, customers: dict, order_results: list[dict], **context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 

@@ -12,22 +12,22 @@ def get_provider_info() -> dict:
     return {
         "package-name": "contract-renewal-sync",
         "name": "Contract Renewal Sync (NetSuite)",
-        "description": "NetSuite SuiteTalk REST hook and operators, Salesforce collections/Bulk 2.0 operators.",
+        "description": "NetSuite SuiteTalk REST hook and operators, Salesforce collections/Bulk 2.0 hook, task decorators.",
         "versions": [__version__],
+        "integrations": [
+            {"integration-name": "NetSuite", "external-doc-url": "https://docs.oracle.com/en/cloud/saas/netsuite/"},
+            {"integration-name": "Salesforce", "external-doc-url": "https://developer.salesforce.com/docs/apis"},
+        ],
         "hooks": [
-            {
-                "integration-name": "NetSuite",
-                "python-modules": ["crsync_provider.hooks.netsuite", "crsync_provider.hooks.salesforce"],
-            }
+            {"integration-name": "NetSuite", "python-modules": ["crsync_provider.hooks.netsuite"]},
+            {"integration-name": "Salesforce", "python-modules": ["crsync_provider.hooks.salesforce"]},
         ],
         "operators": [
-            {
-                "integration-name": "NetSuite",
-                "python-modules": [
-                    "crsync_provider.operators.netsuite",
-                    "crsync_provider.operators.salesforce",
-                ],
-            }
+            {"integration-name": "NetSuite", "python-modules": ["crsync_provider.operators.netsuite"]},
+        ],
+        "task-decorators": [
+            {"name": "netsuite_write", "class-name": "crsync_provider.decorators.netsuite_write_task"},
+            {"name": "salesforce_write", "class-name": "crsync_provider.decorators.salesforce_write_task"},
         ],
         "connection-types": [
             {

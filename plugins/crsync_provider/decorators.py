@@ -1,55 +1,147 @@
-"""``@netsuite_write_task`` and ``@salesforce_write_task``: ``@task`` with an "Open in ..." extra link.
+"""``@task.netsuite_write`` and ``@task.salesforce_write``: TaskFlow tasks with an "Open in ..." extra link.
 
-The flows' load tasks are TaskFlow functions (the work is in ``crsync.runtime.flows``), so they cannot
-declare ``operator_extra_links`` the way :class:`~crsync_provider.operators.netsuite.NetSuiteUpsertOperator`
-does. These decorators build the same Python task on an operator class that carries the link; the task
-body names the record it wrote with :func:`crsync_provider.links.link_task_to_netsuite` /
-:func:`~crsync_provider.links.link_task_to_salesforce`, and Airflow stores the URL when the task ends.
+Registered as provider ``task-decorators`` (``get_provider_info``), so a DAG writes
+``@task.netsuite_write(...)``; ``from crsync_provider.decorators import netsuite_write_task`` is the same
+decorator. Both are built on Airflow's public :class:`~airflow.sdk.bases.decorator.DecoratedOperator`
+and the standard provider's :class:`~airflow.providers.standard.operators.python.PythonOperator` (the
+way ``@task`` itself is), so they take the same keyword arguments as ``@task``.
 
-Unlike ``@task``, they default to ``multiple_outputs=False``: the flows return dicts (annotated
+``@task.netsuite_write`` is :class:`~crsync_provider.operators.netsuite.NetSuiteUpsertOperator` driven
+by a function: the function *prepares* the writes and returns a :class:`NetSuiteWriteRequest`; the
+operator then *performs* them (one write request per record, through the hook's bounded client), points
+"Open in NetSuite" at the first record written (NetSuite's home page when none was), and returns
+``{"results": [write result, ...], **request.carry}``::
+
+    @task.netsuite_write(pool="netsuite_api", pool_slots=4)
+    def load_orders(chunk, **context):
+        return NetSuiteWriteRequest(writes=chunk["orders"], record_type="salesorder")
+
+``@task.salesforce_write`` runs its function as ``@task`` does; the function names the record it wrote
+with :func:`crsync_provider.links.link_task_to_salesforce`, and Airflow stores the URL when the task ends.
+
+Unlike ``@task``, both default to ``multiple_outputs=False``: the flows return dicts (annotated
 ``-> dict``), from which ``@task`` would infer ``multiple_outputs=True`` and store the whole dict *and*
 each key again (the payload twice, in XCom rows and object-storage files). Pass
 ``multiple_outputs=True`` explicitly to get Airflow's behaviour.
-
-Usage (same keyword arguments as ``@task``)::
-
-    @netsuite_write_task(pool="netsuite_api")
-    def load_orders(chunk, **context): ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.standard.decorators.python import _PythonDecoratedOperator
-from airflow.sdk.bases.decorator import task_decorator_factory
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
-from crsync_provider.links import NetSuiteRecordLink, SalesforceRecordLink
+from crsync_provider.hooks.netsuite import NetSuiteHook
+from crsync_provider.links import NetSuiteRecordLink, SalesforceRecordLink, netsuite_record_url
+from crsync_provider.operators.netsuite import NetSuiteUpsertOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 
-class NetSuiteWriteDecoratedOperator(_PythonDecoratedOperator):
-    """A ``@task`` that writes NetSuite records, with "Open in NetSuite"."""
+@dataclass(repr=False)
+class NetSuiteWriteRequest:
+    """What a ``@task.netsuite_write`` function returns: the writes for the operator to perform.
 
-    custom_operator_name = "@netsuite_write_task"
+    :param writes: NetSuite write instructions (design.md "Interfaces"), sent in this order. Empty for a
+        dry run or when nothing is left to write: no request is made.
+    :param record_type: the record type written (names the link's page).
+    :param hook: the hook to write through (its concurrency and timeouts); by default the operator's
+        connection with the hook's defaults.
+    :param explain: turns the write results into the ones the task returns (e.g. adds the fix to a refusal
+        only the caller can explain); called only when something was written.
+    :param carry: members added to the task's output as they are (e.g. records refused before sending).
+    """
+
+    writes: Sequence[Mapping[str, Any]]
+    record_type: str
+    hook: NetSuiteHook | None = None
+    explain: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+    carry: Mapping[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # PythonOperator logs the function's return value: not every write
+        return f"NetSuiteWriteRequest({len(self.writes)} {self.record_type} write(s), carry={sorted(self.carry)})"
+
+
+class NetSuiteWriteDecoratedOperator(DecoratedOperator, PythonOperator, NetSuiteUpsertOperator):
+    """``@task.netsuite_write``: a function prepares a :class:`NetSuiteWriteRequest`, the operator writes it.
+
+    :param python_callable: the function (returns a :class:`NetSuiteWriteRequest`).
+    :param op_args: its positional arguments (templated).
+    :param op_kwargs: its keyword arguments (templated).
+    """
+
+    custom_operator_name = "@task.netsuite_write"
     operator_extra_links = (NetSuiteRecordLink(),)
-    ui_color = "#cfe3f5"
-    #: Set by the task body (``link_task_to_netsuite``); read by the link when the task ends.
-    netsuite_link = ""
+    ui_color = NetSuiteUpsertOperator.ui_color
+    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
+    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
+
+    def __init__(
+        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
+    ) -> None:
+        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
+        kwargs.setdefault("writes", ())  # the function supplies them at run time
+        super().__init__(
+            kwargs_to_upstream=kwargs_to_upstream,
+            python_callable=python_callable,
+            op_args=op_args,
+            op_kwargs=op_kwargs,
+            **kwargs,
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        request = super().execute(context)
+        if not isinstance(request, NetSuiteWriteRequest):
+            raise TypeError(
+                f"@task.netsuite_write function {self.python_callable.__name__} returned "
+                f"{type(request).__name__}; return a crsync_provider.decorators.NetSuiteWriteRequest"
+            )
+        hook = request.hook or NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        results: list[dict[str, Any]] = []
+        if request.writes:
+            results = self.upsert(hook, request.writes)
+            if request.explain is not None:
+                results = request.explain(results)
+        if not self.netsuite_link:  # nothing written: NetSuite's home page, never an empty "Extra Links"
+            self.netsuite_link = netsuite_record_url(hook.ui_base_url, None, None)
+        return {"results": results, **request.carry}
 
 
-class SalesforceWriteDecoratedOperator(_PythonDecoratedOperator):
-    """A ``@task`` that writes Salesforce records, with "Open in Salesforce"."""
+class SalesforceWriteDecoratedOperator(DecoratedOperator, PythonOperator):
+    """``@task.salesforce_write``: a ``@task`` that writes Salesforce records, with "Open in Salesforce".
 
-    custom_operator_name = "@salesforce_write_task"
+    :param python_callable: the function (it writes, and names the record with ``link_task_to_salesforce``).
+    :param op_args: its positional arguments (templated).
+    :param op_kwargs: its keyword arguments (templated).
+    """
+
+    custom_operator_name = "@task.salesforce_write"
+    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
+    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
     operator_extra_links = (SalesforceRecordLink(),)
     ui_color = "#e0f0ff"
     #: Set by the task body (``link_task_to_salesforce``); read by the link when the task ends.
     salesforce_link = ""
 
+    def __init__(
+        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
+    ) -> None:
+        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
+        super().__init__(
+            kwargs_to_upstream=kwargs_to_upstream,
+            python_callable=python_callable,
+            op_args=op_args,
+            op_kwargs=op_kwargs,
+            **kwargs,
+        )
+
 
 def netsuite_write_task(python_callable: Callable | None = None, **kwargs: Any) -> Any:
-    """``@task`` for a function that writes NetSuite records (adds "Open in NetSuite")."""
+    """``@task.netsuite_write``: the function returns a :class:`NetSuiteWriteRequest`; the task writes it."""
     kwargs.setdefault("multiple_outputs", False)  # the returned dict is stored once (module docstring)
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=NetSuiteWriteDecoratedOperator, **kwargs
@@ -57,7 +149,7 @@ def netsuite_write_task(python_callable: Callable | None = None, **kwargs: Any) 
 
 
 def salesforce_write_task(python_callable: Callable | None = None, **kwargs: Any) -> Any:
-    """``@task`` for a function that writes Salesforce records (adds "Open in Salesforce")."""
+    """``@task.salesforce_write``: ``@task`` for a function that writes Salesforce records."""
     kwargs.setdefault("multiple_outputs", False)  # the returned dict is stored once (module docstring)
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=SalesforceWriteDecoratedOperator, **kwargs

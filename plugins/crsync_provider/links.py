@@ -1,7 +1,9 @@
 """Extra links from a task to the records it wrote: "Open in NetSuite", "Open in Salesforce".
 
 Airflow 3 calls ``get_link`` on the worker when the task finishes (with the operator that ran) and
-stores the URL in XCom for the UI, so the operators keep the URL they built in ``execute``.
+stores the URL in XCom for the UI, so the operators keep the URL they built in ``execute``
+(``NetSuiteUpsertOperator`` and ``@task.netsuite_write``); a ``@task.salesforce_write`` function names
+its record with :func:`link_task_to_salesforce`.
 A link is empty when the UI base URL is not known (e.g. a NetSuite base URL override without
 ``ui_base_url``).
 """
@@ -99,21 +101,6 @@ def _first_written(results: Iterable[Mapping[str, Any]]) -> tuple[Any, int]:
 
 def _running_task(context: Mapping[str, Any] | None) -> Any:
     return context.get("task") if context else None
-
-
-def link_task_to_netsuite(
-    context: Mapping[str, Any] | None,
-    ui_base_url: str | None,
-    record_type: str,
-    results: Iterable[Mapping[str, Any]],
-) -> None:
-    """Point the running task's "Open in NetSuite" at the first record it wrote, or at NetSuite's home
-    page when it wrote none (a dry run, nothing to write): the UI lists a task's links under an "Extra
-    Links" heading, which would otherwise be shown empty."""
-    task = _running_task(context)
-    record_id, _ = _first_written(results)
-    if task is not None:
-        task.netsuite_link = netsuite_record_url(ui_base_url, record_type if record_id else None, record_id)
 
 
 def link_task_to_salesforce(

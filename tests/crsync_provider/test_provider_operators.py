@@ -6,12 +6,10 @@ import warnings
 from datetime import UTC, datetime
 
 from crsync_provider.hooks.netsuite import NetSuiteHook
-from crsync_provider.links import NetSuiteRecordLink, SalesforceRecordLink
+from crsync_provider.links import NetSuiteRecordLink
 from crsync_provider.operators.netsuite import NetSuiteSuiteQLOperator, NetSuiteUpsertOperator
-from crsync_provider.operators.salesforce import SalesforceExtractOperator, SalesforceUpsertOperator
 
 NS = "netsuite"
-SF = "salesforce"
 WINDOW = {
     "data_interval_start": datetime(2024, 1, 1, tzinfo=UTC),
     "data_interval_end": datetime(2100, 1, 1, tzinfo=UTC),
@@ -60,12 +58,6 @@ def test_operator_templates_and_pool():
     op.window_start = "2024-01-01T00:00:00+00:00"  # as rendered
     assert op.bound_parameters()["window_start"] == datetime(2024, 1, 1, tzinfo=UTC)
     assert NetSuiteUpsertOperator(task_id="load", writes=[]).pool == "netsuite_api"
-    sf_op = SalesforceExtractOperator(
-        task_id="sf",
-        soql="SELECT Id FROM Opportunity WHERE SystemModstamp >= :window_start",
-        window_start="2024-01-01T00:00:00+00:00",
-    )
-    assert sf_op.bound_soql() == "SELECT Id FROM Opportunity WHERE SystemModstamp >= 2024-01-01T00:00:00Z"
 
 
 def test_netsuite_extract_windowed(ns, netsuite_conn):
@@ -113,29 +105,3 @@ def test_netsuite_link_empty_when_ui_unknown(ns, netsuite_conn):
     )
     op.execute({})
     assert NetSuiteRecordLink().get_link(op, ti_key=None) == ""
-
-
-def test_salesforce_operators(sf, salesforce_conn):
-    sf.control(SF, "seed", {"opportunities": 3, "lines_per_opportunity": 2})
-    conn_id = salesforce_conn("sf_ops")
-    extract = SalesforceExtractOperator(
-        task_id="extract",
-        salesforce_conn_id=conn_id,
-        soql="SELECT Id, Name, (SELECT Id FROM OpportunityLineItems) FROM Opportunity "
-        "WHERE SystemModstamp >= :window_start AND SystemModstamp < :window_end",
-        window_start=WINDOW["data_interval_start"],
-        window_end=WINDOW["data_interval_end"],
-    )
-    rows = extract.execute({})
-    assert len(rows) == 3 and all(len(r["OpportunityLineItems"]) == 2 for r in rows)
-    load = SalesforceUpsertOperator(
-        task_id="load",
-        salesforce_conn_id=conn_id,
-        sobject="Account",
-        external_id_field="NetSuite_Id__c",
-        records=[{"NetSuite_Id__c": "OPS1", "Name": "Ops One"}, {"NetSuite_Id__c": "OPS2"}],
-    )
-    results = load.execute({})
-    assert [r["status"] for r in results] == ["created", "failed"]
-    link = SalesforceRecordLink().get_link(load, ti_key=None)
-    assert link == f"{sf.salesforce_url}/{results[0]['id']}"

@@ -62,6 +62,24 @@ def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
         assert dag.get_task(task_id).pool == "netsuite_api"
 
 
+def test_opportunity_flow_loads_netsuite_through_the_netsuite_operator(dagbag):
+    """The NetSuite loads are ``NetSuiteUpsertOperator``s (``@task.netsuite_write``), ``load_orders`` mapped."""
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    from crsync.runtime.dag_defaults import netsuite_task_slots
+    from crsync_provider.decorators import NetSuiteWriteDecoratedOperator
+    from crsync_provider.operators.netsuite import NetSuiteUpsertOperator
+
+    dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]
+    assert issubclass(NetSuiteWriteDecoratedOperator, NetSuiteUpsertOperator)
+    customers, orders = dag.get_task("load_customers"), dag.get_task("load_orders")
+    assert isinstance(customers, NetSuiteWriteDecoratedOperator)
+    assert isinstance(orders, MappedOperator)
+    assert orders.operator_class is NetSuiteWriteDecoratedOperator
+    assert orders.operator_extra_links and customers.operator_extra_links
+    assert customers.pool_slots == orders.pool_slots == netsuite_task_slots()
+
+
 def test_opportunity_flow_claims_the_load_lock_before_it_reads(dagbag):
     """Backfill runs are not counted against max_active_runs: the first task serialises the runs' loads."""
     dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]

@@ -139,7 +139,19 @@ class NetSuiteUpsertOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
-        writes = list(self.writes or [])
+        results = self.upsert(hook, list(self.writes or []))
+        failed = sum(1 for result in results if result["status"] == "failed")
+        if self.fail_on_error and failed:
+            raise RuntimeError(f"{failed} of {len(results)} NetSuite write(s) failed")
+        return results
+
+    def upsert(self, hook: NetSuiteHook, writes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Write ``writes`` through ``hook``, log the outcome, point "Open in NetSuite" at the first record
+        written; return one write result per instruction, in order.
+
+        :param hook: the hook to write through.
+        :param writes: the write instructions.
+        """
         results = hook.write_many(writes)
         counts = Counter(r["status"] for r in results)
         self.log.info(
@@ -159,6 +171,4 @@ class NetSuiteUpsertOperator(BaseOperator):
             write, result = written[0]
             record_type = write.get("record_type") if isinstance(write, Mapping) else None
             self.netsuite_link = netsuite_record_url(hook.ui_base_url, record_type, result["id"])
-        if self.fail_on_error and counts["failed"]:
-            raise RuntimeError(f"{counts['failed']} of {len(results)} NetSuite write(s) failed")
         return results

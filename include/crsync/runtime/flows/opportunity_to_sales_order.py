@@ -30,7 +30,8 @@ from crsync.runtime.flows.common import (
 )
 from crsync.runtime.windows import until_run_started
 from crsync.settings import FlowId, load_settings
-from crsync_provider.links import link_task_to_netsuite, link_task_to_salesforce
+from crsync_provider.decorators import NetSuiteWriteRequest
+from crsync_provider.links import link_task_to_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +124,15 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_customers(plan: dict[str, Any], context: Any, *, concurrency: int) -> dict[str, Any]:
-    """Upsert NetSuite customers for Accounts that have none yet (external id = Account id)."""
+def load_customers(plan: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
+    """NetSuite customers for Accounts that have none yet (external id = Account id), for
+    ``@task.netsuite_write`` to upsert."""
     customers = plan["customers"]
     hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
-    if plan["dry_run"] or not customers:
-        if plan["dry_run"]:
-            log_dry_run("NetSuite customer", customers)
-        link_task_to_netsuite(context, hook.ui_base_url, "customer", [])  # NetSuite's home: no empty link
-        return {"results": []}
-    results = hook.write_many(customers)
-    log.info("Customers: %s", _count_statuses(results))
-    link_task_to_netsuite(context, hook.ui_base_url, customers[0]["record_type"], results)
-    return {"results": results}
+    if plan["dry_run"]:
+        log_dry_run("NetSuite customer", customers)
+        return NetSuiteWriteRequest(writes=[], record_type="customer", hook=hook)
+    return NetSuiteWriteRequest(writes=customers, record_type="customer", hook=hook)
 
 
 def order_chunks(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -146,10 +143,9 @@ def order_chunks(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"dry_run": plan["dry_run"], "orders": chunk} for chunk in chunks]
 
 
-def load_orders(
-    chunk: dict[str, Any], customers: dict[str, Any], context: Any, *, concurrency: int
-) -> dict[str, Any]:
-    """Upsert (or transform from the renewal estimate) one chunk of sales orders within the pool."""
+def load_orders(chunk: dict[str, Any], customers: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
+    """One chunk of sales orders for ``@task.netsuite_write`` to upsert (or transform from the renewal
+    estimate) within the pool; the orders refused before sending are carried as ``failures``."""
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
     from crsync.mappings.order_parties import explain_subsidiary_refusals
 
@@ -158,27 +154,26 @@ def load_orders(
         # No customer was created, so an order for a new Account shows its entity by the Account id (the
         # customer a real run creates first): not a refusal.
         log_dry_run("NetSuite sales order", chunk["orders"])
-        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
-        return {"results": [], "failures": []}
+        return NetSuiteWriteRequest(writes=[], record_type="salesorder", hook=hook, carry={"failures": []})
     ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
-    if not ready:
-        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
-        return {"results": [], "failures": dump_all(failures)}
-    ready, billed_refused = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
-    failures += billed_refused
-    if not ready:
-        link_task_to_netsuite(context, hook.ui_base_url, "salesorder", [])  # NetSuite's home: no empty link
-        return {"results": [], "failures": dump_all(failures)}
-    writes = dump_all(ready)
-    results = hook.write_many(writes)
-    # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
-    settings = load_settings()
-    results = dump_all(explain_currency_refusals(results, ready, settings))
-    # Likewise the customer's subsidiary (OneWorld).
-    results = dump_all(explain_subsidiary_refusals(results, ready, settings))
-    log.info("Sales orders: %s", _count_statuses(results))
-    link_task_to_netsuite(context, hook.ui_base_url, writes[0]["record_type"], results)
-    return {"results": results, "failures": dump_all(failures)}
+    if ready:
+        ready, billed_refused = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
+        failures += billed_refused
+
+    def explain(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # NetSuite alone knows which currencies a customer may use: its refusal gets the fix added.
+        settings = load_settings()
+        results = dump_all(explain_currency_refusals(results, ready, settings))
+        # Likewise the customer's subsidiary (OneWorld).
+        return dump_all(explain_subsidiary_refusals(results, ready, settings))
+
+    return NetSuiteWriteRequest(
+        writes=dump_all(ready),
+        record_type="salesorder",
+        hook=hook,
+        explain=explain,
+        carry={"failures": dump_all(failures)},
+    )
 
 
 def write_back(
@@ -261,9 +256,3 @@ def _order_numbers(external_ids: list[str]) -> dict[str, str]:
                 numbers[str(row["externalid"])] = str(row["tranid"])
     return numbers
 
-
-def _count_statuses(results: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return counts
