@@ -29,18 +29,8 @@ from crsync.queries import (
     contracts_by_netsuite_ids_soql,
 )
 from crsync.records import ContractItemExtract, ContractItemPlan, RunSummary
-from crsync.runtime.flows import retry
-from crsync.runtime.flows.common import (
-    SUITEQL_IN_LIMIT,
-    change_scopes,
-    count_statuses,
-    keyset_rows,
-    log_dry_run,
-    netsuite_hook,
-    run_scope,
-    salesforce_ids_with,
-    salesforce_upsert,
-)
+from crsync.runtime.flows import common, retry
+from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope
 from crsync.settings import FlowId, load_settings
 
 log = logging.getLogger(__name__)
@@ -53,20 +43,7 @@ WAITING_REASON = "waiting_for_contract"
 
 def waiting_item_ids() -> list[int]:
     """The items remembered as waiting for their Contract (an unreadable value counts as none, logged)."""
-    from airflow.sdk import Variable
-
-    value = Variable.get(WAITING_VARIABLE, default=[], deserialize_json=True)
-    if not isinstance(value, list):
-        log.warning("Variable %s is not a JSON list (%r); ignoring it", WAITING_VARIABLE, value)
-        return []
-    ids = sorted({int(v) for v in value if str(v).isdigit() and int(v) > 0})
-    if len(ids) != len(value):
-        log.warning(
-            "Variable %s: ignored %d value(s) that are not NetSuite ids",
-            WAITING_VARIABLE,
-            len(value) - len(ids),
-        )
-    return ids
+    return retry.netsuite_ids_in_variable(WAITING_VARIABLE)
 
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
@@ -78,10 +55,10 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     page = settings.batch_sizes.suiteql_page
     hook = netsuite_hook()
     rows: list[dict[str, Any]] = []
-    for change in change_scopes(scope):
+    for change in common.change_scopes(scope):
         query = contract_items_query(change, settings)
         log.info("SuiteQL (%s): %s", change.mode, query.render(0))
-        rows += keyset_rows(query, page_size=page, hook=hook)
+        rows += common.keyset_rows(query, page_size=page, hook=hook)
     log.info("Read %d contract item(s) in scope", len(rows))
 
     # A manual run for named ids reads only those (both lists are kept as they are for later runs).
@@ -89,8 +66,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     retried = retry.ids_to_retry(scope)
     seen = {int(r[f.NsContractItem.ID]) for r in rows}
     again = sorted({i for i in waiting + retried if i not in seen})
-    for part in chunked(again, SUITEQL_IN_LIMIT):
-        rows += keyset_rows(
+    for part in chunked(again, common.SUITEQL_IN_LIMIT):
+        rows += common.keyset_rows(
             contract_items_query(ChangeScope.by_ids(part), settings), page_size=page, hook=hook
         )
     if waiting:
@@ -102,7 +79,7 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
 
     outcome = retry.extract_outcome(scope, retried, (r[f.NsContractItem.ID] for r in rows))
     contracts = [str(r[f.NsContractItem.CONTRACT]) for r in rows if r.get(f.NsContractItem.CONTRACT)]
-    known = salesforce_ids_with(
+    known = common.salesforce_ids_with(
         contracts_by_netsuite_ids_soql, contracts, chunk_size=settings.batch_sizes.id_lookup
     )
     log.info("%d of %d contract(s) of these items are in Salesforce", len(known), len(set(contracts)))
@@ -161,8 +138,8 @@ def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
                      not_found="contract item")  # fmt: skip
         return summary.as_dict()
 
-    results = salesforce_upsert(batch.sobject, batch.external_id_field, batch.records, settings, context)
-    log.info("Contract items: %s", count_statuses(results))
+    results = common.salesforce_upsert(batch.sobject, batch.external_id_field, batch.records, settings, context)
+    log.info("Contract items: %s", common.count_statuses(results))
     summary.add_results(results)
     # Only after the writes: a failed load keeps the previous list, so nothing waiting is forgotten.
     _remember_waiting(plan, waiting_now, dry_run=False)

@@ -402,7 +402,7 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     from crsync import fields as f
     from crsync import queries
     from crsync import reconcile as rc
-    from crsync.runtime.flows.common import salesforce_hook
+    from crsync.runtime.flows.common import salesforce_errors, salesforce_hook
     from crsync.settings import load_settings
 
     csv_path = _path(reconciled["reports"]["csv"])
@@ -433,8 +433,7 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     link_task_to_salesforce(context, sf.instance_url, f.Opportunity.SOBJECT, results)
     rows = []
     for opp_id, result in zip(targets, results, strict=True):
-        errors = result.get("errors") or []
-        message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors)
+        message = salesforce_errors(result)
         rows.append(
             {"salesforce_id": opp_id, "requeued": bool(result.get("success")), "error": message or None}
         )

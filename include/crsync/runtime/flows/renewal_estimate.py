@@ -36,16 +36,8 @@ from crsync.queries import (
     standard_pricebook_soql,
 )
 from crsync.records import RecordFailure, RenewalExtract, RenewalPlan, RunSummary
-from crsync.runtime.flows import retry
-from crsync.runtime.flows.common import (
-    count_statuses,
-    log_dry_run,
-    netsuite_hook,
-    run_scope,
-    salesforce_hook,
-    salesforce_refusals,
-    salesforce_upsert,
-)
+from crsync.runtime.flows import common, retry
+from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope, salesforce_hook
 from crsync.settings import FlowId, IntegrationSettings, load_settings
 
 log = logging.getLogger(__name__)
@@ -297,7 +289,9 @@ def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
         if not records:
             continue
         linked = context if sobject in (_O.SOBJECT, _Q.SOBJECT) else None  # the renewal (last batch wins)
-        results = salesforce_upsert(sobject, field, records, settings, linked, sf=sf, bulk_threshold=threshold)
+        results = common.salesforce_upsert(
+            sobject, field, records, settings, linked, sf=sf, bulk_threshold=threshold
+        )
         for record, result in zip(records, results, strict=True):
             renewal = _renewal_of(sobject, field, record)
             if result["status"] == "failed":
@@ -312,12 +306,12 @@ def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
                 )])  # fmt: skip
             elif sobject == _O.SOBJECT:
                 summary.add_results([result])  # one created/updated per renewal
-        log.info("%s upserts: %s", sobject, count_statuses(results))
+        log.info("%s upserts: %s", sobject, common.count_statuses(results))
 
     stale = list(plan.stale_line_ids)
     undeleted: list[RecordFailure] = []
     if stale:
-        undeleted = salesforce_refusals(
+        undeleted = common.salesforce_refusals(
             stale,
             sf.delete_collection(stale),
             code="stale_line_not_deleted",
