@@ -107,17 +107,13 @@ def transform(extracted: dict[str, Any]) -> dict[str, Any]:
         log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
     for waiting in mapped.waiting_for_contract[:20]:
         log.info("Waiting %s: %s", waiting.key, waiting.message)
-    return ContractItemPlan(
-        dry_run=batch.dry_run,
-        read=len(batch.items),
-        read_ids=sorted({int(r[f.NsContractItem.ID]) for r in batch.items if str(r.get("id", "")).isdigit()}),
-        waiting_before=batch.waiting_before,
-        items=mapped.items,
-        failures=mapped.failures,
-        waiting=mapped.waiting_for_contract,
-        waiting_contract_ids=mapped.waiting_contract_ids,
-        retry=batch.retry,
-    ).to_xcom()
+    read_ids = sorted({int(r[f.NsContractItem.ID]) for r in batch.items if str(r.get("id", "")).isdigit()})
+    plan = ContractItemPlan(
+        dry_run=batch.dry_run, read=len(batch.items), read_ids=read_ids, waiting_before=batch.waiting_before,
+        items=mapped.items, failures=mapped.failures, waiting=mapped.waiting_for_contract,
+        waiting_contract_ids=mapped.waiting_contract_ids, retry=batch.retry,
+    )  # fmt: skip
+    return plan.to_xcom()
 
 
 def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
