@@ -3,6 +3,10 @@
 Batches travel through XCom as plain JSON-serialisable dicts: build them with ``model_dump(mode="json")``
 (or :func:`dump_all`) and read them back with ``Model.model_validate(d)`` (or :func:`load_all`).
 Operators use these models without importing pandas.
+
+What one task of a flow hands the next (``extract``'s read, ``transform``'s plan, a load's outcome) is a
+:class:`TaskPayload`: ``to_xcom()`` when a task returns it, ``from_xcom()`` at the start of the task given
+it, so a field is read by name and checked, never looked up by a string key.
 """
 
 from __future__ import annotations

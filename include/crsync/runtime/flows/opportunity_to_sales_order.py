@@ -92,7 +92,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
             len(scope.ids),
             ", ".join(missing),
         )
-    return OpportunityExtract(dry_run=scope.dry_run, mode=mode, opportunities=records, missing_ids=missing).to_xcom()
+    extracted = OpportunityExtract(dry_run=scope.dry_run, mode=mode, opportunities=records, missing_ids=missing)
+    return extracted.to_xcom()
 
 
 def _missing_ids(named: list[str], records: list[dict[str, Any]]) -> list[str]:
