@@ -522,3 +522,40 @@ class RenewalPlan(NightlyPayload):
     #: Renewal id -> why it was not written (not a failure).
     skipped: dict[str, str] = Field(default_factory=dict)
     bulk_threshold: int
+
+
+class ReconciliationReports(_Record):
+    """Where a reconciliation's report files are (object storage paths)."""
+
+    csv: str
+    html: str
+    summary: str
+
+
+class Reconciliation(TaskPayload):
+    """``crsync_reconciliation``: what ``reconcile`` found, for ``repair`` and ``report``."""
+
+    run_id: str
+    checked_at: str
+    stuck_after_hours: int
+    #: Drift rows, and their number per kind (kinds with none left out).
+    total: int
+    counts: dict[str, int] = Field(default_factory=dict)
+    #: What was compared -> how many records.
+    compared: dict[str, int] = Field(default_factory=dict)
+    #: Opportunities in Error or stuck in Processing that ``repair`` could re-queue.
+    requeueable: int = 0
+    reports: ReconciliationReports
+
+
+class RepairOutcome(TaskPayload):
+    """``crsync_reconciliation``: what ``repair`` re-queued (nothing unless the run's ``repair`` param)."""
+
+    enabled: bool
+    requeued: int = 0
+    failed: int = 0
+    skipped: int = 0
+    #: The first Opportunities Salesforce refused to re-queue (``salesforce_id``, ``requeued``, ``error``).
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+    #: The repair CSV ("" when nothing was re-queued).
+    report: str = ""

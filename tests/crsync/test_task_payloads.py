@@ -16,9 +16,11 @@ from crsync.records import (
     LoadOutcome,
     OpportunityExtract,
     OrderChunk,
+    Reconciliation,
     RecordFailure,
     RenewalExtract,
     RenewalPlan,
+    RepairOutcome,
     SalesforceUpsertBatch,
     SalesOrderPlan,
     TaskPayload,
@@ -59,6 +61,13 @@ PAYLOADS: list[TaskPayload] = [
         stale_line_renewals={"00k1": "5"}, failures=[FAILURE], skipped={"6": "renewal_already_ordered_or_closed"},
         bulk_threshold=2000, retry=RETRY,
     ),
+    Reconciliation(
+        run_id="manual__2026", checked_at="2026-01-02T04:00:00+00:00", stuck_after_hours=2, total=3,
+        counts={"contract_missing_in_salesforce": 3}, compared={"NetSuite contracts": 10}, requeueable=0,
+        reports={"csv": "file:///r/drift.csv", "html": "file:///r/report.html", "summary": "file:///r/s.json"},
+    ),
+    RepairOutcome(enabled=True, requeued=1, failed=1, failures=[{"salesforce_id": "006", "requeued": False,
+                                                               "error": "X: y"}], report="file:///r/repair.csv"),
 ]  # fmt: skip
 
 
