@@ -22,6 +22,7 @@ from crsync.runtime.dag_defaults import (
     START_DATE,
     default_args,
     nightly_timetable,
+    report_task,
     run_timeout,
     run_timeout_notifier,
 )
@@ -63,11 +64,7 @@ def ns_contract_item_to_sf_contract_item():
 
         return flow.load(plan, context)
 
-    @task(multiple_outputs=False)
-    def report(summary: dict) -> dict:
-        from crsync.runtime.flows import common
-
-        return common.report(summary)
+    report = report_task()
 
     report(load(transform(extract())))
 

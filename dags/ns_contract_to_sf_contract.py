@@ -23,6 +23,7 @@ from crsync.runtime.dag_defaults import (
     START_DATE,
     default_args,
     nightly_timetable,
+    report_task,
     run_timeout,
     run_timeout_notifier,
 )
@@ -70,11 +71,7 @@ def ns_contract_to_sf_contract():
 
         return flow.link_opportunities(plan, loaded, context)
 
-    @task(multiple_outputs=False)
-    def report(summary: dict) -> dict:
-        from crsync.runtime.flows import common
-
-        return common.report(summary)
+    report = report_task()
 
     plan = transform(extract())
     report(link_opportunities(plan, load(plan)))

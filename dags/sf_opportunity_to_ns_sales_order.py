@@ -28,6 +28,7 @@ from crsync.runtime.dag_defaults import (
     default_args,
     hourly_timetable,
     netsuite_task_slots,
+    report_task,
     run_timeout,
     run_timeout_notifier,
 )
@@ -93,11 +94,7 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.write_back(plan, customers, list(order_results), context)
 
-    @task(multiple_outputs=False)
-    def report(summary: dict) -> dict:
-        from crsync.runtime.flows import common
-
-        return common.report(summary)
+    report = report_task()
 
     batch = extract()
     claim_load_lock >> batch

@@ -3,6 +3,10 @@
 Batches travel through XCom as plain JSON-serialisable dicts: build them with ``model_dump(mode="json")``
 (or :func:`dump_all`) and read them back with ``Model.model_validate(d)`` (or :func:`load_all`).
 Operators use these models without importing pandas.
+
+What one task of a flow hands the next (``extract``'s read, ``transform``'s plan, a load's outcome) is a
+:class:`TaskPayload`: ``to_xcom()`` when a task returns it, ``from_xcom()`` at the start of the task given
+it, so a field is read by name and checked, never looked up by a string key.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -364,3 +368,194 @@ def dump_and_release(items: list[BaseModel]) -> list[dict[str, Any]]:
         items[index] = None  # type: ignore[call-overload]
     items.clear()
     return dumped
+
+
+# ------------------------------------------------------------------------------------------------------
+# What a flow's tasks hand each other: plain JSON through XCom (the object-storage backend stores it as
+# it is), validated back into the model at the start of the next task.
+# ------------------------------------------------------------------------------------------------------
+
+P = TypeVar("P", bound="TaskPayload")
+
+
+class TaskPayload(_Record):
+    """A payload passed from one task of a flow to the next.
+
+    Source rows and records already built as JSON (``list[dict]``) are kept as they are: the mapping or
+    the hook that reads them validates them, and :meth:`to_xcom` hands them on without a second copy.
+    """
+
+    #: Fields holding plain JSON already: :meth:`to_xcom` passes them on as they are (no copy).
+    _plain_json: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_xcom(cls: type[P], payload: P | Mapping[str, Any]) -> P:
+        """The payload a task was given (an XCom dict), validated."""
+        return payload if isinstance(payload, cls) else cls.model_validate(payload)
+
+    def to_xcom(self) -> dict[str, Any]:
+        """Plain JSON for XCom."""
+        dumped = self.model_dump(mode="json", exclude=set(self._plain_json))
+        dumped.update({name: getattr(self, name) for name in self._plain_json})
+        return dumped
+
+
+class OpportunityExtract(TaskPayload):
+    """``sf_opportunity_to_ns_sales_order``: what ``extract`` read for ``transform``."""
+
+    _plain_json = ("opportunities",)
+
+    dry_run: bool
+    mode: str
+    opportunities: list[dict[str, Any]]
+    #: Named ids (18 characters) Salesforce does not have.
+    missing_ids: list[str] = Field(default_factory=list)
+
+
+class SalesOrderPlan(TaskPayload):
+    """``sf_opportunity_to_ns_sales_order``: ``transform``'s plan for the load tasks and ``write_back``."""
+
+    _plain_json = ("customers", "orders")
+
+    dry_run: bool
+    #: Opportunities read.
+    read: int
+    #: :class:`NetSuiteWrite` dumps: the customers to create first, then the orders (the largest part).
+    customers: list[dict[str, Any]] = Field(default_factory=list)
+    orders: list[dict[str, Any]] = Field(default_factory=list)
+    failures: list[RecordFailure] = Field(default_factory=list)
+    #: Opportunity id -> ``SystemModstamp`` at extract (an Opportunity changed since is not written back).
+    guards: dict[str, str] = Field(default_factory=dict)
+    #: Orders per mapped load task (``batch_sizes.netsuite_writes_per_task``).
+    chunk_size: int = Field(ge=1)
+
+
+class OrderChunk(TaskPayload):
+    """``sf_opportunity_to_ns_sales_order``: the orders of one mapped ``load_orders`` task."""
+
+    _plain_json = ("orders",)
+
+    dry_run: bool
+    orders: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class LoadOutcome(TaskPayload):
+    """What a load task wrote: design.md write results, and the records it refused before writing."""
+
+    results: list[WriteResult] = Field(default_factory=list)
+    failures: list[RecordFailure] = Field(default_factory=list)
+
+
+class NightlyPayload(TaskPayload):
+    """What every task of a nightly flow (NetSuite to Salesforce) hands on: the dry run flag, and
+    ``extract``'s retry and read-through state (:func:`crsync.runtime.flows.retry.extract_outcome`) for
+    the last task."""
+
+    dry_run: bool
+    retry: dict[str, Any]
+
+
+class ContractExtract(NightlyPayload):
+    """``ns_contract_to_sf_contract``: contracts read, and the customers that have a Salesforce Account."""
+
+    _plain_json = ("contracts",)
+
+    contracts: list[dict[str, Any]]
+    known_account_ids: list[str] = Field(default_factory=list)
+
+
+class ContractPlan(NightlyPayload):
+    """``ns_contract_to_sf_contract``: ``transform``'s plan for ``load`` and ``link_opportunities``."""
+
+    read: int
+    contracts: SalesforceUpsertBatch
+    failures: list[RecordFailure] = Field(default_factory=list)
+
+
+class ContractItemExtract(NightlyPayload):
+    """``ns_contract_item_to_sf_contract_item``: items read (in scope, waiting and retried), the waiting
+    list as the run found it, and the contracts Salesforce has."""
+
+    _plain_json = ("items",)
+
+    items: list[dict[str, Any]]
+    waiting_before: list[int] = Field(default_factory=list)
+    known_contract_ids: list[str] = Field(default_factory=list)
+
+
+class ContractItemPlan(NightlyPayload):
+    """``ns_contract_item_to_sf_contract_item``: ``transform``'s plan for ``load``."""
+
+    read: int
+    #: NetSuite ids of the items read (they leave the waiting list).
+    read_ids: list[int] = Field(default_factory=list)
+    waiting_before: list[int] = Field(default_factory=list)
+    items: SalesforceUpsertBatch
+    failures: list[RecordFailure] = Field(default_factory=list)
+    #: Items whose contract is not in Salesforce yet (reported, remembered, not failed).
+    waiting: list[RecordFailure] = Field(default_factory=list)
+    waiting_contract_ids: list[str] = Field(default_factory=list)
+
+
+class RenewalExtract(NightlyPayload):
+    """``ns_renewal_estimate_to_sf_opportunity``: renewal transactions and lines read, and the Salesforce
+    lookups the mapping needs (empty when nothing was read)."""
+
+    _plain_json = ("headers", "lines", "salesforce")
+
+    headers: list[dict[str, Any]]
+    lines: list[dict[str, Any]] = Field(default_factory=list)
+    salesforce: dict[str, Any] = Field(default_factory=dict)
+
+
+class RenewalPlan(NightlyPayload):
+    """``ns_renewal_estimate_to_sf_opportunity``: ``transform``'s plan for ``load``."""
+
+    read: int
+    #: Accounts, Opportunities (Quotes), line items: upserted in this order.
+    upserts: list[SalesforceUpsertBatch] = Field(default_factory=list)
+    line_sobject: str
+    stale_line_ids: list[str] = Field(default_factory=list)
+    #: Salesforce line id -> its renewal (a line that cannot be deleted fails the renewal, to retry).
+    stale_line_renewals: dict[str, str] = Field(default_factory=dict)
+    failures: list[RecordFailure] = Field(default_factory=list)
+    #: Renewal id -> why it was not written (not a failure).
+    skipped: dict[str, str] = Field(default_factory=dict)
+    bulk_threshold: int
+
+
+class ReconciliationReports(_Record):
+    """Where a reconciliation's report files are (object storage paths)."""
+
+    csv: str
+    html: str
+    summary: str
+
+
+class Reconciliation(TaskPayload):
+    """``crsync_reconciliation``: what ``reconcile`` found, for ``repair`` and ``report``."""
+
+    run_id: str
+    checked_at: str
+    stuck_after_hours: int
+    #: Drift rows, and their number per kind (kinds with none left out).
+    total: int
+    counts: dict[str, int] = Field(default_factory=dict)
+    #: What was compared -> how many records.
+    compared: dict[str, int] = Field(default_factory=dict)
+    #: Opportunities in Error or stuck in Processing that ``repair`` could re-queue.
+    requeueable: int = 0
+    reports: ReconciliationReports
+
+
+class RepairOutcome(TaskPayload):
+    """``crsync_reconciliation``: what ``repair`` re-queued (nothing unless the run's ``repair`` param)."""
+
+    enabled: bool
+    requeued: int = 0
+    failed: int = 0
+    skipped: int = 0
+    #: The first Opportunities Salesforce refused to re-queue (``salesforce_id``, ``requeued``, ``error``).
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+    #: The repair CSV ("" when nothing was re-queued).
+    report: str = ""

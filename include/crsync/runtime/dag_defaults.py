@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from airflow.sdk import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, task
 
 from crsync.runtime.alerts import SyncFailureNotifier
 
@@ -106,3 +106,19 @@ def default_args(cadence: timedelta) -> dict:
         "execution_timeout": TIME_LIMITS[cadence][0],
         "on_failure_callback": SyncFailureNotifier(),
     }
+
+
+def report_task():
+    """The last task of every sync flow, task id ``report``: logs the run summary it is given, records it for
+    the sync health page and fails the run when any record failed (:func:`crsync.runtime.flows.common.report`).
+
+    Call it inside the ``@dag`` function and pass it the summary: ``report_task()(load(...))``.
+    """
+
+    @task(task_id="report", multiple_outputs=False)
+    def report(summary: dict) -> dict:
+        from crsync.runtime.flows import common
+
+        return common.report(summary)
+
+    return report

@@ -1,16 +1,28 @@
-"""What every flow's tasks share: settings and params of the run, hooks, dry runs and the run report."""
+"""What every flow's tasks share: settings and params of the run, hooks, dry runs, NetSuite change scopes
+and keyset reads, Salesforce lookups, upserts and refusals, write-result counts and the run report.
+
+A helper two flow modules need lives here (or in a small module beside it), never in one of the flows.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from crsync.queries import OPPORTUNITY_ID_PREFIX, validate_netsuite_ids, validate_salesforce_ids
-from crsync.records import RunSummary
+from crsync.queries import (
+    OPPORTUNITY_ID_PREFIX,
+    ChangeScope,
+    KeysetQuery,
+    chunked,
+    validate_netsuite_ids,
+    validate_salesforce_ids,
+)
+from crsync.records import RecordFailure, RunSummary
 from crsync.runtime.flows import read_through
 from crsync.runtime.windows import SyncWindow, window_from_context
 from crsync.settings import IntegrationSettings, SettingsError, load_settings
@@ -19,6 +31,8 @@ log = logging.getLogger(__name__)
 
 NETSUITE_CONN_ID = "netsuite_default"
 SALESFORCE_CONN_ID = "salesforce_default"
+#: Ids per SuiteQL ``IN (...)`` list (Oracle refuses more than 1,000 expressions in one list).
+SUITEQL_IN_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -195,3 +209,140 @@ def report(summary: dict[str, Any]) -> dict[str, Any]:
     if not run.ok and not run.dry_run:
         raise AirflowFailException(text)
     return run.as_dict()
+
+
+# --------------------------------------------------------------------------------------------------
+# NetSuite reads of the nightly flows
+# --------------------------------------------------------------------------------------------------
+
+
+def change_scopes(scope: RunScope) -> list[ChangeScope]:
+    """The NetSuite change scopes of a run: named ids (in chunks), everything, or the run's window."""
+    if scope.ids:
+        ids = validate_netsuite_ids(scope.ids)
+        return [ChangeScope.by_ids(part) for part in chunked(ids, SUITEQL_IN_LIMIT)]
+    window = scope.read_window  # the run's window extended back by the overlap
+    if window.start is None:
+        return [ChangeScope.full()]
+    return [ChangeScope.window(window.start, window.end)]
+
+
+def keyset_rows(query: KeysetQuery, *, page_size: int, hook: Any = None) -> Iterator[dict[str, Any]]:
+    """All rows of a keyset query: one SuiteQL request per page, ``key > last id`` (no offset cap).
+
+    Bridges :class:`crsync.queries.KeysetQuery` (``{last_id}`` placeholder) to the hook's single-page call.
+    """
+    hook = hook or netsuite_hook()
+    last_id = 0
+    while True:
+        page = hook.suiteql_page(query.render(last_id), limit=page_size, offset=0)
+        rows = [{k: v for k, v in item.items() if k != "links"} for item in page.get("items") or []]
+        yield from rows
+        if not rows or not page.get("hasMore"):
+            return
+        new_last = int(str(rows[-1][query.key_column]))
+        if new_last <= last_id:
+            raise ValueError(f"keyset paging made no progress on {query.key_column!r} (last id {last_id})")
+        last_id = new_last
+
+
+# --------------------------------------------------------------------------------------------------
+# Salesforce lookups, writes and refusals
+# --------------------------------------------------------------------------------------------------
+
+
+def salesforce_ids_with(
+    soql_for: Any,
+    netsuite_ids: Sequence[str],
+    *,
+    chunk_size: int,
+    field: str = "NetSuite_Id__c",
+    sf: Any = None,
+) -> set[str]:
+    """NetSuite ids (``field``) that Salesforce records carry, one SOQL query per chunk of ids."""
+    wanted = sorted({str(i) for i in netsuite_ids if str(i).isdigit()}, key=int)
+    if not wanted:
+        return set()
+    sf = sf or salesforce_hook()
+    found: set[str] = set()
+    for part in chunked(wanted, chunk_size):
+        for record in sf.query(soql_for(part), strip_attributes=True):
+            if record.get(field) not in (None, ""):
+                found.add(str(record[field]))
+    return found
+
+
+def salesforce_upsert(
+    sobject: str,
+    external_id_field: str,
+    records: list[dict[str, Any]],
+    settings: IntegrationSettings,
+    context: Any = None,
+    *,
+    sf: Any = None,
+    bulk_threshold: int | None = None,
+) -> list[dict[str, Any]]:
+    """Upsert by external id: collections (``batch_sizes.salesforce_collection`` a call), or Bulk API 2.0
+    above ``bulk_threshold`` (default: the settings' ``salesforce.bulk_threshold``).
+
+    Returns one design.md write result per record, in order (a refused record is a ``failed`` result: the
+    others are written all the same); points the running task's "Open in Salesforce" link at what it wrote
+    (no link without ``context``).
+    """
+    from crsync_provider.hooks.salesforce import to_write_results
+    from crsync_provider.links import link_task_to_salesforce
+
+    if not records:
+        return []
+    sf = sf or salesforce_hook()
+    threshold = settings.salesforce.bulk_threshold if bulk_threshold is None else bulk_threshold
+    if len(records) > threshold:
+        log.info("Upserting %d %s record(s) through Bulk API 2.0", len(records), sobject)
+        results = sf.upsert_bulk(sobject, external_id_field, records)
+    else:
+        log.info("Upserting %d %s record(s) through sObject Collections", len(records), sobject)
+        results = sf.upsert_collection(
+            sobject, external_id_field, records, chunk_size=settings.batch_sizes.salesforce_collection
+        )
+    write_results = to_write_results(records, results, external_id_field=external_id_field)
+    link_task_to_salesforce(context, sf.instance_url, sobject, write_results)
+    return write_results
+
+
+def salesforce_errors(result: Mapping[str, Any]) -> str:
+    """What Salesforce said about one record it refused: ``statusCode: message`` per error, ``; `` between."""
+    return "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or [])
+
+
+def salesforce_refusals(
+    records: Sequence[Any],
+    outcome: Sequence[Mapping[str, Any]],
+    *,
+    code: str,
+    key: Callable[[Any], str],
+    refused: Callable[[Any], str],
+    done_codes: Collection[str] = (),
+) -> list[RecordFailure]:
+    """A failure for each record Salesforce refused in ``outcome`` (its per-record results, in order).
+
+    :param key: the failure's key for a record.
+    :param refused: what was refused, for a record; the message is ``<refused>: <Salesforce's errors>``.
+    :param done_codes: error codes that mean the record is as wanted already (``ENTITY_IS_DELETED`` for a
+        delete): not a failure.
+    """
+    failures = []
+    for record, result in zip(records, outcome, strict=True):
+        codes = {str(e.get("statusCode")) for e in result.get("errors") or []}
+        if result.get("success") or codes & set(done_codes):
+            continue
+        message = f"{refused(record)}: {salesforce_errors(result)}"
+        failures.append(RecordFailure(key=key(record), code=code, message=message))
+    return failures
+
+
+def count_statuses(results: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Write results per status (``created``, ``updated``, ``failed``), for the task log."""
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["status"]] = counts.get(result["status"], 0) + 1
+    return counts

@@ -20,14 +20,13 @@ Every write is an upsert by external id or an update by Id, so reruns and backfi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from crsync import fields as f
 from crsync.queries import (
     ChangeScope,
-    KeysetQuery,
     accounts_by_netsuite_ids_soql,
     chunked,
     contract_orders_query,
@@ -36,14 +35,27 @@ from crsync.queries import (
     validate_netsuite_ids,
     validate_salesforce_ids,
 )
-from crsync.records import RecordFailure, RunSummary, WriteResult, load_all
+from crsync.records import (
+    ContractExtract,
+    ContractPlan,
+    LoadOutcome,
+    RecordFailure,
+    RunSummary,
+    WriteResult,
+)
 from crsync.runtime.flows import retry
 from crsync.runtime.flows.common import (
-    RunScope,
+    SUITEQL_IN_LIMIT,
+    change_scopes,
+    count_statuses,
+    keyset_rows,
     log_dry_run,
     netsuite_hook,
     run_scope,
     salesforce_hook,
+    salesforce_ids_with,
+    salesforce_refusals,
+    salesforce_upsert,
 )
 from crsync.settings import FlowId, IntegrationSettings, load_settings
 from crsync_provider.links import link_task_to_salesforce
@@ -51,103 +63,8 @@ from crsync_provider.links import link_task_to_salesforce
 log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.CONTRACT_TO_CONTRACT.value
-#: Ids per SuiteQL ``IN (...)`` list (Oracle refuses more than 1,000 expressions in one list).
-SUITEQL_IN_LIMIT = 1000
 #: Ids per SOQL ``Id IN (...)`` query (what ``validate_salesforce_ids`` accepts at most).
 SOQL_ID_LIMIT = 500
-
-
-# --------------------------------------------------------------------------------------------------
-# Helpers shared with the contract item flow
-# --------------------------------------------------------------------------------------------------
-
-
-def change_scopes(scope: RunScope) -> list[ChangeScope]:
-    """The NetSuite change scopes of a run: named ids (in chunks), everything, or the run's window."""
-    if scope.ids:
-        ids = validate_netsuite_ids(scope.ids)
-        return [ChangeScope.by_ids(part) for part in chunked(ids, SUITEQL_IN_LIMIT)]
-    window = scope.read_window  # the run's window extended back by the overlap
-    if window.start is None:
-        return [ChangeScope.full()]
-    return [ChangeScope.window(window.start, window.end)]
-
-
-def keyset_rows(query: KeysetQuery, *, page_size: int, hook: Any = None) -> Iterator[dict[str, Any]]:
-    """All rows of a keyset query: one SuiteQL request per page, ``key > last id`` (no offset cap).
-
-    Bridges :class:`crsync.queries.KeysetQuery` (``{last_id}`` placeholder) to the hook's single-page call.
-    """
-    hook = hook or netsuite_hook()
-    last_id = 0
-    while True:
-        page = hook.suiteql_page(query.render(last_id), limit=page_size, offset=0)
-        rows = [{k: v for k, v in item.items() if k != "links"} for item in page.get("items") or []]
-        yield from rows
-        if not rows or not page.get("hasMore"):
-            return
-        new_last = int(str(rows[-1][query.key_column]))
-        if new_last <= last_id:
-            raise ValueError(f"keyset paging made no progress on {query.key_column!r} (last id {last_id})")
-        last_id = new_last
-
-
-def salesforce_ids_with(
-    soql_for: Any,
-    netsuite_ids: Sequence[str],
-    *,
-    chunk_size: int,
-    field: str = "NetSuite_Id__c",
-    sf: Any = None,
-) -> set[str]:
-    """NetSuite ids (``field``) that Salesforce records carry, one SOQL query per chunk of ids."""
-    wanted = sorted({str(i) for i in netsuite_ids if str(i).isdigit()}, key=int)
-    if not wanted:
-        return set()
-    sf = sf or salesforce_hook()
-    found: set[str] = set()
-    for part in chunked(wanted, chunk_size):
-        for record in sf.query(soql_for(part), strip_attributes=True):
-            if record.get(field) not in (None, ""):
-                found.add(str(record[field]))
-    return found
-
-
-def upsert(
-    sobject: str,
-    external_id_field: str,
-    records: list[dict[str, Any]],
-    settings: IntegrationSettings,
-    context: Any = None,
-) -> list[dict[str, Any]]:
-    """Upsert by external id; collections (settings' chunk size) or Bulk 2.0 above the threshold.
-
-    Returns one design.md write result per record, in order; points the running task's
-    "Open in Salesforce" link at what it wrote.
-    """
-    from crsync_provider.hooks.salesforce import to_write_results
-
-    if not records:
-        return []
-    sf = salesforce_hook()
-    if len(records) > settings.salesforce.bulk_threshold:
-        log.info("Upserting %d %s record(s) through Bulk API 2.0", len(records), sobject)
-        results = sf.upsert_bulk(sobject, external_id_field, records)
-    else:
-        log.info("Upserting %d %s record(s) through sObject Collections", len(records), sobject)
-        results = sf.upsert_collection(
-            sobject, external_id_field, records, chunk_size=settings.batch_sizes.salesforce_collection
-        )
-    write_results = to_write_results(records, results, external_id_field=external_id_field)
-    link_task_to_salesforce(context, sf.instance_url, sobject, write_results)
-    return write_results
-
-
-def count_statuses(results: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return counts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -182,89 +99,89 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
         accounts_by_netsuite_ids_soql, customers, chunk_size=settings.batch_sizes.id_lookup
     )
     log.info("%d of %d customer(s) have a Salesforce Account", len(known), len(set(customers)))
-    return {
-        "dry_run": scope.dry_run,
-        "contracts": rows,
-        "known_account_ids": sorted(known, key=int),
-        "retry": outcome,
-    }
+    batch = ContractExtract(
+        dry_run=scope.dry_run, contracts=rows, known_account_ids=sorted(known, key=int), retry=outcome
+    )
+    return batch.to_xcom()
 
 
-def transform(batch: dict[str, Any]) -> dict[str, Any]:
+def transform(extracted: dict[str, Any]) -> dict[str, Any]:
     """Map to Contract upserts; a contract that cannot be written fails alone with what to fix."""
     from crsync.mappings.contract import contracts_to_salesforce
 
+    batch = ContractExtract.from_xcom(extracted)
     settings = load_settings()
-    mapped = contracts_to_salesforce(
-        batch["contracts"], settings, known_account_ids=batch["known_account_ids"]
-    )
+    mapped = contracts_to_salesforce(batch.contracts, settings, known_account_ids=batch.known_account_ids)
     log.info("Mapped %d contract(s), %d refused", len(mapped.contracts), len(mapped.failures))
     for failure in mapped.failures[:20]:
         log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
-    return {
-        "dry_run": batch["dry_run"],
-        "read": len(batch["contracts"]),
-        "contracts": mapped.contracts.model_dump(mode="json"),
-        "failures": [x.model_dump(mode="json") for x in mapped.failures],
-        "retry": batch["retry"],
-    }
+    return ContractPlan(
+        dry_run=batch.dry_run,
+        read=len(batch.contracts),
+        contracts=mapped.contracts,
+        failures=mapped.failures,
+        retry=batch.retry,
+    ).to_xcom()
 
 
-def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
+def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
     """Upsert the Contracts by ``NetSuite_Id__c``; one write result per contract."""
-    batch = plan["contracts"]
-    if plan["dry_run"]:
-        log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])
-        return {"results": []}
-    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], load_settings(), context)
+    plan = ContractPlan.from_xcom(transformed)
+    batch = plan.contracts
+    if plan.dry_run:
+        log_dry_run(f"{batch.sobject} (upsert by {batch.external_id_field})", batch.records)
+        return LoadOutcome().to_xcom()
+    results = salesforce_upsert(batch.sobject, batch.external_id_field, batch.records, load_settings(), context)
     log.info("Contracts: %s", count_statuses(results))
-    return {"results": results}
+    return LoadOutcome.model_validate({"results": results}).to_xcom()
 
 
-def link_opportunities(plan: dict[str, Any], loaded: dict[str, Any], context: Any) -> dict[str, Any]:
+def link_opportunities(transformed: dict[str, Any], loaded: dict[str, Any], context: Any) -> dict[str, Any]:
     """Set ``ContractId`` on the Opportunities the loaded contracts came from; build the run summary and
     remember the contracts that failed (any step) for the next run."""
     settings = load_settings()
-    results = loaded["results"]
+    plan = ContractPlan.from_xcom(transformed)
+    results = LoadOutcome.from_xcom(loaded).results
     summary = (
-        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
-        .add_read(plan["read"])
+        RunSummary(flow=FLOW_ID, dry_run=plan.dry_run)
+        .add_read(plan.read)
         .add_results(results)
-        .add_failures(plan["failures"])
+        .add_failures(plan.failures)
     )
-    link_failed = _link(plan, results, summary, settings, context)
-    failed = (
-        [x["key"] for x in plan["failures"]]
-        + [r["external_id"] for r in results if r["status"] == "failed"]
-        + link_failed
-    )
+    link_failed = _link(plan, results, _Linking(plan.dry_run, summary, settings, context))
+    failed = [x.key for x in plan.failures] + [r.external_id for r in results if not r.ok] + link_failed
     retry.finish(
         summary,
-        plan["retry"],
+        plan.retry,
         failed_ids=failed,
-        dry_run=plan["dry_run"],
+        dry_run=plan.dry_run,
         settings=settings,
         not_found="contract",
     )
     return summary.as_dict()
 
 
-def _link(
-    plan: dict[str, Any],
-    results: list[dict[str, Any]],
-    summary: RunSummary,
-    settings: IntegrationSettings,
-    context: Any,
-) -> list[str]:
+@dataclass(frozen=True)
+class _Linking:
+    """What the link steps of one run share: refusals and skips go on ``summary``."""
+
+    dry_run: bool
+    summary: RunSummary
+    settings: IntegrationSettings
+    context: Any
+
+
+def _link(plan: ContractPlan, results: list[WriteResult], run: _Linking) -> list[str]:
     """Set the Opportunities' ``ContractId``; refusals go on ``summary``. Returns the contracts whose
     Opportunity could not be linked."""
     from crsync.mappings.contract import contract_opportunity_links, contract_origin_links
 
-    if plan["dry_run"]:
-        contract_ids = [str(r[f.Contract.NETSUITE_ID]) for r in plan["contracts"]["records"]]
+    settings, summary = run.settings, run.summary
+    if plan.dry_run:
+        contract_ids = [str(r[f.Contract.NETSUITE_ID]) for r in plan.contracts.records]
         summary.add_skipped("dry_run", len(contract_ids))
     else:
-        contract_ids = [r.external_id for r in load_all(WriteResult, results) if r.ok]
+        contract_ids = [r.external_id for r in results if r.ok]
     if not contract_ids:
         return []
 
@@ -287,8 +204,8 @@ def _link(
         str(r[f.Contract.ORIGINATING_OPPORTUNITY]) for r in origins
     }
     current = _current_links(sorted(opportunity_ids), settings)
-    origin_failed = _record_origins(origins, current, plan["dry_run"], summary, settings, context)
-    return _set_contract_ids(links, current, plan["dry_run"], summary, settings, context) + origin_failed
+    origin_failed = _record_origins(origins, current, run)
+    return _set_contract_ids(links, current, run) + origin_failed
 
 
 def _adding_order_type_ids(settings: IntegrationSettings) -> list[str]:
@@ -297,15 +214,9 @@ def _adding_order_type_ids(settings: IntegrationSettings) -> list[str]:
     return [str(settings.order_type_map[t.value]) for t in adding if t.value in settings.order_type_map]
 
 
-def _set_contract_ids(
-    links: list[dict[str, Any]],
-    current: dict[str, str | None],
-    dry_run: bool,
-    summary: RunSummary,
-    settings: IntegrationSettings,
-    context: Any,
-) -> list[str]:
+def _set_contract_ids(links: list[dict[str, Any]], current: dict[str, str | None], run: _Linking) -> list[str]:
     """Set ``Opportunity.ContractId`` where it differs; returns the contracts whose link was refused."""
+    dry_run, summary, settings, context = run.dry_run, run.summary, run.settings, run.context
     missing = [r for r in links if r[f.Opportunity.ID] not in current]
     for record in missing:
         log.warning(
@@ -338,38 +249,32 @@ def _set_contract_ids(
         f.Opportunity.SOBJECT, pending, chunk_size=settings.batch_sizes.salesforce_collection
     )
     link_task_to_salesforce(context, sf.instance_url, f.Opportunity.SOBJECT, outcome)
-    refused = [
-        RecordFailure(
-            key=str(record[f.Opportunity.ID]),
-            code="opportunity_link_failed",
-            message=f"Salesforce refused to set ContractId (contract NetSuite id "
-            f"{record[f.Opportunity.CONTRACT][f.Contract.NETSUITE_ID]}) on Opportunity {record[f.Opportunity.ID]}: "
-            + "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or []),
-        )
-        for record, result in zip(pending, outcome, strict=True)
-        if not result.get("success")
-    ]
+    refused = salesforce_refusals(
+        pending,
+        outcome,
+        code="opportunity_link_failed",
+        key=lambda record: str(record[f.Opportunity.ID]),
+        refused=lambda record: (
+            "Salesforce refused to set ContractId (contract NetSuite id "
+            f"{record[f.Opportunity.CONTRACT][f.Contract.NETSUITE_ID]}) on Opportunity {record[f.Opportunity.ID]}"
+        ),
+    )
     summary.add_failures(refused)
     log.info(
         "Linked %d Opportunity(ies) to their contract, %d refused", len(pending) - len(refused), len(refused)
     )
+    refused_ids = {failure.key for failure in refused}
     return [
         str(record[f.Opportunity.CONTRACT][f.Contract.NETSUITE_ID])
-        for record, result in zip(pending, outcome, strict=True)
-        if not result.get("success")
+        for record in pending
+        if str(record[f.Opportunity.ID]) in refused_ids
     ]
 
 
-def _record_origins(
-    origins: list[dict[str, Any]],
-    current: dict[str, str | None],
-    dry_run: bool,
-    summary: RunSummary,
-    settings: IntegrationSettings,
-    context: Any,
-) -> list[str]:
+def _record_origins(origins: list[dict[str, Any]], current: dict[str, str | None], run: _Linking) -> list[str]:
     """Set ``Contract.Opportunity__c`` (the Opportunity whose order made the contract) where it differs;
     returns the contracts Salesforce refused."""
+    dry_run, summary, settings, context = run.dry_run, run.summary, run.settings, run.context
     c = f.Contract
     known = [r for r in origins if str(r[c.ORIGINATING_OPPORTUNITY]) in current]
     if len(origins) > len(known):
@@ -393,7 +298,7 @@ def _record_origins(
         return []
     if not pending:
         return []
-    results = upsert(c.SOBJECT, c.NETSUITE_ID, pending, settings, context)
+    results = salesforce_upsert(c.SOBJECT, c.NETSUITE_ID, pending, settings, context)
     refused = [r for r in results if r["status"] == "failed"]
     summary.add_failures([
         RecordFailure(

@@ -28,17 +28,9 @@ from crsync.queries import (
     contract_items_query,
     contracts_by_netsuite_ids_soql,
 )
-from crsync.records import RunSummary
-from crsync.runtime.flows import retry
+from crsync.records import ContractItemExtract, ContractItemPlan, RunSummary
+from crsync.runtime.flows import common, retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope
-from crsync.runtime.flows.contract import (
-    SUITEQL_IN_LIMIT,
-    change_scopes,
-    count_statuses,
-    keyset_rows,
-    salesforce_ids_with,
-    upsert,
-)
 from crsync.settings import FlowId, load_settings
 
 log = logging.getLogger(__name__)
@@ -51,20 +43,7 @@ WAITING_REASON = "waiting_for_contract"
 
 def waiting_item_ids() -> list[int]:
     """The items remembered as waiting for their Contract (an unreadable value counts as none, logged)."""
-    from airflow.sdk import Variable
-
-    value = Variable.get(WAITING_VARIABLE, default=[], deserialize_json=True)
-    if not isinstance(value, list):
-        log.warning("Variable %s is not a JSON list (%r); ignoring it", WAITING_VARIABLE, value)
-        return []
-    ids = sorted({int(v) for v in value if str(v).isdigit() and int(v) > 0})
-    if len(ids) != len(value):
-        log.warning(
-            "Variable %s: ignored %d value(s) that are not NetSuite ids",
-            WAITING_VARIABLE,
-            len(value) - len(ids),
-        )
-    return ids
+    return retry.netsuite_ids_in_variable(WAITING_VARIABLE)
 
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
@@ -76,10 +55,10 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     page = settings.batch_sizes.suiteql_page
     hook = netsuite_hook()
     rows: list[dict[str, Any]] = []
-    for change in change_scopes(scope):
+    for change in common.change_scopes(scope):
         query = contract_items_query(change, settings)
         log.info("SuiteQL (%s): %s", change.mode, query.render(0))
-        rows += keyset_rows(query, page_size=page, hook=hook)
+        rows += common.keyset_rows(query, page_size=page, hook=hook)
     log.info("Read %d contract item(s) in scope", len(rows))
 
     # A manual run for named ids reads only those (both lists are kept as they are for later runs).
@@ -87,8 +66,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     retried = retry.ids_to_retry(scope)
     seen = {int(r[f.NsContractItem.ID]) for r in rows}
     again = sorted({i for i in waiting + retried if i not in seen})
-    for part in chunked(again, SUITEQL_IN_LIMIT):
-        rows += keyset_rows(
+    for part in chunked(again, common.SUITEQL_IN_LIMIT):
+        rows += common.keyset_rows(
             contract_items_query(ChangeScope.by_ids(part), settings), page_size=page, hook=hook
         )
     if waiting:
@@ -100,27 +79,23 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
 
     outcome = retry.extract_outcome(scope, retried, (r[f.NsContractItem.ID] for r in rows))
     contracts = [str(r[f.NsContractItem.CONTRACT]) for r in rows if r.get(f.NsContractItem.CONTRACT)]
-    known = salesforce_ids_with(
+    known = common.salesforce_ids_with(
         contracts_by_netsuite_ids_soql, contracts, chunk_size=settings.batch_sizes.id_lookup
     )
     log.info("%d of %d contract(s) of these items are in Salesforce", len(known), len(set(contracts)))
-    return {
-        "dry_run": scope.dry_run,
-        "items": rows,
-        "waiting_before": waiting,
-        "known_contract_ids": sorted(known, key=int),
-        "retry": outcome,
-    }
+    known_ids = sorted(known, key=int)
+    return ContractItemExtract(
+        dry_run=scope.dry_run, items=rows, waiting_before=waiting, known_contract_ids=known_ids, retry=outcome
+    ).to_xcom()
 
 
-def transform(batch: dict[str, Any]) -> dict[str, Any]:
+def transform(extracted: dict[str, Any]) -> dict[str, Any]:
     """Map to ``Contract_Item__c`` upserts; set aside the items whose contract is not in Salesforce yet."""
     from crsync.mappings.contract_item import contract_items_to_salesforce
 
+    batch = ContractItemExtract.from_xcom(extracted)
     settings = load_settings()
-    mapped = contract_items_to_salesforce(
-        batch["items"], settings, known_contract_ids=batch["known_contract_ids"]
-    )
+    mapped = contract_items_to_salesforce(batch.items, settings, known_contract_ids=batch.known_contract_ids)
     log.info(
         "Mapped %d contract item(s), %d refused, %d waiting for their contract (%s)",
         len(mapped.items),
@@ -132,54 +107,45 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
     for waiting in mapped.waiting_for_contract[:20]:
         log.info("Waiting %s: %s", waiting.key, waiting.message)
-    return {
-        "dry_run": batch["dry_run"],
-        "read": len(batch["items"]),
-        "read_ids": sorted(
-            {int(r[f.NsContractItem.ID]) for r in batch["items"] if str(r.get("id", "")).isdigit()}
-        ),
-        "waiting_before": batch["waiting_before"],
-        "items": mapped.items.model_dump(mode="json"),
-        "failures": [x.model_dump(mode="json") for x in mapped.failures],
-        "waiting": [x.model_dump(mode="json") for x in mapped.waiting_for_contract],
-        "waiting_contract_ids": mapped.waiting_contract_ids,
-        "retry": batch["retry"],
-    }
+    read_ids = sorted({int(r[f.NsContractItem.ID]) for r in batch.items if str(r.get("id", "")).isdigit()})
+    plan = ContractItemPlan(
+        dry_run=batch.dry_run, read=len(batch.items), read_ids=read_ids, waiting_before=batch.waiting_before,
+        items=mapped.items, failures=mapped.failures, waiting=mapped.waiting_for_contract,
+        waiting_contract_ids=mapped.waiting_contract_ids, retry=batch.retry,
+    )  # fmt: skip
+    return plan.to_xcom()
 
 
-def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
+def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
     """Upsert the items, then remember the ones still waiting and the ones that failed; the run summary."""
     settings = load_settings()
-    batch = plan["items"]
-    failed = [x["key"] for x in plan["failures"]]
-    waiting_now = sorted({int(w["key"]) for w in plan["waiting"] if str(w["key"]).isdigit()})
+    plan = ContractItemPlan.from_xcom(transformed)
+    batch = plan.items
+    failed = [x.key for x in plan.failures]
+    waiting_now = sorted({int(w.key) for w in plan.waiting if w.key.isdigit()})
     # A dry run's refusals are what a real run would refuse: reported, not failed (common.report).
-    summary = (
-        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
-        .add_read(plan["read"])
-        .add_failures(plan["failures"])
-    )
-    summary.add_skipped(WAITING_REASON, len(plan["waiting"]))
-    if plan["dry_run"]:
-        log_dry_run(f"{batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"])
+    summary = RunSummary(flow=FLOW_ID, dry_run=plan.dry_run).add_read(plan.read).add_failures(plan.failures)
+    summary.add_skipped(WAITING_REASON, len(plan.waiting))
+    if plan.dry_run:
+        log_dry_run(f"{batch.sobject} (upsert by {batch.external_id_field})", batch.records)
         _remember_waiting(plan, waiting_now, dry_run=True)
-        summary.add_skipped("dry_run", len(batch["records"]))
-        retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=True, settings=settings,
+        summary.add_skipped("dry_run", len(batch.records))
+        retry.finish(summary, plan.retry, failed_ids=failed, dry_run=True, settings=settings,
                      not_found="contract item")  # fmt: skip
         return summary.as_dict()
 
-    results = upsert(batch["sobject"], batch["external_id_field"], batch["records"], settings, context)
-    log.info("Contract items: %s", count_statuses(results))
+    results = common.salesforce_upsert(batch.sobject, batch.external_id_field, batch.records, settings, context)
+    log.info("Contract items: %s", common.count_statuses(results))
     summary.add_results(results)
     # Only after the writes: a failed load keeps the previous list, so nothing waiting is forgotten.
     _remember_waiting(plan, waiting_now, dry_run=False)
     failed += [r["external_id"] for r in results if r["status"] == "failed"]
-    retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=False, settings=settings,
+    retry.finish(summary, plan.retry, failed_ids=failed, dry_run=False, settings=settings,
                  not_found="contract item")  # fmt: skip
     return summary.as_dict()
 
 
-def _remember_waiting(plan: dict[str, Any], waiting_now: list[int], *, dry_run: bool) -> None:
+def _remember_waiting(plan: ContractItemPlan, waiting_now: list[int], *, dry_run: bool) -> None:
     """Rewrite the waiting list: drop what this run read (or found gone), add what still waits.
 
     The Variable is read again here (not taken from extract) so that ids added meanwhile are kept.
@@ -187,10 +153,10 @@ def _remember_waiting(plan: dict[str, Any], waiting_now: list[int], *, dry_run: 
     from airflow.sdk import Variable
 
     current = waiting_item_ids()
-    handled = set(plan["read_ids"]) | set(plan["waiting_before"])
-    gone = sorted(set(plan["waiting_before"]) - set(plan["read_ids"]))
+    handled = set(plan.read_ids) | set(plan.waiting_before)
+    gone = sorted(set(plan.waiting_before) - set(plan.read_ids))
     new = sorted((set(current) - handled) | set(waiting_now))
-    recovered = sorted(set(plan["waiting_before"]) - set(waiting_now) - set(gone))
+    recovered = sorted(set(plan.waiting_before) - set(waiting_now) - set(gone))
     if gone:
         log.warning("Waiting item(s) no longer in NetSuite, forgotten: %s", gone[:50])
     if recovered:

@@ -20,13 +20,23 @@ from crsync.queries import (
     sales_orders_by_external_ids_query,
     to_18_char_id,
 )
-from crsync.records import RecordFailure, RunSummary, WriteResult, dump_all, dump_and_release, load_all
+from crsync.records import (
+    LoadOutcome,
+    OpportunityExtract,
+    OrderChunk,
+    RecordFailure,
+    RunSummary,
+    SalesOrderPlan,
+    dump_all,
+    dump_and_release,
+)
 from crsync.runtime.flows.billed_orders import without_billed_lines
 from crsync.runtime.flows.common import (
     log_dry_run,
     netsuite_hook,
     run_scope,
     salesforce_hook,
+    salesforce_refusals,
 )
 from crsync.runtime.windows import until_run_started
 from crsync.settings import FlowId, load_settings
@@ -82,7 +92,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
             len(scope.ids),
             ", ".join(missing),
         )
-    return {"dry_run": scope.dry_run, "mode": mode, "opportunities": records, "missing_ids": missing}
+    extracted = OpportunityExtract(dry_run=scope.dry_run, mode=mode, opportunities=records, missing_ids=missing)
+    return extracted.to_xcom()
 
 
 def _missing_ids(named: list[str], records: list[dict[str, Any]]) -> list[str]:
@@ -91,19 +102,20 @@ def _missing_ids(named: list[str], records: list[dict[str, Any]]) -> list[str]:
     return [i for i in dict.fromkeys(to_18_char_id(n) for n in named) if i not in found]
 
 
-def transform(batch: dict[str, Any]) -> dict[str, Any]:
+def transform(extracted: dict[str, Any]) -> dict[str, Any]:
     """Validate and map; every invalid Opportunity fails alone with what to fix."""
     from crsync.mappings.opportunity_to_sales_order import opportunities_to_sales_orders, write_back_guards
 
+    batch = OpportunityExtract.from_xcom(extracted)
     settings = load_settings()
-    mapped = opportunities_to_sales_orders(batch["opportunities"], settings)
+    mapped = opportunities_to_sales_orders(batch.opportunities, settings)
     missing = [
         RecordFailure(
             key=key,
             code=NOT_FOUND,
             message=f"Opportunity {key} is not in Salesforce (deleted, or from another org); check the id",
         )
-        for key in batch.get("missing_ids") or []
+        for key in batch.missing_ids
     ]
     log.info(
         "Mapped %d orders, %d new customers, %d refused",
@@ -113,34 +125,34 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
     )
     for failure in mapped.failures[:20]:
         log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
-    return {
-        "dry_run": batch["dry_run"],
-        "read": len(batch["opportunities"]),
-        "customers": dump_all(mapped.customers),
-        "orders": dump_and_release(mapped.orders),  # the largest part: never held twice over
-        "failures": dump_all(mapped.failures) + dump_all(missing),
-        "guards": write_back_guards(batch["opportunities"]),
-        "chunk_size": settings.batch_sizes.netsuite_writes_per_task,
-    }
+    return SalesOrderPlan(
+        dry_run=batch.dry_run,
+        read=len(batch.opportunities),
+        customers=dump_all(mapped.customers),
+        orders=dump_and_release(mapped.orders),  # the largest part: never held twice over
+        failures=mapped.failures + missing,
+        guards=write_back_guards(batch.opportunities),
+        chunk_size=settings.batch_sizes.netsuite_writes_per_task,
+    ).to_xcom()
 
 
 def load_customers(plan: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
     """NetSuite customers for Accounts that have none yet (external id = Account id), for
     ``@task.netsuite_write`` to upsert."""
-    customers = plan["customers"]
+    order_plan = SalesOrderPlan.from_xcom(plan)
+    customers = order_plan.customers
     hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
-    if plan["dry_run"]:
+    if order_plan.dry_run:
         log_dry_run("NetSuite customer", customers)
         return NetSuiteWriteRequest(writes=[], record_type="customer", hook=hook)
     return NetSuiteWriteRequest(writes=customers, record_type="customer", hook=hook)
 
 
-def order_chunks(plan: dict[str, Any]) -> list[dict[str, Any]]:
+def order_chunks(transformed: dict[str, Any]) -> list[dict[str, Any]]:
     """Split the orders for the mapped load tasks; always one chunk at least, so write-back runs."""
-    orders = plan["orders"]
-    size = max(1, int(plan["chunk_size"]))
-    chunks = chunked(orders, size) or [[]]
-    return [{"dry_run": plan["dry_run"], "orders": chunk} for chunk in chunks]
+    plan = SalesOrderPlan.from_xcom(transformed)
+    chunks = chunked(plan.orders, plan.chunk_size) or [[]]
+    return [OrderChunk(dry_run=plan.dry_run, orders=chunk).to_xcom() for chunk in chunks]
 
 
 def load_orders(chunk: dict[str, Any], customers: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
@@ -149,13 +161,14 @@ def load_orders(chunk: dict[str, Any], customers: dict[str, Any], *, concurrency
     from crsync.mappings.opportunity_to_sales_order import explain_currency_refusals, resolve_new_customers
     from crsync.mappings.order_parties import explain_subsidiary_refusals
 
+    orders, created = OrderChunk.from_xcom(chunk), LoadOutcome.from_xcom(customers)
     hook = netsuite_hook(concurrency=concurrency)  # reads the connection only: no request yet
-    if chunk["dry_run"]:
+    if orders.dry_run:
         # No customer was created, so an order for a new Account shows its entity by the Account id (the
         # customer a real run creates first): not a refusal.
-        log_dry_run("NetSuite sales order", chunk["orders"])
+        log_dry_run("NetSuite sales order", orders.orders)
         return NetSuiteWriteRequest(writes=[], record_type="salesorder", hook=hook, carry={"failures": []})
-    ready, failures = resolve_new_customers(chunk["orders"], customers["results"])
+    ready, failures = resolve_new_customers(orders.orders, created.results)
     if ready:
         ready, billed_refused = without_billed_lines(hook, ready, load_settings().batch_sizes.id_lookup)
         failures += billed_refused
@@ -177,7 +190,7 @@ def load_orders(chunk: dict[str, Any], customers: dict[str, Any], *, concurrency
 
 
 def write_back(
-    plan: dict[str, Any], customers: dict[str, Any], order_results: list[dict[str, Any]], context: Any
+    transformed: dict[str, Any], customers: dict[str, Any], order_results: list[dict[str, Any]], context: Any
 ) -> dict[str, Any]:
     """Record every outcome on the Opportunity (and new customer ids on the Account); build the summary.
 
@@ -190,18 +203,20 @@ def write_back(
         opportunity_write_back,
     )
 
-    results = [r for chunk in order_results for r in chunk["results"]]
-    failures = list(plan["failures"]) + [f for chunk in order_results for f in chunk["failures"]]
-    summary = RunSummary(flow=FLOW_ID).add_read(plan["read"]).add_results(results).add_failures(failures)
-    if plan["dry_run"]:
+    plan = SalesOrderPlan.from_xcom(transformed)
+    loads = [LoadOutcome.from_xcom(chunk) for chunk in order_results]
+    results = [r for chunk in loads for r in chunk.results]
+    failures = plan.failures + [f for chunk in loads for f in chunk.failures]
+    summary = RunSummary(flow=FLOW_ID).add_read(plan.read).add_results(results).add_failures(failures)
+    if plan.dry_run:
         summary.dry_run = True
-        summary.add_skipped("dry_run", len(plan["orders"]))
+        summary.add_skipped("dry_run", len(plan.orders))
         return summary.as_dict()
 
-    ok_keys = [r.external_id for r in load_all(WriteResult, results) if r.ok]
+    ok_keys = [r.external_id for r in results if r.ok]
     order_numbers = _order_numbers(ok_keys) if ok_keys else {}
     sf = salesforce_hook()
-    guards: dict[str, str] = plan["guards"]
+    guards = plan.guards
     changed = changed_since_extract(guards, _current_stamps(sf, list(guards)))
     if changed:
         summary.add_skipped(CHANGED_DURING_RUN, len(changed))
@@ -213,23 +228,20 @@ def write_back(
         )
     writable = [key for key in guards if key not in changed]
     opportunities = opportunity_write_back(results, failures, order_numbers=order_numbers, writable=writable)
-    accounts = account_write_back(customers["results"])
+    accounts = account_write_back(LoadOutcome.from_xcom(customers).results)
     for batch in (accounts, opportunities):
         if not batch.records:
             continue
         outcome = sf.update_collection(batch.sobject, batch.records)
         if batch is opportunities:
             link_task_to_salesforce(context, sf.instance_url, batch.sobject, outcome)
-        refused = [
-            RecordFailure(
-                key=str(record["Id"]),
-                code="write_back_failed",
-                message=f"Salesforce refused the {batch.sobject} write-back: "
-                + "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or []),
-            )
-            for record, result in zip(batch.records, outcome, strict=True)
-            if not result.get("success")
-        ]
+        refused = salesforce_refusals(
+            batch.records,
+            outcome,
+            code="write_back_failed",
+            key=lambda record: str(record["Id"]),
+            refused=lambda _record, sobject=batch.sobject: f"Salesforce refused the {sobject} write-back",
+        )
         summary.add_failures(refused)
         log.info("Wrote back %d %s record(s), %d refused", len(batch.records), batch.sobject, len(refused))
     return summary.as_dict()
@@ -255,4 +267,3 @@ def _order_numbers(external_ids: list[str]) -> dict[str, str]:
             if row.get("tranid"):
                 numbers[str(row["externalid"])] = str(row["tranid"])
     return numbers
-

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
+from crsync.records import Reconciliation, RepairOutcome
 from crsync.runtime.health_log import RECONCILIATION_DAG_ID
 from crsync_provider.links import link_task_to_salesforce
 
@@ -383,35 +384,33 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     summary_path.write_text(json.dumps({**result, "counts": per_kind}, indent=2))
     log.info("%s", rc.render_text(drift, title=title, compared=compared, shown=LOG_ROWS_PER_KIND))
     log.info("Report saved: %s (all rows), %s", csv_path, html_path)
-    return result
+    return Reconciliation.model_validate(result).to_xcom()
 
 
 def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """With ``repair=true``, set ``Sync_Status__c = 'Processing'`` on the Error and stuck Opportunities of
     the report that are still Error or Processing now (collections, 200 a call). Nothing else is written."""
+    found = Reconciliation.from_xcom(reconciled)
     params = dict(context.get("params") or {})
     if not params.get("repair", False):
-        log.info(
-            "repair is off: nothing re-queued (%s Opportunity(ies) could be).",
-            reconciled.get("requeueable", 0),
-        )
-        return {"enabled": False, "requeued": 0, "failed": 0, "skipped": 0}
+        log.info("repair is off: nothing re-queued (%s Opportunity(ies) could be).", found.requeueable)
+        return RepairOutcome(enabled=False).to_xcom()
 
     import pandas as pd
 
     from crsync import fields as f
     from crsync import queries
     from crsync import reconcile as rc
-    from crsync.runtime.flows.common import salesforce_hook
+    from crsync.runtime.flows.common import salesforce_errors, salesforce_hook
     from crsync.settings import load_settings
 
-    csv_path = _path(reconciled["reports"]["csv"])
+    csv_path = _path(found.reports.csv)
     with csv_path.open("r", encoding="utf-8") as handle:
         drift = pd.read_csv(handle, dtype=str, keep_default_na=False, usecols=["kind", "salesforce_id"])
     wanted = rc.requeue_ids(drift)
     if not wanted:
         log.info("repair: no Opportunity in Error or stuck in Processing; nothing to re-queue.")
-        return {"enabled": True, "requeued": 0, "failed": 0, "skipped": 0}
+        return RepairOutcome(enabled=True).to_xcom()
 
     sf = salesforce_hook()
     requeueable = {f.SyncStatus.ERROR.value, f.SyncStatus.PROCESSING.value}
@@ -433,13 +432,12 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     link_task_to_salesforce(context, sf.instance_url, f.Opportunity.SOBJECT, results)
     rows = []
     for opp_id, result in zip(targets, results, strict=True):
-        errors = result.get("errors") or []
-        message = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors)
+        message = salesforce_errors(result)
         rows.append(
             {"salesforce_id": opp_id, "requeued": bool(result.get("success")), "error": message or None}
         )
     failed = [r for r in rows if not r["requeued"]]
-    repair_path = _path(reconciled["reports"]["csv"]).parent / REPAIR_NAME
+    repair_path = csv_path.parent / REPAIR_NAME
     _write_csv(repair_path, pd.DataFrame(rows, columns=["salesforce_id", "requeued", "error"]))
     log.info(
         "repair: re-queued %s Opportunity(ies) (Sync_Status__c = Processing), %s failed; details in %s",
@@ -449,14 +447,14 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     )
     for row in failed[:LOG_ROWS_PER_KIND]:
         log.warning("  could not re-queue %s: %s", row["salesforce_id"], row["error"])
-    return {
-        "enabled": True,
-        "requeued": len(rows) - len(failed),
-        "failed": len(failed),
-        "skipped": skipped,
-        "failures": failed[:20],
-        "report": str(repair_path),
-    }
+    return RepairOutcome(
+        enabled=True,
+        requeued=len(rows) - len(failed),
+        failed=len(failed),
+        skipped=skipped,
+        failures=failed[:20],
+        report=str(repair_path),
+    ).to_xcom()
 
 
 def report(
@@ -467,22 +465,21 @@ def report(
     from airflow.sdk.exceptions import AirflowFailException
 
     params = dict(context.get("params") or {})
-    result = {**dict(reconciled), "repair": dict(repaired)}
-    counts = ", ".join(f"{k} {n}" for k, n in (reconciled.get("counts") or {}).items()) or "none"
+    found, repair_outcome = Reconciliation.from_xcom(reconciled), RepairOutcome.from_xcom(repaired)
+    result = {**found.to_xcom(), "repair": repair_outcome.to_xcom()}
+    counts = ", ".join(f"{k} {n}" for k, n in found.counts.items()) or "none"
     text = (
-        f"Reconciliation {reconciled.get('run_id')}: {reconciled.get('total', 0)} drift row(s) ({counts}). "
-        f"Report: {reconciled['reports']['html']} (all rows: {reconciled['reports']['csv']})."
+        f"Reconciliation {found.run_id}: {found.total} drift row(s) ({counts}). "
+        f"Report: {found.reports.html} (all rows: {found.reports.csv})."
     )
-    if repaired.get("enabled"):
-        text += f" Re-queued {repaired.get('requeued', 0)}, failed {repaired.get('failed', 0)}."
+    if repair_outcome.enabled:
+        text += f" Re-queued {repair_outcome.requeued}, failed {repair_outcome.failed}."
     log.info("%s", text)
     from crsync.runtime import health_log
 
-    health_log.record_reconciliation(reconciled)  # the sync health page's latest reconciliation
-    if repaired.get("failed"):
-        raise AirflowFailException(
-            f"{text} Some Opportunities could not be re-queued: {repaired.get('failures')}"
-        )
-    if params.get("fail_on_drift") and reconciled.get("total"):
+    health_log.record_reconciliation(found.to_xcom())  # the sync health page's latest reconciliation
+    if repair_outcome.failed:
+        raise AirflowFailException(f"{text} Some Opportunities could not be re-queued: {repair_outcome.failures}")
+    if params.get("fail_on_drift") and found.total:
         raise AirflowFailException(f"{text} fail_on_drift is on.")
     return result

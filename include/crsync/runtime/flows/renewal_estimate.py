@@ -35,11 +35,10 @@ from crsync.queries import (
     renewal_transactions_query,
     standard_pricebook_soql,
 )
-from crsync.records import RecordFailure, RunSummary, dump_all
-from crsync.runtime.flows import retry
+from crsync.records import RecordFailure, RenewalExtract, RenewalPlan, RunSummary
+from crsync.runtime.flows import common, retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope, salesforce_hook
 from crsync.settings import FlowId, IntegrationSettings, load_settings
-from crsync_provider.links import link_task_to_salesforce
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +93,10 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     for part in chunked(tran_ids, settings.batch_sizes.id_lookup):
         lines += list(ns.suiteql(renewal_lines_query(part), page_size=page))
     log.info("Read %d renewal transaction(s) with %d line(s)", len(headers), len(lines))
-    batch: dict[str, Any] = {
-        "dry_run": scope.dry_run,
-        "headers": headers,
-        "lines": lines,
-        "salesforce": {},
-        "retry": outcome,
-    }
-    if headers:
-        batch["salesforce"] = _salesforce_lookups(headers, lines, settings)
-    return batch
+    lookups = _salesforce_lookups(headers, lines, settings) if headers else {}
+    return RenewalExtract(
+        dry_run=scope.dry_run, headers=headers, lines=lines, salesforce=lookups, retry=outcome
+    ).to_xcom()
 
 
 def _headers(ns: Any, change: ChangeScope, settings: IntegrationSettings) -> list[dict[str, Any]]:
@@ -167,7 +160,7 @@ def _salesforce_lookups(
 # --------------------------------------------------------------------------------------------------
 
 
-def transform(batch: dict[str, Any]) -> dict[str, Any]:
+def transform(extracted: dict[str, Any]) -> dict[str, Any]:
     """Map the renewals (pure); every invalid renewal fails alone with what to fix."""
     from crsync.mappings.renewal_estimate import (
         existing_line_ids,
@@ -176,27 +169,21 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
         renewals_to_salesforce,
     )
 
+    batch = RenewalExtract.from_xcom(extracted)
     settings = load_settings()
-    plan: dict[str, Any] = {
-        "dry_run": batch["dry_run"],
-        "read": len(batch["headers"]),
-        "upserts": [],
-        "line_sobject": _Q.LINE_SOBJECT
-        if settings.renewal.target == "quote"
-        else f.OpportunityLineItem.SOBJECT,
-        "stale_line_ids": [],
-        "failures": [],
-        "skipped": {},
-        "bulk_threshold": settings.salesforce.bulk_threshold,
-        "retry": batch["retry"],
-        "stale_line_renewals": {},
-    }
-    if not batch["headers"]:
-        return plan
-    sf = batch["salesforce"]
+    plan = RenewalPlan(
+        dry_run=batch.dry_run,
+        read=len(batch.headers),
+        line_sobject=_Q.LINE_SOBJECT if settings.renewal.target == "quote" else f.OpportunityLineItem.SOBJECT,
+        bulk_threshold=settings.salesforce.bulk_threshold,
+        retry=batch.retry,
+    )
+    if not batch.headers:
+        return plan.to_xcom()
+    sf = batch.salesforce
     mapped = renewals_to_salesforce(
-        batch["headers"],
-        batch["lines"],
+        batch.headers,
+        batch.lines,
         settings,
         pricebook_id=sf["pricebook_id"],
         pricebook_entries=pricebook_entry_map(sf["pricebook_entries"], settings),
@@ -213,20 +200,22 @@ def transform(batch: dict[str, Any]) -> dict[str, Any]:
     )
     for failure in mapped.failures[:20]:
         log.warning("Refused %s [%s]: %s", failure.key, failure.code, failure.message)
-    plan.update(
-        upserts=[u.model_dump(mode="json") for u in mapped.upserts],
-        line_sobject=mapped.line_sobject,
-        stale_line_ids=list(mapped.stale_line_ids),
-        # Salesforce line id -> its renewal (a line that cannot be deleted makes the renewal fail, to retry).
-        stale_line_renewals={
-            sf_id: ns_line.split("_", 1)[0]
-            for ns_line, sf_id in existing_line_ids(sf["existing_lines"]).items()
-            if sf_id in set(mapped.stale_line_ids)
-        },
-        failures=dump_all(mapped.failures),
-        skipped=dict(mapped.skipped),
+    plan = plan.model_copy(
+        update={
+            "upserts": mapped.upserts,
+            "line_sobject": mapped.line_sobject,
+            "stale_line_ids": list(mapped.stale_line_ids),
+            # Salesforce line id -> its renewal (a line that cannot be deleted makes the renewal fail, to retry).
+            "stale_line_renewals": {
+                sf_id: ns_line.split("_", 1)[0]
+                for ns_line, sf_id in existing_line_ids(sf["existing_lines"]).items()
+                if sf_id in set(mapped.stale_line_ids)
+            },
+            "failures": mapped.failures,
+            "skipped": dict(mapped.skipped),
+        }
     )
-    return plan
+    return plan.to_xcom()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -250,41 +239,36 @@ def _error_text(result: dict[str, Any]) -> str:
     return f"{error.get('code')}: {error.get('message')}{path}"
 
 
-def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
+def load(transformed: dict[str, Any], context: Any) -> dict[str, Any]:
     """Upsert the renewals in order, delete stale line items; the run summary (counts per renewal)."""
+    plan = RenewalPlan.from_xcom(transformed)
     # A dry run's refusals are what a real run would refuse: reported, not failed (common.report).
-    summary = (
-        RunSummary(flow=FLOW_ID, dry_run=plan["dry_run"])
-        .add_read(plan["read"])
-        .add_failures(plan["failures"])
-    )
+    summary = RunSummary(flow=FLOW_ID, dry_run=plan.dry_run).add_read(plan.read).add_failures(plan.failures)
     settings = load_settings()
-    for reason in plan["skipped"].values():
+    for reason in plan.skipped.values():
         summary.add_skipped(reason)
-    upserts = plan["upserts"]
-    if plan["dry_run"]:
+    upserts = plan.upserts
+    if plan.dry_run:
         for batch in upserts:
-            log_dry_run(
-                f"Salesforce {batch['sobject']} (upsert by {batch['external_id_field']})", batch["records"]
-            )
-        if plan["stale_line_ids"]:
-            log.info("Dry run: would delete %d %s: %s", len(plan["stale_line_ids"]), plan["line_sobject"],
-                     plan["stale_line_ids"][:20])  # fmt: skip
-        opportunities = [b for b in upserts if b["sobject"] == _O.SOBJECT]
-        summary.add_skipped("dry_run", sum(len(b["records"]) for b in opportunities))
-        failed = [x["key"] for x in plan["failures"]]
-        retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=True, settings=settings,
+            log_dry_run(f"Salesforce {batch.sobject} (upsert by {batch.external_id_field})", batch.records)
+        if plan.stale_line_ids:
+            log.info("Dry run: would delete %d %s: %s", len(plan.stale_line_ids), plan.line_sobject,
+                     plan.stale_line_ids[:20])  # fmt: skip
+        opportunities = [b for b in upserts if b.sobject == _O.SOBJECT]
+        summary.add_skipped("dry_run", sum(len(b.records) for b in opportunities))
+        failed = [x.key for x in plan.failures]
+        retry.finish(summary, plan.retry, failed_ids=failed, dry_run=True, settings=settings,
                      not_found=_NOT_FOUND)  # fmt: skip
         return summary.as_dict()
 
     sf = salesforce_hook()
-    threshold = int(plan["bulk_threshold"])
+    threshold = plan.bulk_threshold
     failed_renewals: set[str] = set()
     failed_accounts: dict[str, str] = {}
     for batch in upserts:
-        sobject, field = batch["sobject"], batch["external_id_field"]
+        sobject, field = batch.sobject, batch.external_id_field
         records, held = [], 0
-        for record in batch["records"]:
+        for record in batch.records:
             renewal = _renewal_of(sobject, field, record)
             account = (
                 (record.get(_O.ACCOUNT) or {}).get(f.Account.NETSUITE_ID) if sobject == _O.SOBJECT else None
@@ -304,12 +288,11 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
             log.warning("Held back %d %s record(s) whose renewal already failed", held, sobject)
         if not records:
             continue
-        results = sf.upsert_write_results(sobject, field, records, bulk_threshold=threshold)
-        if sobject in (_O.SOBJECT, _Q.SOBJECT):  # the renewal itself (the last such batch wins)
-            link_task_to_salesforce(context, sf.instance_url, sobject, results)
-        counts: dict[str, int] = {}
+        linked = context if sobject in (_O.SOBJECT, _Q.SOBJECT) else None  # the renewal (last batch wins)
+        results = common.salesforce_upsert(
+            sobject, field, records, settings, linked, sf=sf, bulk_threshold=threshold
+        )
         for record, result in zip(records, results, strict=True):
-            counts[result["status"]] = counts.get(result["status"], 0) + 1
             renewal = _renewal_of(sobject, field, record)
             if result["status"] == "failed":
                 if sobject == f.Account.SOBJECT:
@@ -323,27 +306,24 @@ def load(plan: dict[str, Any], context: Any) -> dict[str, Any]:
                 )])  # fmt: skip
             elif sobject == _O.SOBJECT:
                 summary.add_results([result])  # one created/updated per renewal
-        log.info("%s upserts: %s", sobject, counts)
+        log.info("%s upserts: %s", sobject, common.count_statuses(results))
 
-    stale = list(plan["stale_line_ids"])
+    stale = list(plan.stale_line_ids)
     undeleted: list[RecordFailure] = []
     if stale:
-        deleted = sf.delete_collection(stale)
-        gone = 0
-        for line_id, result in zip(stale, deleted, strict=True):
-            codes = {str(e.get("statusCode")) for e in result.get("errors") or []}
-            if result.get("success") or "ENTITY_IS_DELETED" in codes:
-                gone += 1
-                continue
-            undeleted.append(RecordFailure(
-                key=line_id, code="stale_line_not_deleted",
-                message=f"{plan['line_sobject']} {line_id} (dropped in NetSuite) could not be deleted: "
-                + "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors") or []),
-            ))  # fmt: skip
+        undeleted = common.salesforce_refusals(
+            stale,
+            sf.delete_collection(stale),
+            code="stale_line_not_deleted",
+            key=str,
+            refused=lambda line_id: f"{plan.line_sobject} {line_id} (dropped in NetSuite) could not be deleted",
+            done_codes={"ENTITY_IS_DELETED"},  # already gone: as wanted
+        )
+        gone = len(stale) - len(undeleted)
         summary.add_failures(undeleted)
-        log.info("Deleted %d stale %s record(s) of %d", gone, plan["line_sobject"], len(stale))
-    failed = [x["key"] for x in plan["failures"]] + sorted(failed_renewals)
-    failed += [plan["stale_line_renewals"].get(x.key, "") for x in undeleted]
-    retry.finish(summary, plan["retry"], failed_ids=failed, dry_run=False, settings=settings,
+        log.info("Deleted %d stale %s record(s) of %d", gone, plan.line_sobject, len(stale))
+    failed = [x.key for x in plan.failures] + sorted(failed_renewals)
+    failed += [plan.stale_line_renewals.get(x.key, "") for x in undeleted]
+    retry.finish(summary, plan.retry, failed_ids=failed, dry_run=False, settings=settings,
                  not_found=_NOT_FOUND)  # fmt: skip
     return summary.as_dict()

@@ -39,9 +39,15 @@ def retry_variable(flow_id: str) -> str:
 
 def remembered_ids(flow_id: str) -> list[int]:
     """The flow's retry list (an unreadable value counts as empty, with a warning)."""
+    return netsuite_ids_in_variable(retry_variable(flow_id))
+
+
+def netsuite_ids_in_variable(name: str) -> list[int]:
+    """The NetSuite ids an Airflow Variable holds as a JSON list (the retry lists, the contract item flow's
+    waiting list); an unreadable value counts as empty and a value that is not an id is ignored, with a
+    warning."""
     from airflow.sdk import Variable
 
-    name = retry_variable(flow_id)
     value = Variable.get(name, default=[], deserialize_json=True)
     if not isinstance(value, list):
         log.warning("Variable %s is not a JSON list (%r); ignoring it", name, value)

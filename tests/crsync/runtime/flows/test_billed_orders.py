@@ -1,0 +1,50 @@
+"""Re-sending billed orders (crsync.runtime.flows.billed_orders) against an in-memory NetSuite."""
+
+from __future__ import annotations
+
+from crsync.records import NetSuiteWrite
+from crsync.runtime.flows.billed_orders import BILLED_LINES_CHANGED, without_billed_lines
+
+
+def order(opportunity: str, *lines: tuple[str, int, float]) -> NetSuiteWrite:
+    items = [{"item": {"id": item}, "quantity": quantity, "rate": rate} for item, quantity, rate in lines]
+    return NetSuiteWrite(
+        key=opportunity,
+        record_type="salesOrder",
+        external_id=opportunity,
+        body={"memo": opportunity, "item": {"items": items}},
+    )
+
+
+def test_one_changed_billed_order_is_refused_alone(fake_netsuite):
+    """Of three orders, one is not billed, one billed with the same lines (sent without its lines) and
+    one billed with other lines (refused with what to do): the other two are still sent."""
+    ns = fake_netsuite(
+        [
+            {"items": [{"externalid": "006B", "id": "71"}, {"externalid": "006C", "id": "72"}]},
+            {
+                "items": [
+                    {"transaction": "71", "item": "5", "quantity": "-2", "rate": "10"},
+                    {"transaction": "72", "item": "5", "quantity": "-1", "rate": "10"},
+                ]
+            },
+        ]
+    )
+    orders = [order("006A", ("5", 1, 10.0)), order("006B", ("5", 2, 10.0)), order("006C", ("5", 3, 10.0))]
+
+    ready, refused = without_billed_lines(ns, orders, id_lookup=100)
+
+    assert [o.key for o in ready] == ["006A", "006B"]
+    assert ready[0].body == orders[0].body
+    assert ready[1].body == {"memo": "006B"}  # billed, lines unchanged: header only
+    assert [(f.key, f.code) for f in refused] == [("006C", BILLED_LINES_CHANGED)]
+    assert "NetSuite sales order 72 is billed" in refused[0].message
+    assert "Credit the invoice in NetSuite" in refused[0].message
+    assert len(ns.queries) == 2
+
+
+def test_nothing_billed_sends_every_order_as_it_is(fake_netsuite):
+    ns = fake_netsuite([{"items": []}])
+    orders = [order("006A", ("5", 1, 10.0))]
+
+    assert without_billed_lines(ns, orders, id_lookup=100) == (orders, [])
