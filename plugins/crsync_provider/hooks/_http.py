@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 
 from crsync_provider.hooks.permanent import THEN_CLEAR, ConnectionConfigError, PermanentError
@@ -100,6 +102,30 @@ def retry_message(system: str, address: str, attempt: int, max_attempts: int, ex
         f"Waiting for {system} at {address}: attempt {attempt}/{max_attempts} failed ({exc}); "
         f"retrying in {sleep:.2f}s"
     )
+
+
+def backoff_wait(base: float, ceiling: float) -> Callable[[tenacity.RetryCallState], float]:
+    """The wait before a retry: what ``Retry-After`` asked for, else exponential backoff with full jitter.
+
+    Full jitter is tenacity's :class:`~tenacity.wait_random_exponential` (a uniform draw up to
+    ``min(ceiling, base * 2 ** (attempt - 1))``). An error carrying ``retry_after`` seconds (from the
+    reply's ``Retry-After`` header) waits at least that long, capped at ``max(ceiling, 60)``, plus up to
+    ``base`` of jitter so the threads that waited do not all return at once.
+
+    :param base: seconds of the first backoff ceiling.
+    :param ceiling: most seconds of one exponential backoff.
+    """
+    exponential = tenacity.wait_random_exponential(multiplier=base, max=ceiling)
+    jitter = tenacity.wait_random(0, base)
+
+    def wait(retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), max(ceiling, 60.0)) + jitter(retry_state)
+        return exponential(retry_state)
+
+    return wait
 
 
 def request_address(exc: BaseException | None, default: str) -> str:
