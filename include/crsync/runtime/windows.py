@@ -20,24 +20,6 @@ class SyncWindow:
         if self.start is not None and self.start >= self.end:
             raise ValueError(f"empty sync window: start {self.start} is not before end {self.end}")
 
-    @property
-    def soql_start(self) -> str | None:
-        """SOQL datetime literal (no quotes), e.g. ``2024-01-01T00:00:00Z``."""
-        return None if self.start is None else _soql(self.start)
-
-    @property
-    def soql_end(self) -> str:
-        return _soql(self.end)
-
-    @property
-    def suiteql_start(self) -> str | None:
-        """``YYYY-MM-DD HH24:MI:SS`` for ``TO_TIMESTAMP(..., 'YYYY-MM-DD HH24:MI:SS')``."""
-        return None if self.start is None else _suiteql(self.start)
-
-    @property
-    def suiteql_end(self) -> str:
-        return _suiteql(self.end)
-
     def extended_back(self, by: timedelta) -> SyncWindow:
         """The same window starting ``by`` earlier (a full resync, with no start, stays as it is)."""
         if self.start is None or not by:
@@ -53,14 +35,6 @@ class SyncWindow:
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _soql(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _suiteql(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _ceil_to_second(moment: datetime) -> datetime:

@@ -405,36 +405,19 @@ class NetSuiteHook(NetSuiteRecordsMixin, BaseHook):
         """Return the HTTP session (authentication is applied per request)."""
         return self.session
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotent: bool = True,
-        already_done: Callable[[], R | None] | None = None,
-    ) -> requests.Response | R:
+    def request(self, method: str, path: str, **options: Any) -> Any:
         """
         Send a request to ``services/rest/<path>`` with retries and the concurrency limit.
 
-        :param idempotent: False for requests that must not be repeated once the server may have
-            acted on them (create, transform): those are retried after 429 and connect failures only,
-            and after 5xx / dropped connections only when ``already_done`` says the write did not land.
-        :param already_done: for non-idempotent requests, checks whether an earlier attempt took
-            effect; returns the outcome (then no new attempt is sent) or None.
+        ``options``: ``params``, ``json``, ``headers``; ``idempotent=False`` for requests that must not
+        be repeated once the server may have acted on them (create, transform): those are retried after
+        429 and connect failures only, and after 5xx / dropped connections only when ``already_done``
+        (a callable checking whether an earlier attempt took effect) says the write did not land.
+        See :meth:`~crsync_provider.hooks.netsuite_transport.NetSuiteTransport.request`.
+
         :raises NetSuiteError: the typed error of the last attempt.
         """
-        return self.transport.request(
-            method,
-            path,
-            params=params,
-            json=json,
-            headers=headers,
-            idempotent=idempotent,
-            already_done=already_done,
-        )
+        return self.transport.request(method, path, **options)
 
     # ------------------------------------------------------------------ concurrency
 

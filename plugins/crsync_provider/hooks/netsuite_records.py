@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import requests
-
 from crsync_provider.hooks import netsuite_writes
 from crsync_provider.hooks.netsuite_errors import NetSuiteValidationError, validate_external_id
 from crsync_provider.hooks.netsuite_writes import id_from_location, sublists
@@ -26,22 +24,8 @@ class NetSuiteRecordsMixin:
     concurrency_limit: int
 
     if TYPE_CHECKING:  # provided by the hook
-
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            params: Mapping[str, Any] | None = None,
-            json: Any = None,
-            headers: Mapping[str, str] | None = None,
-            idempotent: bool = True,
-            already_done: Callable[[], R | None] | None = None,
-        ) -> requests.Response | R: ...
-
-        def suiteql(
-            self, query: str, *, page_size: int = 1000, parameters: Mapping[str, Any] | None = None
-        ) -> Iterator[dict[str, Any]]: ...
+        request: Callable[..., Any]
+        suiteql: Callable[..., Iterator[dict[str, Any]]]
 
     # ------------------------------------------------------------------ records
 

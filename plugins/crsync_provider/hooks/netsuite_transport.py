@@ -260,7 +260,12 @@ class NetSuiteTransport:
     ) -> requests.Response | R:
         """Send a request to ``services/rest/<path>`` (or an absolute URL on the same host).
 
-        See :meth:`crsync_provider.hooks.netsuite.NetSuiteHook.request`.
+        :param idempotent: False for requests that must not be repeated once the server may have
+            acted on them (create, transform): those are retried after 429 and connect failures only,
+            and after 5xx / dropped connections only when ``already_done`` says the write did not land.
+        :param already_done: for non-idempotent requests, checks whether an earlier attempt took
+            effect; returns the outcome (then no new attempt is sent) or None.
+        :raises NetSuiteError: the typed error of the last attempt.
         """
         absolute = "://" in path.split("?", 1)[0]
         url = check_same_host(path, self.base_url) if absolute else self.api_root + path

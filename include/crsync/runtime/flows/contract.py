@@ -31,10 +31,10 @@ from crsync.queries import (
     accounts_by_netsuite_ids_soql,
     chunked,
     contract_orders_query,
+    contract_origins_soql,
     contracts_query,
-    soql_string,
+    opportunity_contracts_soql,
     validate_netsuite_ids,
-    validate_salesforce_ids,
 )
 from crsync.records import RecordFailure, RunSummary, WriteResult, load_all
 from crsync.runtime.flows import retry
@@ -74,22 +74,8 @@ def change_scopes(scope: RunScope) -> list[ChangeScope]:
 
 
 def keyset_rows(query: KeysetQuery, *, page_size: int, hook: Any = None) -> Iterator[dict[str, Any]]:
-    """All rows of a keyset query: one SuiteQL request per page, ``key > last id`` (no offset cap).
-
-    Bridges :class:`crsync.queries.KeysetQuery` (``{last_id}`` placeholder) to the hook's single-page call.
-    """
-    hook = hook or netsuite_hook()
-    last_id = 0
-    while True:
-        page = hook.suiteql_page(query.render(last_id), limit=page_size, offset=0)
-        rows = [{k: v for k, v in item.items() if k != "links"} for item in page.get("items") or []]
-        yield from rows
-        if not rows or not page.get("hasMore"):
-            return
-        new_last = int(str(rows[-1][query.key_column]))
-        if new_last <= last_id:
-            raise ValueError(f"keyset paging made no progress on {query.key_column!r} (last id {last_id})")
-        last_id = new_last
+    """All rows of a keyset query, paged by the hook's one keyset pager (``key > last key``, no offset cap)."""
+    return (hook or netsuite_hook()).suiteql_keyset(query, page_size=page_size)
 
 
 def salesforce_ids_with(
@@ -379,12 +365,7 @@ def _record_origins(
     sf = salesforce_hook()
     saved: dict[str, str | None] = {}
     for part in chunked([str(r[c.NETSUITE_ID]) for r in known], min(settings.batch_sizes.id_lookup, SOQL_ID_LIMIT)):
-        ids = validate_netsuite_ids(part)
-        soql = (
-            f"SELECT {c.NETSUITE_ID}, {c.ORIGINATING_OPPORTUNITY} FROM {c.SOBJECT} "
-            f"WHERE {c.NETSUITE_ID} IN ({', '.join(soql_string(str(i)) for i in ids)})"
-        )
-        for record in sf.query(soql, strip_attributes=True):
+        for record in sf.query(contract_origins_soql(part), strip_attributes=True):
             saved[str(record[c.NETSUITE_ID])] = record.get(c.ORIGINATING_OPPORTUNITY)
     pending = [r for r in known if saved.get(str(r[c.NETSUITE_ID])) != r[c.ORIGINATING_OPPORTUNITY]]
     log.info("Contract origins: %d to set, %d already set", len(pending), len(known) - len(pending))
@@ -413,12 +394,7 @@ def _current_links(opportunity_ids: list[str], settings: IntegrationSettings) ->
     current: dict[str, str | None] = {}
     size = min(settings.batch_sizes.id_lookup, SOQL_ID_LIMIT)
     for part in chunked(opportunity_ids, size):
-        ids = validate_salesforce_ids(part)
-        soql = (
-            f"SELECT {o.ID}, {o.CONTRACT_ID}, {o.CONTRACT}.{f.Contract.NETSUITE_ID} FROM {o.SOBJECT} "
-            f"WHERE {o.ID} IN ({', '.join(soql_string(i) for i in ids)})"
-        )
-        for record in sf.query(soql, strip_attributes=True):
+        for record in sf.query(opportunity_contracts_soql(part), strip_attributes=True):
             contract = record.get(o.CONTRACT) or {}
             value = contract.get(f.Contract.NETSUITE_ID) if record.get(o.CONTRACT_ID) else None
             current[str(record[o.ID])] = None if value in (None, "") else str(value)
