@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from crsync import fields as f
 from crsync.queries.validation import in_list, validate_external_ids, validate_netsuite_ids
 from crsync.settings import IntegrationSettings, netsuite_column
-from crsync_provider.hooks.suiteql import KEY_FILTER, suiteql_string, suiteql_timestamp
+from crsync_provider.hooks.suiteql import KEY_FILTER, keyset_page_query, suiteql_string, suiteql_timestamp
 
 
 def _date(column: str, alias: str | None = None) -> str:
@@ -53,7 +53,7 @@ class KeysetQuery(BaseModel):
         """The query for the page after key ``last_id`` (for logs and tests; the hook pages the template)."""
         if isinstance(last_id, bool) or not isinstance(last_id, int) or last_id < 0:
             raise ValueError(f"last_id must be a non-negative integer, got {last_id!r}")
-        return self.template.replace(KEY_FILTER, f"{self.key} > {last_id}")
+        return keyset_page_query(self, last_id)
 
 
 class ChangeScope(BaseModel):
