@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -114,6 +115,7 @@ def jwt_algorithm(key: Any, conn_id: str) -> str:
     raise ConnectionConfigError(f"Connection {conn_id!r}: private_key must be an RSA or EC private key")
 
 
+@dataclass(eq=False)
 class ClientCredentialsAuth(AuthBase):
     """OAuth 2.0 client credentials with a JWT assertion (NetSuite's machine-to-machine flow).
 
@@ -128,26 +130,14 @@ class ClientCredentialsAuth(AuthBase):
     :param cache: the token cache (default: the process-wide :data:`TOKENS`).
     """
 
-    def __init__(
-        self,
-        *,
-        token_url: str,
-        client_id: str,
-        certificate_id: str,
-        private_key: Callable[[], Any],
-        conn_id: str,
-        post_token: Callable[[Mapping[str, str]], requests.Response],
-        mask: Callable[[str, str], None] = lambda value, name: None,
-        cache: TokenCache | None = None,
-    ) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self.certificate_id = certificate_id
-        self.conn_id = conn_id
-        self._private_key = private_key
-        self._post_token = post_token
-        self._mask = mask
-        self._cache = cache or TOKENS
+    token_url: str
+    client_id: str
+    certificate_id: str
+    private_key: Callable[[], Any]
+    conn_id: str
+    post_token: Callable[[Mapping[str, str]], requests.Response]
+    mask: Callable[[str, str], None] = lambda value, name: None
+    cache: TokenCache = field(default_factory=lambda: TOKENS)
 
     @property
     def cache_key(self) -> TokenKey:
@@ -159,7 +149,7 @@ class ClientCredentialsAuth(AuthBase):
 
         if not 0 < lifetime <= 3600:
             raise ValueError("assertion lifetime must be within 60 minutes")
-        key = self._private_key()
+        key = self.private_key()
         now = int(time.time())
         claims = {
             "iss": self.client_id,
@@ -178,22 +168,22 @@ class ClientCredentialsAuth(AuthBase):
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": self.client_assertion(),
         }
-        payload = self._post_token(data).json()
+        payload = self.post_token(data).json()
         token = str(payload["access_token"])
-        self._mask(token, "access_token")
+        self.mask(token, "access_token")
         expires_in = float(payload.get("expires_in") or 3600)
         log.info("NetSuite OAuth 2.0 token obtained, valid for %ss", int(expires_in))
         return token, expires_in
 
     def access_token(self) -> str:
         """A cached access token, renewed :data:`TOKEN_MARGIN` seconds before it expires."""
-        return self._cache.get(self.cache_key, self._fetch)
+        return self.cache.get(self.cache_key, self._fetch)
 
     def forget(self, request: requests.PreparedRequest) -> None:
         """Drop the token ``request`` was sent with (the server refused it): the next request fetches one."""
         header = str(request.headers.get("Authorization") or "")
         if header.startswith("Bearer "):
-            self._cache.invalidate(self.cache_key, header[len("Bearer ") :])
+            self.cache.invalidate(self.cache_key, header[len("Bearer ") :])
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Bearer {self.access_token()}"
