@@ -22,6 +22,12 @@ TIMEOUT_ATTEMPTS = 2
 #: What to do when a loopback host (the local sandbox) is not there.
 START_SANDBOX = "start the sandbox with `make sandbox` (or `make up`, which starts it with Airflow)"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+#: Transport failures after which a request may be sent again (the server may be restarting).
+RETRYABLE_TRANSPORT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ReadTimeout,
+)
 
 
 def is_loopback(hostname: str) -> bool:

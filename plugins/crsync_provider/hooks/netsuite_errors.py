@@ -15,18 +15,13 @@ from typing import Any
 
 import requests
 
+from crsync_provider.hooks._http import RETRYABLE_TRANSPORT
 from crsync_provider.hooks.netsuite_endpoint import netsuite_error_of, not_netsuite_message
 from crsync_provider.hooks.permanent import PermanentError
 
 # Use with fullmatch: match() with "$" would accept a trailing newline.
 EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_-]+")
 
-#: Transport failures after which the request may be sent again (the server may be restarting).
-RETRYABLE_TRANSPORT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ReadTimeout,
-)
 
 
 class NetSuiteError(Exception):
