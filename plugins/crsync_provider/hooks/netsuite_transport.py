@@ -17,18 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
-import tenacity
 from requests.auth import AuthBase
 
-from crsync_provider.hooks._http import (
-    TIMEOUT_ATTEMPTS,
-    as_loopback_refused,
-    as_timeout_error,
-    backoff_wait,
-    host_and_port,
-    request_address,
-    retry_message,
-)
+from crsync_provider.hooks._http import backoff_wait, call_with_retries
 from crsync_provider.hooks.netsuite_auth import TOKEN_PATH, ClientCredentialsAuth
 from crsync_provider.hooks.netsuite_concurrency import Slots
 from crsync_provider.hooks.netsuite_endpoint import check_same_host
@@ -102,63 +93,23 @@ class NetSuiteTransport:
 
     # ------------------------------------------------------------------ retries
 
-    def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        address = request_address(exc, host_and_port(self.base_url))
-        self.log.warning(
-            retry_message(
-                "NetSuite",
-                address,
-                retry_state.attempt_number,
-                self.max_attempts,
-                exc,
-                retry_state.upcoming_sleep,
-            )
-        )
-
     def retrying(self, fn: Callable[[], R], *, retry: Callable[[BaseException], bool] = is_retryable) -> R:
         """Call ``fn`` until it succeeds, ``retry`` refuses its error, or the attempts run out.
 
         :raises HttpTimeoutError: the last attempt timed out (saying what to check).
         :raises LoopbackRefusedError: nothing listens on the loopback host (start the sandbox).
         """
-
-        def stop(retry_state: tenacity.RetryCallState) -> bool:
-            # A timed-out attempt already waited the whole timeout: retry it once, not max_attempts times.
-            exc = retry_state.outcome.exception() if retry_state.outcome else None
-            timed_out = isinstance(exc, requests.exceptions.Timeout)
-            limit = min(self.max_attempts, TIMEOUT_ATTEMPTS) if timed_out else self.max_attempts
-            return retry_state.attempt_number >= limit
-
-        def once() -> R:
-            try:
-                return fn()
-            except requests.exceptions.ConnectionError as exc:
-                # Nothing listening on a loopback host (the sandbox is not running): no retry can help.
-                refused = as_loopback_refused(exc, system="NetSuite", conn_id=self.conn_id)
-                if refused is None:
-                    raise
-                raise refused from exc
-
-        retryer = tenacity.Retrying(
-            stop=stop,
+        return call_with_retries(
+            fn,
+            system="NetSuite",
+            conn_id=self.conn_id,
+            max_attempts=self.max_attempts,
             wait=self._wait,
-            retry=tenacity.retry_if_exception(retry),
-            before_sleep=self._before_sleep,
-            reraise=True,
+            retry=retry,
+            timeout=self.timeouts,
+            default_url=self.api_root,
+            log=self.log,
         )
-        try:
-            return retryer(once)
-        except requests.exceptions.Timeout as exc:
-            request = exc.request
-            raise as_timeout_error(  # type: ignore[misc]
-                exc,
-                system="NetSuite",
-                method=str(getattr(request, "method", None) or "request"),
-                url=str(getattr(request, "url", None) or self.api_root),
-                timeout=self.timeouts,
-                attempts=int(retryer.statistics.get("attempt_number", 1)),
-            ) from exc
 
     # ------------------------------------------------------------------ token endpoint
 
