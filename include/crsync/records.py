@@ -11,15 +11,15 @@ it, so a field is read by name and checked, never looked up by a string key.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crsync.ids import NETSUITE_INTERNAL_ID, WriteStatus, is_netsuite_external_id
+
 #: NetSuite accepts only letters, digits, ``_`` and ``-`` in an external id used in a URL.
-_NS_EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 #: Failure code of an update-only write whose record does not exist (nothing was created).
 NOT_QUEUED = "not_queued"
 #: How many failing records a summary keeps in full (the counts are always complete).
@@ -39,7 +39,7 @@ class TransformFrom(_Record):
     @field_validator("id")
     @classmethod
     def _numeric_id(cls, value: str) -> str:
-        if not (value.isascii() and value.isdigit()):  # isdigit alone accepts e.g. Arabic-Indic digits
+        if not NETSUITE_INTERNAL_ID.fullmatch(value):  # ASCII digits (isdigit also takes other scripts')
             raise ValueError(f"NetSuite internal id must be digits, got {value!r}")
         return value
 
@@ -63,7 +63,7 @@ class NetSuiteWrite(_Record):
     @field_validator("external_id")
     @classmethod
     def _safe_external_id(cls, value: str) -> str:
-        if not _NS_EXTERNAL_ID.fullmatch(value):
+        if not is_netsuite_external_id(value):
             raise ValueError(f"external id {value!r} may contain only letters, digits, '_' and '-'")
         return value
 
@@ -81,7 +81,7 @@ class WriteResult(_Record):
 
     key: str
     external_id: str
-    status: Literal["created", "updated", "failed"]
+    status: WriteStatus
     id: str | None = None
     error: WriteError | None = None
 

@@ -16,7 +16,6 @@ from crsync.queries import (
     contract_items_query,
     contract_orders_query,
     contracts_query,
-    customers_by_external_ids_query,
     opportunities_soql,
     pricebook_entries_soql,
     renewal_line_items_soql,
@@ -190,7 +189,7 @@ def test_contracts_window_query(settings: IntegrationSettings) -> None:
 
 
 def test_keyset_render_refuses_non_integers() -> None:
-    query = KeysetQuery(template="SELECT id FROM item WHERE id > {last_id} ORDER BY id")
+    query = KeysetQuery(template="SELECT id FROM item WHERE {key_filter} ORDER BY id")
     with pytest.raises(ValueError):
         query.render("0 OR 1=1")  # type: ignore[arg-type]
 
@@ -226,13 +225,12 @@ def test_other_suiteql_parses() -> None:
     for sql in (
         renewal_lines_query([10, 11]),
         contract_orders_query([3]).render(),
-        customers_by_external_ids_query(["001000000000001AAA"]),
         sales_orders_by_external_ids_query(["0065g00000AbCdEAAV"]),
     ):
         parse_oracle(sql)
     assert "tl.mainline = 'F'" in renewal_lines_query([10])
     with pytest.raises(ValueError, match="not a NetSuite external id"):
-        customers_by_external_ids_query(["x' OR '1'='1"])
+        sales_orders_by_external_ids_query(["x' OR '1'='1"])
 
 
 def test_extra_columns_are_validated(settings: IntegrationSettings) -> None:

@@ -80,7 +80,7 @@ def ns_connection(sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
     Also gives the process fresh NetSuite account slots (a task process starts with none), since the
     hook sizes the process-wide semaphore by the first limit it sees.
     """
-    from crsync_provider.hooks import netsuite as netsuite_module
+    from crsync_provider.hooks import netsuite_concurrency
 
     def redefine(*, password: str | None = None, **extra: Any) -> dict:
         name = "AIRFLOW_CONN_NETSUITE_DEFAULT"
@@ -89,7 +89,7 @@ def ns_connection(sandbox_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
             definition["password"] = password
         definition["extra"].update(extra)
         monkeypatch.setenv(name, json.dumps(definition))
-        monkeypatch.setattr(netsuite_module, "_SEMAPHORES", {})
+        monkeypatch.setattr(netsuite_concurrency, "ACCOUNTS", netsuite_concurrency.AccountRegistry())
         return definition
 
     return redefine

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 
 from crsync_provider.hooks.permanent import THEN_CLEAR, ConnectionConfigError, PermanentError
@@ -20,6 +23,13 @@ TIMEOUT_ATTEMPTS = 2
 #: What to do when a loopback host (the local sandbox) is not there.
 START_SANDBOX = "start the sandbox with `make sandbox` (or `make up`, which starts it with Airflow)"
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+R = TypeVar("R")
+#: Transport failures after which a request may be sent again (the server may be restarting).
+RETRYABLE_TRANSPORT = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ReadTimeout,
+)
 
 
 def is_loopback(hostname: str) -> bool:
@@ -100,6 +110,94 @@ def retry_message(system: str, address: str, attempt: int, max_attempts: int, ex
         f"Waiting for {system} at {address}: attempt {attempt}/{max_attempts} failed ({exc}); "
         f"retrying in {sleep:.2f}s"
     )
+
+
+def backoff_wait(base: float, ceiling: float) -> Callable[[tenacity.RetryCallState], float]:
+    """The wait before a retry: what ``Retry-After`` asked for, else exponential backoff with full jitter.
+
+    Full jitter is tenacity's :class:`~tenacity.wait_random_exponential` (a uniform draw up to
+    ``min(ceiling, base * 2 ** (attempt - 1))``). An error carrying ``retry_after`` seconds (from the
+    reply's ``Retry-After`` header) waits at least that long, capped at ``max(ceiling, 60)``, plus up to
+    ``base`` of jitter so the threads that waited do not all return at once.
+
+    :param base: seconds of the first backoff ceiling.
+    :param ceiling: most seconds of one exponential backoff.
+    """
+    exponential = tenacity.wait_random_exponential(multiplier=base, max=ceiling)
+    jitter = tenacity.wait_random(0, base)
+
+    def wait(retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), max(ceiling, 60.0)) + jitter(retry_state)
+        return exponential(retry_state)
+
+    return wait
+
+
+def call_with_retries(
+    fn: Callable[[], R],
+    *,
+    system: str,
+    conn_id: str,
+    max_attempts: int,
+    wait: Callable[[tenacity.RetryCallState], float],
+    retry: Callable[[BaseException], bool],
+    timeout: tuple[float, float],
+    default_url: str,
+    log: logging.Logger | logging.LoggerAdapter[Any],
+) -> R:
+    """Call ``fn`` until it succeeds, ``retry`` refuses its error, or ``max_attempts`` are spent.
+
+    A timed-out attempt is retried once only (:data:`TIMEOUT_ATTEMPTS`: each already waited the whole
+    timeout) and then raises :class:`HttpTimeoutError`; a loopback host that refuses the connection raises
+    :class:`LoopbackRefusedError` at once; each retry is logged with :func:`retry_message`.
+
+    :param system: ``NetSuite`` or ``Salesforce``.
+    :param conn_id: the Airflow connection (named in the errors).
+    :param wait: seconds before the next attempt (e.g. :func:`backoff_wait`).
+    :param timeout: (connect, read) seconds of each attempt, named in a timeout error.
+    :param default_url: the URL named when an error does not carry its request's.
+    """
+
+    def stop(retry_state: tenacity.RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        timed_out = isinstance(exc, requests.exceptions.Timeout)
+        limit = min(max_attempts, TIMEOUT_ATTEMPTS) if timed_out else max_attempts
+        return retry_state.attempt_number >= limit
+
+    def before_sleep(retry_state: tenacity.RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        address = request_address(exc, host_and_port(default_url))
+        attempt = retry_state.attempt_number
+        log.warning(retry_message(system, address, attempt, max_attempts, exc, retry_state.upcoming_sleep))
+
+    def once() -> R:
+        try:
+            return fn()
+        except requests.exceptions.ConnectionError as exc:
+            # Nothing listening on a loopback host (the sandbox is not running): no retry can help.
+            refused = as_loopback_refused(exc, system=system, conn_id=conn_id)
+            if refused is None:
+                raise
+            raise refused from exc
+
+    retryer = tenacity.Retrying(
+        stop=stop, wait=wait, retry=tenacity.retry_if_exception(retry), before_sleep=before_sleep, reraise=True
+    )
+    try:
+        return retryer(once)
+    except requests.exceptions.Timeout as exc:
+        request = exc.request
+        raise as_timeout_error(  # type: ignore[misc]
+            exc,
+            system=system,
+            method=str(getattr(request, "method", None) or "request"),
+            url=str(getattr(request, "url", None) or default_url),
+            timeout=timeout,
+            attempts=int(retryer.statistics.get("attempt_number", 1)),
+        ) from exc
 
 
 def request_address(exc: BaseException | None, default: str) -> str:

@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-# netsuite.py imports this module lazily (in transform_record), so this import sees it fully loaded.
-from crsync_provider.hooks.netsuite import NetSuiteValidationError, suiteql_literal
+from crsync_provider.hooks.netsuite_errors import NetSuiteValidationError
+from crsync_provider.hooks.suiteql import suiteql_literal
 
 if TYPE_CHECKING:
     from crsync_provider.hooks.netsuite import NetSuiteHook

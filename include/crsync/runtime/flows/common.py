@@ -14,8 +14,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from crsync.ids import NETSUITE_CONN_ID, OPPORTUNITY_ID_PREFIX, SALESFORCE_CONN_ID
 from crsync.queries import (
-    OPPORTUNITY_ID_PREFIX,
     ChangeScope,
     KeysetQuery,
     chunked,
@@ -29,8 +29,6 @@ from crsync.settings import IntegrationSettings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
-NETSUITE_CONN_ID = "netsuite_default"
-SALESFORCE_CONN_ID = "salesforce_default"
 #: Ids per SuiteQL ``IN (...)`` list (Oracle refuses more than 1,000 expressions in one list).
 SUITEQL_IN_LIMIT = 1000
 
@@ -228,22 +226,8 @@ def change_scopes(scope: RunScope) -> list[ChangeScope]:
 
 
 def keyset_rows(query: KeysetQuery, *, page_size: int, hook: Any = None) -> Iterator[dict[str, Any]]:
-    """All rows of a keyset query: one SuiteQL request per page, ``key > last id`` (no offset cap).
-
-    Bridges :class:`crsync.queries.KeysetQuery` (``{last_id}`` placeholder) to the hook's single-page call.
-    """
-    hook = hook or netsuite_hook()
-    last_id = 0
-    while True:
-        page = hook.suiteql_page(query.render(last_id), limit=page_size, offset=0)
-        rows = [{k: v for k, v in item.items() if k != "links"} for item in page.get("items") or []]
-        yield from rows
-        if not rows or not page.get("hasMore"):
-            return
-        new_last = int(str(rows[-1][query.key_column]))
-        if new_last <= last_id:
-            raise ValueError(f"keyset paging made no progress on {query.key_column!r} (last id {last_id})")
-        last_id = new_last
+    """All rows of a keyset query, paged by the hook's one keyset pager (``key > last key``, no offset cap)."""
+    return (hook or netsuite_hook()).suiteql_keyset(query, page_size=page_size)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -25,15 +25,15 @@ from datetime import timedelta
 from typing import Any
 
 from crsync import fields as f
+from crsync.ids import MAX_IDS_PER_RUN
 from crsync.queries import (
     ChangeScope,
     accounts_by_netsuite_ids_soql,
     chunked,
     contract_orders_query,
+    contract_origins_soql,
     contracts_query,
-    soql_string,
-    validate_netsuite_ids,
-    validate_salesforce_ids,
+    opportunity_contracts_soql,
 )
 from crsync.records import (
     ContractExtract,
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.CONTRACT_TO_CONTRACT.value
 #: Ids per SOQL ``Id IN (...)`` query (what ``validate_salesforce_ids`` accepts at most).
-SOQL_ID_LIMIT = 500
+SOQL_ID_LIMIT = MAX_IDS_PER_RUN
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,12 +284,7 @@ def _record_origins(origins: list[dict[str, Any]], current: dict[str, str | None
     sf = salesforce_hook()
     saved: dict[str, str | None] = {}
     for part in chunked([str(r[c.NETSUITE_ID]) for r in known], min(settings.batch_sizes.id_lookup, SOQL_ID_LIMIT)):
-        ids = validate_netsuite_ids(part)
-        soql = (
-            f"SELECT {c.NETSUITE_ID}, {c.ORIGINATING_OPPORTUNITY} FROM {c.SOBJECT} "
-            f"WHERE {c.NETSUITE_ID} IN ({', '.join(soql_string(str(i)) for i in ids)})"
-        )
-        for record in sf.query(soql, strip_attributes=True):
+        for record in sf.query(contract_origins_soql(part), strip_attributes=True):
             saved[str(record[c.NETSUITE_ID])] = record.get(c.ORIGINATING_OPPORTUNITY)
     pending = [r for r in known if saved.get(str(r[c.NETSUITE_ID])) != r[c.ORIGINATING_OPPORTUNITY]]
     log.info("Contract origins: %d to set, %d already set", len(pending), len(known) - len(pending))
@@ -318,12 +313,7 @@ def _current_links(opportunity_ids: list[str], settings: IntegrationSettings) ->
     current: dict[str, str | None] = {}
     size = min(settings.batch_sizes.id_lookup, SOQL_ID_LIMIT)
     for part in chunked(opportunity_ids, size):
-        ids = validate_salesforce_ids(part)
-        soql = (
-            f"SELECT {o.ID}, {o.CONTRACT_ID}, {o.CONTRACT}.{f.Contract.NETSUITE_ID} FROM {o.SOBJECT} "
-            f"WHERE {o.ID} IN ({', '.join(soql_string(i) for i in ids)})"
-        )
-        for record in sf.query(soql, strip_attributes=True):
+        for record in sf.query(opportunity_contracts_soql(part), strip_attributes=True):
             contract = record.get(o.CONTRACT) or {}
             value = contract.get(f.Contract.NETSUITE_ID) if record.get(o.CONTRACT_ID) else None
             current[str(record[o.ID])] = None if value in (None, "") else str(value)

@@ -3,7 +3,7 @@ optionally re-queue.
 
 The comparison itself is pure (:mod:`crsync.reconcile`); this module does the I/O:
 
-- NetSuite: SuiteQL keyset paging (``NetSuiteHook.suiteql_keyset``: ``id > last ORDER BY id``, any size,
+- NetSuite: SuiteQL keyset paging (``NetSuiteHook.suiteql_keyset`` of :mod:`crsync.queries` keyset queries, any size,
   past the 100,000-row offset cap) for contracts, contract items and sales orders that carry an external
   id, selecting only the compared columns;
 - Salesforce: SOQL followed through ``nextRecordsUrl`` (2,000 rows a page) for Contracts and
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
+from crsync.ids import MAX_IDS_PER_RUN
 from crsync.records import Reconciliation, RepairOutcome
 from crsync.runtime.health_log import RECONCILIATION_DAG_ID
 from crsync_provider.links import link_task_to_salesforce
@@ -52,7 +53,7 @@ SUMMARY_NAME = "summary.json"
 REPAIR_NAME = "repair.csv"
 DEFAULT_STUCK_AFTER_HOURS = 2
 #: Ids per ``Id IN (...)`` SOQL lookup (keeps the GET URL short).
-SOQL_IDS_PER_QUERY = 500
+SOQL_IDS_PER_QUERY = MAX_IDS_PER_RUN
 #: Order ids per ``transaction IN (...)`` SuiteQL lookup of order lines.
 NS_IDS_PER_QUERY = 1000
 #: Drift rows shown per kind in the task log.
@@ -113,97 +114,6 @@ def _get_path(row: Mapping[str, Any], path: str) -> Any:
             return None
         value = value.get(part) if part in value else value.get(part.lower())
     return value
-
-
-def _date(column: str, alias: str) -> str:
-    return f"TO_CHAR({column}, 'YYYY-MM-DD') AS {alias}"
-
-
-def netsuite_contracts_query() -> str:
-    """Keyset template (``{key_filter}`` on ``c.id``): every contract, only the compared columns.
-
-    Not :func:`crsync.queries.contracts_query`: that one selects every mapped column, and each
-    ``TO_CHAR`` costs time on every page; reconciliation needs six columns.
-    """
-    from crsync import fields as f
-
-    c = f.NsContract
-    return (
-        f"SELECT c.{c.ID}, c.{c.NAME}, {_date(f'c.{c.START_DATE}', c.START_DATE)}, "
-        f"{_date(f'c.{c.END_DATE}', c.END_DATE)}, c.{c.STATUS}, c.{c.VALUE} "
-        f"FROM {c.TABLE} c WHERE {{key_filter}} ORDER BY c.{c.ID}"
-    )
-
-
-def netsuite_contract_items_query() -> str:
-    """Keyset template (``{key_filter}`` on ``ci.id``): every contract item, only the compared columns."""
-    from crsync import fields as f
-
-    i = f.NsContractItem
-    return (
-        f"SELECT ci.{i.ID}, ci.{i.NAME}, ci.{i.CONTRACT}, ci.{i.QUANTITY}, "
-        f"{_date(f'ci.{i.START_DATE}', i.START_DATE)}, {_date(f'ci.{i.END_DATE}', i.END_DATE)}, ci.{i.STATE} "
-        f"FROM {i.TABLE} ci WHERE {{key_filter}} ORDER BY ci.{i.ID}"
-    )
-
-
-def sales_orders_query() -> str:
-    """Keyset template: sales orders that carry an external id (those created from Opportunities)."""
-    from crsync import fields as f
-
-    t = f.NsTransaction
-    return (
-        f"SELECT {t.ID}, {t.TRANID}, {t.EXTERNAL_ID} FROM {t.TABLE} "
-        f"WHERE {t.TYPE} = '{f.NsTransactionType.SALES_ORDER.value}' AND {t.EXTERNAL_ID} IS NOT NULL "
-        f"AND {{key_filter}} ORDER BY {t.ID}"
-    )
-
-
-def opportunities_to_check_soql(stuck_before: dt.datetime) -> str:
-    """Opportunities in Error, or in Processing last changed before ``stuck_before``."""
-    from crsync import fields as f
-    from crsync import reconcile as rc
-    from crsync.queries import soql_datetime, soql_string
-
-    o = f.Opportunity
-    return (
-        f"SELECT {', '.join(rc.OPPORTUNITY_COLUMNS)} FROM {o.SOBJECT} "
-        f"WHERE {o.SYNC_STATUS} = {soql_string(f.SyncStatus.ERROR.value)} "
-        f"OR ({o.SYNC_STATUS} = {soql_string(f.SyncStatus.PROCESSING.value)} "
-        f"AND {rc.LAST_MODIFIED_DATE} < {soql_datetime(stuck_before)}) ORDER BY {o.ID}"
-    )
-
-
-def opportunities_by_ids_soql(ids: Iterable[str]) -> str:
-    from crsync import fields as f
-    from crsync import reconcile as rc
-    from crsync.queries import OPPORTUNITY_ID_PREFIX, soql_string, validate_salesforce_ids
-
-    valid = validate_salesforce_ids(ids, prefix=OPPORTUNITY_ID_PREFIX)
-    return (
-        f"SELECT {', '.join(rc.OPPORTUNITY_COLUMNS)} FROM {f.Opportunity.SOBJECT} "
-        f"WHERE {f.Opportunity.ID} IN ({', '.join(soql_string(i) for i in valid)})"
-    )
-
-
-def salesforce_contracts_soql() -> str:
-    from crsync import fields as f
-    from crsync import reconcile as rc
-
-    return (
-        f"SELECT {', '.join(rc.SF_CONTRACT_COLUMNS)} FROM {f.Contract.SOBJECT} "
-        f"WHERE {f.Contract.NETSUITE_ID} != null ORDER BY {f.Contract.ID}"
-    )
-
-
-def salesforce_contract_items_soql() -> str:
-    from crsync import fields as f
-    from crsync import reconcile as rc
-
-    return (
-        f"SELECT {', '.join(rc.SF_CONTRACT_ITEM_COLUMNS)} FROM {f.ContractItem.SOBJECT} "
-        f"WHERE {f.ContractItem.NETSUITE_ID} != null ORDER BY {f.ContractItem.ID}"
-    )
 
 
 def _order_line_drift(ns: Any, sf: Any, pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
@@ -304,7 +214,7 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
 
     # Opportunities in Error or stuck in Processing.
     opps = _soql(
-        sf, opportunities_to_check_soql(now - stuck_after), rc.OPPORTUNITY_COLUMNS, "Opportunities to check"
+        sf, queries.opportunities_to_check_soql(now - stuck_after), rc.OPPORTUNITY_COLUMNS, "Opportunities to check"
     )
     opportunity_drift = rc.failed_or_stuck_opportunities(opps, now=now, stuck_after=stuck_after)
     compared["Opportunities in Error or Processing"] = len(opps)
@@ -312,13 +222,13 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
 
     # Sales orders created from Opportunities, and those Opportunities.
     orders = _columnar(
-        ns.suiteql_keyset(sales_orders_query(), key="id", page_size=page),
+        ns.suiteql_keyset(queries.synced_sales_orders_query(), page_size=page),
         rc.SALES_ORDER_COLUMNS,
         "NetSuite sales orders with an external id",
     )
     opp_ids = sorted({i for i in orders[f.NsTransaction.EXTERNAL_ID].map(rc.opportunity_id) if i})
     linked = [
-        _soql(sf, opportunities_by_ids_soql(chunk), rc.OPPORTUNITY_COLUMNS)
+        _soql(sf, queries.opportunities_by_ids_soql(chunk), rc.OPPORTUNITY_COLUMNS)
         for chunk in queries.chunked(opp_ids, SOQL_IDS_PER_QUERY)
     ]
     linked_opps = rc.frame(pd.concat(linked, ignore_index=True) if linked else None, rc.OPPORTUNITY_COLUMNS)
@@ -333,11 +243,11 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
 
     # Contracts.
     ns_contracts = _columnar(
-        ns.suiteql_keyset(netsuite_contracts_query(), key="c.id", page_size=page),
+        ns.suiteql_keyset(queries.reconciliation_contracts_query(), page_size=page),
         rc.NS_CONTRACT_COLUMNS,
         "NetSuite contracts",
     )
-    sf_contracts = _soql(sf, salesforce_contracts_soql(), rc.SF_CONTRACT_COLUMNS, "Salesforce Contracts")
+    sf_contracts = _soql(sf, queries.salesforce_contracts_soql(), rc.SF_CONTRACT_COLUMNS, "Salesforce Contracts")
     contract_drift = rc.contract_drift(
         ns_contracts, sf_contracts, status_labels=settings.netsuite.lists.contract_status
     )
@@ -347,12 +257,12 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
 
     # Contract items.
     ns_items = _columnar(
-        ns.suiteql_keyset(netsuite_contract_items_query(), key="ci.id", page_size=page),
+        ns.suiteql_keyset(queries.reconciliation_contract_items_query(), page_size=page),
         rc.NS_CONTRACT_ITEM_COLUMNS,
         "NetSuite contract items",
     )
     sf_items = _soql(
-        sf, salesforce_contract_items_soql(), rc.SF_CONTRACT_ITEM_COLUMNS, "Salesforce Contract_Item__c"
+        sf, queries.salesforce_contract_items_soql(), rc.SF_CONTRACT_ITEM_COLUMNS, "Salesforce Contract_Item__c"
     )
     item_drift = rc.contract_item_drift(
         ns_items, sf_items, state_labels=settings.netsuite.lists.contract_item_state
@@ -416,7 +326,7 @@ def repair(reconciled: Mapping[str, Any], context: Mapping[str, Any]) -> dict[st
     requeueable = {f.SyncStatus.ERROR.value, f.SyncStatus.PROCESSING.value}
     current = {}
     for chunk in queries.chunked(wanted, SOQL_IDS_PER_QUERY):
-        for row in sf.query(opportunities_by_ids_soql(chunk), strip_attributes=True):
+        for row in sf.query(queries.opportunities_by_ids_soql(chunk), strip_attributes=True):
             current[str(row[f.Opportunity.ID])] = row.get(f.Opportunity.SYNC_STATUS)
     targets = [i for i in wanted if current.get(i) in requeueable]
     skipped = len(wanted) - len(targets)

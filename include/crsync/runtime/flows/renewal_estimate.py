@@ -18,7 +18,6 @@ extract -> transform -> load -> report.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -46,8 +45,6 @@ FLOW_ID = FlowId.RENEWAL_ESTIMATE_TO_OPPORTUNITY.value
 _NT, _O, _Q = f.NsTransaction, f.Opportunity, f.Quote
 #: What a requested id that is not found is (the query reads only renewal transactions).
 _NOT_FOUND = "renewal transaction (of the settings' renewal.transaction_type, order type Renewal)"
-#: ``<key> > {last_id}`` in a :class:`crsync.queries.KeysetQuery` template.
-_KEYSET_CONDITION = re.compile(r"(\S+) > \{last_id\}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -62,15 +59,6 @@ def change_scope(ids: Sequence[Any], window_start: Any, window_end: Any) -> Chan
     if window_start is None:
         return ChangeScope.full()
     return ChangeScope.window(window_start, window_end)
-
-
-def keyset_template(template: str) -> tuple[str, str]:
-    """A :class:`~crsync.queries.KeysetQuery` template (``t.id > {last_id}``) in the form the NetSuite
-    hook's :meth:`suiteql_keyset` pages (``{key_filter}``), and the key expression."""
-    match = _KEYSET_CONDITION.search(template)
-    if match is None:
-        raise ValueError("keyset template has no '<key> > {last_id}' condition")
-    return template[: match.start()] + "{key_filter}" + template[match.end() :], match.group(1)
 
 
 def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
@@ -102,9 +90,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
 def _headers(ns: Any, change: ChangeScope, settings: IntegrationSettings) -> list[dict[str, Any]]:
     """The renewal transactions of one change scope, keyset-paged."""
     query = renewal_transactions_query(change, settings)
-    template, key = keyset_template(query.template)
     log.info("SuiteQL (renewal transactions, %s): %s", change.mode, query.render(0))
-    return list(ns.suiteql_keyset(template, key=key, page_size=settings.batch_sizes.suiteql_page))
+    return list(ns.suiteql_keyset(query, page_size=settings.batch_sizes.suiteql_page))
 
 
 def _query_all(sf: Any, soqls: Iterable[str]) -> list[dict[str, Any]]:
