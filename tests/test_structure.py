@@ -1,0 +1,52 @@
+"""The layout rules of docs/design.md ("Module layout") that a change could quietly break."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_MODULE_LINES = 600
+
+
+def _modules(*folders: str) -> list[Path]:
+    return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("folder", ["plugins", "include/crsync"])
+def test_no_module_is_over_600_lines(folder: str) -> None:
+    too_long = {
+        str(p.relative_to(ROOT)): n
+        for p in _modules(folder)
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not too_long, f"split these by concern (design.md, 'Module layout'): {too_long}"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_provider_never_imports_crsync() -> None:
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(m for m in _imported_modules(p) if m.split(".")[0] == "crsync")
+        for p in _modules("plugins/crsync_provider")
+    }
+    assert not {k: v for k, v in offenders.items() if v}, "the provider is standalone (design.md)"
+
+
+def test_crsync_outside_runtime_imports_no_airflow() -> None:
+    pure = [p for p in _modules("include/crsync") if "runtime" not in p.relative_to(ROOT / "include/crsync").parts]
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(m for m in _imported_modules(p) if m.split(".")[0] in {"airflow", "requests"})
+        for p in pure
+    }
+    assert not {k: v for k, v in offenders.items() if v}, "crsync is pure: Airflow and network live in crsync/runtime"
