@@ -52,34 +52,15 @@ def _error(exc: NetSuiteError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status, media_type=ERROR_MEDIA_TYPE)
 
 
-#: Record requests with a body up to this size run on the event loop when the store is free (see _run_store).
-INLINE_BODY_BYTES = 64 * 1024
-
-
-async def _run_store(store: Store, request: Request, fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a record read or write: on the event loop when it is small and the store is free, else on a thread.
-
-    A sales-order upsert spends well under a millisecond in SQLite, less than handing it to a worker
-    thread and back costs; at SuiteCloud Plus rates (hundreds of writes a second) that hand-off was the
-    stand-in's largest CPU cost. The store is one connection behind one lock either way, so records are
-    written one at a time as before and the replies are the same; only a write that would wait for the
-    lock (a SuiteQL query or another write holds it) or a large body (thousands of lines) goes to a
-    thread, so the event loop (both stand-ins, and the response-time timers) never waits on either.
-    """
-    if len(await request.body()) <= INLINE_BODY_BYTES and store.lock.acquire(blocking=False):
-        try:
-            return fn(*args)
-        finally:
-            store.lock.release()
-    return await run_in_threadpool(fn, *args)
-
-
 def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
 async def _json_body(request: Request) -> Any:
-    raw = await request.body()
+    return _parse_json(await request.body())
+
+
+def _parse_json(raw: bytes) -> Any:
     if not raw:
         return {}
     try:
@@ -116,10 +97,17 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
     governance = GovernanceState()
     governance.reset(default_concurrency_limit())
 
-    def vendor(handler: Callable[[Request], Awaitable[Response]], *, authenticated: bool = True):
+    def vendor(
+        handler: Callable[[Request], Awaitable[Response]], *, authenticated: bool = True, on_thread: bool = False
+    ):
+        """Wrap a vendor endpoint: authentication first, NetSuite's error bodies for every failure.
+
+        :param on_thread: the handler authenticates itself, through :func:`on_worker` (record requests).
+        """
+
         async def endpoint(request: Request) -> Response:
             try:
-                if authenticated:
+                if authenticated and not on_thread:
                     auth.check(request.method, str(request.url), dict(request.headers))
                 return await handler(request)
             except NetSuiteError as exc:
@@ -165,12 +153,30 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         location = f"{_base_url(request)}{RECORD_PREFIX}/{type_name}/{record_id}"
         return Response(status_code=204, headers={"Location": location})
 
+    async def on_worker(request: Request, work: Callable[[Any], Any]) -> Any:
+        """Authenticate, parse the JSON body and run ``work(body)``, all on one worker thread.
+
+        The same checks in the same order as :func:`vendor` then the handler would make (401 before any
+        400 about the body), but the event loop, which also carries TLS, HTTP and the response-time
+        timers of both stand-ins, no longer verifies the OAuth 1.0 signature (the largest CPU cost of
+        a sales-order upsert after TLS) nor decodes the body; those run beside it on the worker thread
+        the record work needed anyway, one hand-off per request as before.
+        """
+        method, url, headers = request.method, str(request.url), dict(request.headers)
+        raw = await request.body()
+
+        def run() -> Any:
+            auth.check(method, url, headers)
+            return work(_parse_json(raw))
+
+        return await run_in_threadpool(run)
+
     async def record_collection(request: Request) -> Response:
         type_name = request.path_params["rtype"]
         if request.method != "POST":
+            auth.check(request.method, str(request.url), dict(request.headers))
             raise NetSuiteError(405, "INVALID_REQUEST", "Use SuiteQL to list records; only POST is supported here.")
-        body = await _json_body(request)
-        record_id = await _run_store(store, request, records.create, type_name, body)
+        record_id = await on_worker(request, lambda body: records.create(type_name, body))
         _new_record(type_name, record_id)
         return _created(request, type_name, record_id)
 
@@ -178,16 +184,17 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         type_name, key = request.path_params["rtype"], request.path_params["rid"]
         if request.method == "GET":
             expand = request.query_params.get("expandSubResources", "false").lower() == "true"
-            data = await _run_store(store, request, records.get, type_name, key, _base_url(request), expand)
+            base_url = _base_url(request)
+            data = await on_worker(request, lambda _body: records.get(type_name, key, base_url, expand))
             return JSONResponse(data)
         if request.method == "DELETE":
-            await _run_store(store, request, records.delete, type_name, key)
+            await on_worker(request, lambda _body: records.delete(type_name, key))
             return Response(status_code=204)
-        body = await _json_body(request)
+        replace = _replace(request)
         if request.method == "PATCH":
-            record_id = await _run_store(store, request, records.update, type_name, key, body, _replace(request))
+            record_id = await on_worker(request, lambda body: records.update(type_name, key, body, replace))
             return _created(request, type_name, record_id)
-        record_id, created = await _run_store(store, request, records.upsert, type_name, key, body, _replace(request))
+        record_id, created = await on_worker(request, lambda body: records.upsert(type_name, key, body, replace))
         if created:
             _new_record(type_name, record_id)
         return _created(request, type_name, record_id)
@@ -300,8 +307,8 @@ def create_app(config: SandboxConfig) -> GovernanceMiddleware:
         Route("/app/{page:path}", ui_page, methods=["GET"]),
         Route("/services/rest/query/v1/suiteql", vendor(suiteql_query), methods=["POST"]),
         Route("/services/rest/auth/oauth2/v1/token", vendor(token, authenticated=False), methods=["POST"]),
-        Route(RECORD_PREFIX + "/{rtype}", vendor(record_collection), methods=["GET", "POST"]),
-        Route(RECORD_PREFIX + "/{rtype}/{rid}", vendor(record_instance), methods=["GET", "PATCH", "PUT", "DELETE"]),
+        Route(RECORD_PREFIX + "/{rtype}", vendor(record_collection, on_thread=True), methods=["GET", "POST"]),
+        Route(RECORD_PREFIX + "/{rtype}/{rid}", vendor(record_instance, on_thread=True), methods=["GET", "PATCH", "PUT", "DELETE"]),
         Route(RECORD_PREFIX + "/{rtype}/{rid}/!transform/{target}", vendor(record_transform), methods=["POST"]),
         Route("/__sandbox/health", control(health), methods=["GET"]),
         Route("/__sandbox/reset", control(reset), methods=["POST"]),
