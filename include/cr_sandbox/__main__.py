@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> None:
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's event loop where installed (Airflow's ``uvicorn[standard]`` brings it), else asyncio's.
 
-    Both stand-ins share one process and one loop, and at SuiteCloud Plus rates (hundreds of requests a
-    second over TLS) asyncio's pure-Python transport and SSL layers cost more CPU than the handlers:
-    uvloop does the same socket and TLS work in C. What a client sees on the wire does not change.
+    Both stand-ins share one process and one loop. At SuiteCloud Plus rates (hundreds of requests a
+    second over TLS) asyncio's pure-Python socket transports and TLS protocol were a large share of the
+    stand-in's CPU (bench/ns_put_profile.py with py-spy); uvloop's are compiled. Same HTTP and TLS on
+    the wire; only the CPU each request costs changes.
     """
     try:
         import uvloop
