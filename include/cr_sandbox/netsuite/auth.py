@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class Authenticator:
         self.store = store
         self.public_key = serialization.load_pem_public_key(public_key_pem)
         self.seen_nonces: dict[str, float] = {}
+        self._nonce_lock = threading.Lock()
 
     # -- TBA ------------------------------------------------------------------------------------
     def check(self, method: str, url: str, headers: dict[str, str]) -> None:
@@ -112,12 +114,14 @@ class Authenticator:
         expected = oauth_signature.sign_hmac_sha256(base, creds.consumer_secret, creds.token_secret)
         if not secrets.compare_digest(expected, params.get("oauth_signature", "")):
             raise invalid_login()
-        # Only a correctly signed request burns its nonce; a replay of it is refused.
-        self._forget_old_nonces(now)
-        key = f"{timestamp}:{nonce}"
-        if key in self.seen_nonces or nonce in self.seen_nonces:
-            raise invalid_login()
-        self.seen_nonces[nonce] = now
+        # Only a correctly signed request burns its nonce; a replay of it is refused. Record requests are
+        # checked on worker threads (netsuite/app.py), so check-and-burn is one step under a lock.
+        with self._nonce_lock:
+            self._forget_old_nonces(now)
+            key = f"{timestamp}:{nonce}"
+            if key in self.seen_nonces or nonce in self.seen_nonces:
+                raise invalid_login()
+            self.seen_nonces[nonce] = now
 
     def _forget_old_nonces(self, now: float) -> None:
         if len(self.seen_nonces) > 50_000:

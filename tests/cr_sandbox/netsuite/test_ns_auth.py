@@ -82,3 +82,41 @@ def test_m2m_bad_assertions_are_refused(ns):
     assert ns.token(ns.m2m_assertion(iss="someone-else")).status_code == 400
     assert ns.token(ns.m2m_assertion(scope="restlets")).status_code == 400
     assert ns.token("not.a.jwt").status_code == 400
+
+
+RECORD_PUT = "/services/rest/record/v1/salesOrder/eid:AUTH-ORDER-1"
+
+
+def test_record_requests_check_credentials_before_the_body(ns):
+    """Record requests authenticate on a worker thread (netsuite/app.py): still 401 before any 400."""
+    resp = requests.put(f"{ns.base}{RECORD_PUT}", data=b"{not json", verify=ns.ca, timeout=30,
+                        headers={"Content-Type": "application/json"})
+    assert _is_invalid_login(resp)
+    assert _is_invalid_login(ns.request("PUT", RECORD_PUT, data=b"{not json",
+                                        headers={"Content-Type": "application/json"},
+                                        auth=ns.tba(client_secret="wrong-secret")))
+    for method, path in (("GET", "/services/rest/record/v1/customer/1001"),
+                         ("DELETE", "/services/rest/record/v1/customer/1001"),
+                         ("POST", "/services/rest/record/v1/customer"),
+                         ("GET", "/services/rest/record/v1/customer")):
+        assert _is_invalid_login(requests.request(method, f"{ns.base}{path}", verify=ns.ca, timeout=30)), (method, path)
+    resp = ns.request("PUT", RECORD_PUT, data=b"{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["o:errorDetails"][0]["o:errorCode"] == "INVALID_CONTENT"
+
+
+def test_a_record_request_replayed_at_once_on_many_connections_is_accepted_once(ns):
+    """The nonce is checked and burnt in one step even when the copies are checked on parallel threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ns.control("governance", {"concurrency_limit": None})
+    prepared = requests.Request(
+        "GET", f"{ns.base}/services/rest/record/v1/customer/1001", auth=ns.tba()
+    ).prepare()
+
+    def send(_: int) -> int:
+        with requests.Session() as session:
+            return session.send(prepared, verify=ns.ca, timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(send, range(8)))
+    assert sorted(statuses) == [200] + [401] * 7, statuses
