@@ -50,3 +50,23 @@ def test_crsync_outside_runtime_imports_no_airflow() -> None:
         for p in pure
     }
     assert not {k: v for k, v in offenders.items() if v}, "crsync is pure: Airflow and network live in crsync/runtime"
+
+
+def test_importing_the_pure_package_loads_no_airflow_and_no_http_client() -> None:
+    """``crsync`` (outside ``runtime``) may import the provider's Airflow-free ``hooks.suiteql``; one
+    Airflow import added on that path would make it impure without a changed line in crsync."""
+    import subprocess
+    import sys
+
+    pure = sorted(
+        ".".join(p.relative_to(ROOT / "include").with_suffix("").parts).removesuffix(".__init__")
+        for p in _modules("include/crsync")
+        if "runtime" not in p.relative_to(ROOT / "include/crsync").parts
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for name in {pure!r}: importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'airflow', 'requests', 'simple_salesforce'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -22,9 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cr_sandbox.config import SandboxConfig
+from crsync.ids import NETSUITE_CONN_ID, SALESFORCE_CONN_ID  # the connections the flows read
 
-NETSUITE_CONN_ID = "netsuite_default"
-SALESFORCE_CONN_ID = "salesforce_default"
+__all__ = ["NETSUITE_CONN_ID", "SALESFORCE_CONN_ID", "sandbox_connections"]
 
 
 def sandbox_connections(config: SandboxConfig | None = None) -> dict[str, dict]:

@@ -28,11 +28,14 @@ SALESFORCE_ID = re.compile(r"[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?")
 SALESFORCE_ID_FORM_PATTERN = rf"^{SALESFORCE_ID.pattern}$(?!\n)"
 #: Key prefix of Opportunity ids.
 OPPORTUNITY_ID_PREFIX = "006"
-#: Most Salesforce ids one run (the trigger form, the sync health page's Retry) or one explicit-id query
-#: may name. The ids travel in a SOQL ``Id IN (...)`` sent as the URI of a GET, and Salesforce caps URI
-#: plus headers at 16,384 bytes (help.salesforce.com article 000386264): 500 URL-encoded 18-character
-#: ids take about 13,500 bytes; 2,000 would fit SOQL's 100,000-character statement limit but not the URI.
-MAX_IDS_PER_RUN = 500
+#: Most Salesforce ids one SOQL ``Id IN (...)`` may carry: the query is sent as the URI of a GET, and
+#: Salesforce caps URI plus headers at 16,384 bytes (help.salesforce.com article 000386264): 500
+#: URL-encoded 18-character ids take about 13,500 bytes; 2,000 would fit SOQL's 100,000-character
+#: statement limit but not the URI. Every id lookup chunks by this.
+SOQL_IDS_PER_GET = 500
+#: Most Salesforce ids one run may name (the trigger form, the sync health page's Retry): a run's named
+#: ids are read in one explicit-id query, so at most what one GET carries.
+MAX_IDS_PER_RUN = SOQL_IDS_PER_GET
 
 _CHECKSUM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 

@@ -115,6 +115,17 @@ def test_bad_m2m_key_fails_fast(ns, calls, netsuite_conn, tmp_path):
     assert calls.stats(NS)["total"] == 1
 
 
+@pytest.mark.parametrize("missing", ["client_id", "certificate_id"])
+def test_m2m_connection_without_its_ids_fails_before_any_request(ns, calls, netsuite_conn, missing):
+    from crsync_provider.hooks.permanent import ConnectionConfigError
+
+    hook = NetSuiteHook(netsuite_conn(f"ns_m2m_no_{missing}", auth="oauth2_m2m", **{missing: None}))
+    calls.reset(NS)
+    with pytest.raises(ConnectionConfigError, match=f"needs extra '{missing}'"):
+        hook.suiteql_page("SELECT id FROM customer", limit=1)
+    assert calls.stats(NS)["total"] == 0
+
+
 # ------------------------------------------------------------------------------- SuiteQL
 
 

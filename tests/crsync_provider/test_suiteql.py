@@ -76,6 +76,16 @@ def test_keyset_without_progress_fails_instead_of_looping(second):
         list(keyset_rows(fetch, TEMPLATE))
 
 
+def test_keyset_pages_a_text_key_in_the_database_order_and_takes_a_numeric_text_start():
+    # Text keys are ordered by the database's collation, not Python's: "cherry" then "Date" is progress.
+    fetch = Pages(page(["apple", "cherry"], True), page(["Date"], True), page([], False))
+    assert [r["id"] for r in keyset_rows(fetch, TEMPLATE)] == ["apple", "cherry", "Date"]
+    assert fetch.sent[1][0].endswith("t.id > 'cherry' ORDER BY t.id")
+    fetch = Pages(page([4], False))
+    assert [r["id"] for r in keyset_rows(fetch, TEMPLATE, start_after="3")] == [4]
+    assert fetch.sent[0][0].endswith("t.id > 3 ORDER BY t.id")
+
+
 def test_keyset_refuses_a_template_without_key_filter_and_rows_without_the_key():
     with pytest.raises(ValueError, match="key_filter"):
         list(keyset_rows(Pages(), KeysetTemplate("SELECT id FROM item ORDER BY id")))

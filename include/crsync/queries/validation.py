@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from crsync.ids import (
-    MAX_IDS_PER_RUN,
     NETSUITE_EXTERNAL_ID,
     NETSUITE_INTERNAL_ID,
     OPPORTUNITY_ID_PREFIX,
+    SOQL_IDS_PER_GET,
     to_18_char_id,
 )
 
@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Ids per explicit-id query and per run: keeps a SOQL GET under Salesforce's URI limit (crsync.ids).
-MAX_IDS_PER_QUERY = MAX_IDS_PER_RUN
+MAX_IDS_PER_QUERY = SOQL_IDS_PER_GET
 
 
 def validate_salesforce_ids(values: Iterable[str], *, prefix: str | None = None) -> list[str]:

@@ -346,8 +346,8 @@ class NetSuiteHook(NetSuiteRecordsMixin, BaseHook):
             )
         return ClientCredentialsAuth(
             token_url=self.token_url,
-            client_id=str(self.extras.get("client_id")),
-            certificate_id=str(self.extras.get("certificate_id")),
+            client_id=str(self._secret("client_id")),  # missing: ConnectionConfigError before any request
+            certificate_id=str(self._secret("certificate_id")),
             private_key=self._private_key,
             conn_id=self.netsuite_conn_id,
             post_token=lambda data: self.transport.post_token(data),

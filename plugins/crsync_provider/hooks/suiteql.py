@@ -136,7 +136,7 @@ def keyset_rows(
     if KEY_FILTER not in query.template:
         raise ValueError("a keyset query template must contain {key_filter}")
     column = query.key.rsplit(".", 1)[-1].lower()
-    last = start_after
+    last = _comparable_key(start_after)
     while True:
         page = fetch(keyset_page_query(query, last), page_size, 0)
         rows = page_rows(page)
@@ -146,13 +146,27 @@ def keyset_rows(
         new_last = rows[-1].get(column)
         if new_last is None:
             raise ValueError(f"keyset column {column!r} is missing from the rows")
-        if isinstance(new_last, str) and new_last.lstrip("-").isdigit():
-            new_last = int(new_last)  # SuiteQL may return numbers as strings; compare numerically
-        if last is not None and not new_last > last:
+        new_last = _comparable_key(new_last)
+        if last is not None and not _moved_forward(last, new_last):
             raise ValueError(
                 f"keyset paging made no progress on {query.key!r} (last key {last!r}); ORDER BY the key ascending"
             )
         last = new_last
+
+
+def _comparable_key(value: Any) -> Any:
+    """SuiteQL may return numbers as strings: an integer key is compared as an integer."""
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def _moved_forward(last: Any, new_last: Any) -> bool:
+    """Whether a page's last key is past the previous page's: ``>`` for integer keys; for text keys only
+    "not the same key", since the database's collation (not Python's) orders text."""
+    if isinstance(last, int) and isinstance(new_last, int):
+        return new_last > last
+    return new_last != last
 
 
 def offset_rows(

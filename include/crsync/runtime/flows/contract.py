@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from crsync import fields as f
-from crsync.ids import MAX_IDS_PER_RUN
+from crsync.ids import SOQL_IDS_PER_GET
 from crsync.queries import (
     ChangeScope,
     accounts_by_netsuite_ids_soql,
@@ -64,7 +64,7 @@ log = logging.getLogger(__name__)
 
 FLOW_ID = FlowId.CONTRACT_TO_CONTRACT.value
 #: Ids per SOQL ``Id IN (...)`` query (what ``validate_salesforce_ids`` accepts at most).
-SOQL_ID_LIMIT = MAX_IDS_PER_RUN
+SOQL_ID_LIMIT = SOQL_IDS_PER_GET
 
 
 # --------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param
 
-from crsync.ids import MAX_IDS_PER_RUN
+from crsync.ids import SOQL_IDS_PER_GET
 from crsync.records import Reconciliation, RepairOutcome
 from crsync.runtime.health_log import RECONCILIATION_DAG_ID
 from crsync_provider.links import link_task_to_salesforce
@@ -53,7 +53,7 @@ SUMMARY_NAME = "summary.json"
 REPAIR_NAME = "repair.csv"
 DEFAULT_STUCK_AFTER_HOURS = 2
 #: Ids per ``Id IN (...)`` SOQL lookup (keeps the GET URL short).
-SOQL_IDS_PER_QUERY = MAX_IDS_PER_RUN
+SOQL_IDS_PER_QUERY = SOQL_IDS_PER_GET
 #: Order ids per ``transaction IN (...)`` SuiteQL lookup of order lines.
 NS_IDS_PER_QUERY = 1000
 #: Drift rows shown per kind in the task log.
