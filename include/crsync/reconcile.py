@@ -292,22 +292,22 @@ def order_line_drift(
             sf_qty, sf_rates = sf.get((opp_id, item), (None, []))
             common = {"netsuite_id": order_id, "salesforce_id": opp_id, "name": f"{tranid} item {item}"}
             if ns_qty is None or sf_qty is None or abs(ns_qty - sf_qty) >= NUMBER_TOLERANCE:
-                shown_ns, shown_sf = display(ns_qty), display(sf_qty)
-                out.append(drift_row(
-                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.QUANTITY,
-                    netsuite_value=shown_ns, salesforce_value=shown_sf,
-                    message=f"Item {item}: quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
-                    f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}; {fix}.",
-                ))  # fmt: skip
+                field, shown_ns, shown_sf = _L.QUANTITY, display(ns_qty), display(sf_qty)
+                difference = (
+                    f"quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
+                    f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}"
+                )
             elif ns_rates != sf_rates:
+                field = _L.UNIT_PRICE
                 shown_ns = ", ".join(display(r) or "" for r in ns_rates)
                 shown_sf = ", ".join(display(r) or "" for r in sf_rates)
-                out.append(drift_row(
-                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.UNIT_PRICE,
-                    netsuite_value=shown_ns, salesforce_value=shown_sf,
-                    message=f"Item {item}: sales price {shown_sf} in Salesforce but rate {shown_ns} on sales "
-                    f"order {tranid}; {fix}.",
-                ))  # fmt: skip
+                difference = f"sales price {shown_sf} in Salesforce but rate {shown_ns} on sales order {tranid}"
+            else:
+                continue
+            out.append(drift_row(
+                SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=field,
+                netsuite_value=shown_ns, salesforce_value=shown_sf, message=f"Item {item}: {difference}; {fix}.",
+            ))  # fmt: skip
     return drift_rows(out)
 
 
