@@ -25,7 +25,7 @@ columns and value normalisers (:mod:`crsync.reconcile_frames`), the contract and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -67,6 +67,7 @@ from crsync.reconcile_frames import (
     SF_CONTRACT_COLUMNS,
     SF_CONTRACT_ITEM_COLUMNS,
     SF_OPPORTUNITY_LINE_COLUMNS,
+    Rows,
     display,
     drift_row,
     drift_rows,
@@ -97,7 +98,7 @@ _O, _NT, _NL, _L = f.Opportunity, f.NsTransaction, f.NsTransactionLine, f.Opport
 
 
 def failed_or_stuck_opportunities(
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    opportunities: Rows,
     *,
     now: dt.datetime,
     stuck_after: dt.timedelta,
@@ -158,8 +159,8 @@ def failed_or_stuck_opportunities(
 
 
 def unlinked_sales_orders(
-    sales_orders: pd.DataFrame | Iterable[Mapping[str, Any]],
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    sales_orders: Rows,
+    opportunities: Rows,
 ) -> pd.DataFrame:
     """Sales orders created from an Opportunity (external id = Opportunity id) that Salesforce does not
     link back: the Opportunity is gone, has no ``NetSuite_Id__c``, or has a different one.
@@ -225,8 +226,8 @@ def unlinked_sales_orders(
 
 
 def synced_order_pairs(
-    sales_orders: pd.DataFrame | Iterable[Mapping[str, Any]],
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    sales_orders: Rows,
+    opportunities: Rows,
 ) -> list[tuple[str, str, str]]:
     """(order id, document number, Opportunity id) of every sales order whose Opportunity is ``Synced``
     and links back to it: the pairs whose lines should agree (a queued one is about to be re-sent)."""
@@ -263,8 +264,8 @@ def _line_totals(rows: pd.DataFrame, key: str, item: str, quantity: str, rate: s
 
 def order_line_drift(
     pairs: Iterable[tuple[str, str, str]],
-    netsuite_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite_lines: Rows,
+    salesforce_lines: Rows,
 ) -> pd.DataFrame:
     """Lines of synced sales orders that differ from their Opportunity's products, per item: quantity
     (summed over the item's lines) and rate (its distinct sales prices), or an item on one side only.

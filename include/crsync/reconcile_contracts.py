@@ -6,7 +6,7 @@ Part of :mod:`crsync.reconcile`, which re-exports every public name here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from crsync.reconcile_frames import (
     NUMBER_TOLERANCE,
     SF_CONTRACT_COLUMNS,
     SF_CONTRACT_ITEM_COLUMNS,
+    Rows,
     display,
     drift_row,
     drift_rows,
@@ -156,8 +157,8 @@ def _normalised(series: pd.Series, normalise: Callable[[Any], Any]) -> pd.Series
 
 
 def _compare(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite: Rows,
+    salesforce: Rows,
     kinds: _Kinds,
     checks: Sequence[FieldCheck],
 ) -> pd.DataFrame:
@@ -238,8 +239,8 @@ def _compare(
 
 
 def contract_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite: Rows,
+    salesforce: Rows,
     *,
     status_labels: Mapping[int, str],
 ) -> pd.DataFrame:
@@ -254,8 +255,8 @@ def contract_drift(
 
 
 def contract_item_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite: Rows,
+    salesforce: Rows,
     *,
     state_labels: Mapping[int, str],
 ) -> pd.DataFrame:
