@@ -253,12 +253,17 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
         """
         headers = {"Sforce-Query-Options": f"batchSize={int(batch_size)}"} if batch_size else None
         kwargs: dict[str, Any] = {"headers": headers} if headers else {}
-        page = self.call(self.conn.query, soql, include_deleted=include_deleted, **kwargs)
+        first = self.call(self.conn.query, soql, include_deleted=include_deleted, **kwargs)
+        for record in self._records(first, headers):
+            if flatten_children:
+                record = self._flatten_children(record, headers)
+            yield salesforce_soql.strip_attributes(record) if strip_attributes else record
+
+    def _records(self, page: Mapping[str, Any], headers: Mapping[str, str] | None) -> Iterator[dict[str, Any]]:
+        """The records of ``page`` and of the pages after it (``nextRecordsUrl``), each fetched when reached."""
+        kwargs: dict[str, Any] = {"headers": dict(headers)} if headers else {}
         while True:
-            for record in page.get("records") or []:
-                if flatten_children:
-                    record = self._flatten_children(record, headers)
-                yield salesforce_soql.strip_attributes(record) if strip_attributes else record
+            yield from page.get("records") or []
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             page = self.call(self.conn.query_more, page["nextRecordsUrl"], identifier_is_url=True, **kwargs)
@@ -266,18 +271,8 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
     def _flatten_children(self, record: dict[str, Any], headers: Mapping[str, str] | None) -> dict[str, Any]:
         out = dict(record)
         for name, value in record.items():
-            if name == "attributes":
-                continue
-            if isinstance(value, Mapping) and "records" in value and "totalSize" in value:
-                children = list(value.get("records") or [])
-                page = value
-                while not page.get("done", True) and page.get("nextRecordsUrl"):
-                    kwargs: dict[str, Any] = {"headers": dict(headers)} if headers else {}
-                    page = self.call(
-                        self.conn.query_more, page["nextRecordsUrl"], identifier_is_url=True, **kwargs
-                    )
-                    children.extend(page.get("records") or [])
-                out[name] = children
+            if name != "attributes" and isinstance(value, Mapping) and "records" in value and "totalSize" in value:
+                out[name] = list(self._records(value, headers))
         return out
 
     # ------------------------------------------------------------------ choose the path
