@@ -25,7 +25,7 @@ columns and value normalisers (:mod:`crsync.reconcile_frames`), the contract and
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -67,6 +67,7 @@ from crsync.reconcile_frames import (
     SF_CONTRACT_COLUMNS,
     SF_CONTRACT_ITEM_COLUMNS,
     SF_OPPORTUNITY_LINE_COLUMNS,
+    Rows,
     display,
     drift_row,
     drift_rows,
@@ -97,7 +98,7 @@ _O, _NT, _NL, _L = f.Opportunity, f.NsTransaction, f.NsTransactionLine, f.Opport
 
 
 def failed_or_stuck_opportunities(
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    opportunities: Rows,
     *,
     now: dt.datetime,
     stuck_after: dt.timedelta,
@@ -158,8 +159,8 @@ def failed_or_stuck_opportunities(
 
 
 def unlinked_sales_orders(
-    sales_orders: pd.DataFrame | Iterable[Mapping[str, Any]],
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    sales_orders: Rows,
+    opportunities: Rows,
 ) -> pd.DataFrame:
     """Sales orders created from an Opportunity (external id = Opportunity id) that Salesforce does not
     link back: the Opportunity is gone, has no ``NetSuite_Id__c``, or has a different one.
@@ -225,8 +226,8 @@ def unlinked_sales_orders(
 
 
 def synced_order_pairs(
-    sales_orders: pd.DataFrame | Iterable[Mapping[str, Any]],
-    opportunities: pd.DataFrame | Iterable[Mapping[str, Any]],
+    sales_orders: Rows,
+    opportunities: Rows,
 ) -> list[tuple[str, str, str]]:
     """(order id, document number, Opportunity id) of every sales order whose Opportunity is ``Synced``
     and links back to it: the pairs whose lines should agree (a queued one is about to be re-sent)."""
@@ -263,8 +264,8 @@ def _line_totals(rows: pd.DataFrame, key: str, item: str, quantity: str, rate: s
 
 def order_line_drift(
     pairs: Iterable[tuple[str, str, str]],
-    netsuite_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce_lines: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite_lines: Rows,
+    salesforce_lines: Rows,
 ) -> pd.DataFrame:
     """Lines of synced sales orders that differ from their Opportunity's products, per item: quantity
     (summed over the item's lines) and rate (its distinct sales prices), or an item on one side only.
@@ -292,22 +293,22 @@ def order_line_drift(
             sf_qty, sf_rates = sf.get((opp_id, item), (None, []))
             common = {"netsuite_id": order_id, "salesforce_id": opp_id, "name": f"{tranid} item {item}"}
             if ns_qty is None or sf_qty is None or abs(ns_qty - sf_qty) >= NUMBER_TOLERANCE:
-                shown_ns, shown_sf = display(ns_qty), display(sf_qty)
-                out.append(drift_row(
-                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.QUANTITY,
-                    netsuite_value=shown_ns, salesforce_value=shown_sf,
-                    message=f"Item {item}: quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
-                    f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}; {fix}.",
-                ))  # fmt: skip
+                field, shown_ns, shown_sf = _L.QUANTITY, display(ns_qty), display(sf_qty)
+                difference = (
+                    f"quantity {shown_sf or 'none (not on the Opportunity)'} in Salesforce "
+                    f"but {shown_ns or 'none (not on the order)'} on sales order {tranid}"
+                )
             elif ns_rates != sf_rates:
+                field = _L.UNIT_PRICE
                 shown_ns = ", ".join(display(r) or "" for r in ns_rates)
                 shown_sf = ", ".join(display(r) or "" for r in sf_rates)
-                out.append(drift_row(
-                    SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=_L.UNIT_PRICE,
-                    netsuite_value=shown_ns, salesforce_value=shown_sf,
-                    message=f"Item {item}: sales price {shown_sf} in Salesforce but rate {shown_ns} on sales "
-                    f"order {tranid}; {fix}.",
-                ))  # fmt: skip
+                difference = f"sales price {shown_sf} in Salesforce but rate {shown_ns} on sales order {tranid}"
+            else:
+                continue
+            out.append(drift_row(
+                SALES_ORDER_LINE_DIFFERENT, "Sales Order", **common, field=field,
+                netsuite_value=shown_ns, salesforce_value=shown_sf, message=f"Item {item}: {difference}; {fix}.",
+            ))  # fmt: skip
     return drift_rows(out)
 
 

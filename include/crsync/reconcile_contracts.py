@@ -6,7 +6,7 @@ Part of :mod:`crsync.reconcile`, which re-exports every public name here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from crsync.reconcile_frames import (
     NUMBER_TOLERANCE,
     SF_CONTRACT_COLUMNS,
     SF_CONTRACT_ITEM_COLUMNS,
+    Rows,
     display,
     drift_row,
     drift_rows,
@@ -95,6 +96,8 @@ def contract_item_checks(state_labels: Mapping[int, str]) -> tuple[FieldCheck, .
 
 @dataclass(frozen=True)
 class _Kinds:
+    """One compared record type: its drift kinds, flow, and the columns and keys of either side."""
+
     record: str
     missing_in_salesforce: str
     different: str
@@ -102,6 +105,11 @@ class _Kinds:
     flow: str
     ns_name: str
     sf_name: str
+    ns_columns: Sequence[str]
+    sf_columns: Sequence[str]
+    ns_key: str
+    sf_key: str
+    sf_id: str
     ns_parent: str | None = None
 
 
@@ -113,6 +121,11 @@ _CONTRACT = _Kinds(
     "ns_contract_to_sf_contract",
     _NC.NAME,
     _C.NETSUITE_NAME,
+    NS_CONTRACT_COLUMNS,
+    SF_CONTRACT_COLUMNS,
+    ns_key=_NC.ID,
+    sf_key=_C.NETSUITE_ID,
+    sf_id=_C.ID,
 )
 _ITEM = _Kinds(
     "Contract Item",
@@ -122,6 +135,11 @@ _ITEM = _Kinds(
     "ns_contract_item_to_sf_contract_item",
     _NI.NAME,
     _CI.NAME,
+    NS_CONTRACT_ITEM_COLUMNS,
+    SF_CONTRACT_ITEM_COLUMNS,
+    ns_key=_NI.ID,
+    sf_key=_CI.NETSUITE_ID,
+    sf_id=_CI.ID,
     ns_parent=_NI.CONTRACT,
 )
 
@@ -139,17 +157,14 @@ def _normalised(series: pd.Series, normalise: Callable[[Any], Any]) -> pd.Series
 
 
 def _compare(
-    netsuite: pd.DataFrame,
-    salesforce: pd.DataFrame,
-    *,
-    ns_key: str,
-    sf_key: str,
-    sf_id: str,
-    checks: Sequence[FieldCheck],
+    netsuite: Rows,
+    salesforce: Rows,
     kinds: _Kinds,
+    checks: Sequence[FieldCheck],
 ) -> pd.DataFrame:
-    ns = netsuite.copy()
-    sf = salesforce.copy()
+    ns = frame(netsuite, kinds.ns_columns).copy()
+    sf = frame(salesforce, kinds.sf_columns).copy()
+    ns_key, sf_key, sf_id = kinds.ns_key, kinds.sf_key, kinds.sf_id
     ns["_key"] = _normalised(ns[ns_key], norm_id)
     sf["_key"] = _normalised(sf[sf_key], norm_id)
     ns = ns[ns["_key"].notna()]
@@ -224,8 +239,8 @@ def _compare(
 
 
 def contract_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite: Rows,
+    salesforce: Rows,
     *,
     status_labels: Mapping[int, str],
 ) -> pd.DataFrame:
@@ -236,20 +251,12 @@ def contract_drift(
     :param salesforce: Contracts, columns :data:`SF_CONTRACT_COLUMNS`.
     :param status_labels: contract status id -> label (settings ``netsuite.lists.contract_status``).
     """
-    return _compare(
-        frame(netsuite, NS_CONTRACT_COLUMNS),
-        frame(salesforce, SF_CONTRACT_COLUMNS),
-        ns_key=_NC.ID,
-        sf_key=_C.NETSUITE_ID,
-        sf_id=_C.ID,
-        checks=contract_checks(status_labels),
-        kinds=_CONTRACT,
-    )
+    return _compare(netsuite, salesforce, _CONTRACT, contract_checks(status_labels))
 
 
 def contract_item_drift(
-    netsuite: pd.DataFrame | Iterable[Mapping[str, Any]],
-    salesforce: pd.DataFrame | Iterable[Mapping[str, Any]],
+    netsuite: Rows,
+    salesforce: Rows,
     *,
     state_labels: Mapping[int, str],
 ) -> pd.DataFrame:
@@ -260,12 +267,4 @@ def contract_item_drift(
     :param salesforce: columns :data:`SF_CONTRACT_ITEM_COLUMNS`.
     :param state_labels: item state id -> label (settings ``netsuite.lists.contract_item_state``).
     """
-    return _compare(
-        frame(netsuite, NS_CONTRACT_ITEM_COLUMNS),
-        frame(salesforce, SF_CONTRACT_ITEM_COLUMNS),
-        ns_key=_NI.ID,
-        sf_key=_CI.NETSUITE_ID,
-        sf_id=_CI.ID,
-        checks=contract_item_checks(state_labels),
-        kinds=_ITEM,
-    )
+    return _compare(netsuite, salesforce, _ITEM, contract_item_checks(state_labels))

@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import pandas as pd
 
@@ -65,6 +65,8 @@ DRIFT_COLUMNS: Final = (
 MAX_ERROR_CHARS: Final = 1000
 #: Two amounts or quantities closer than this are equal (Salesforce stores them with 2 decimals).
 NUMBER_TOLERANCE: Final = 0.005
+#: What the comparisons take from either side: a frame, or the rows of a query reply.
+Rows: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]]
 
 # Column names of the NetSuite frames (SuiteQL, lower case) and the Salesforce frames (API names; parent
 # fields flattened to dotted paths, e.g. ``Contract__r.NetSuite_Id__c``).

@@ -12,7 +12,7 @@ it, so a field is read by name and checked, never looked up by a string key.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -247,18 +247,10 @@ class RunSummary(_Record):
             f"failed {self.failed}, skipped {self.skipped}",
         ]
         lines += self._render_window_and_retries()
-        if self.failures_by_code:
-            lines.append("  failures by reason:")
-            lines += [f"    {code}: {n}" for code, n in sorted(self.failures_by_code.items(), key=_by_count)]
-        if self.skipped_by_reason:
-            lines.append("  skipped by reason:")
-            lines += [
-                f"    {reason}: {n}" for reason, n in sorted(self.skipped_by_reason.items(), key=_by_count)
-            ]
-        if self.first_failures:
-            shown = len(self.first_failures)
-            lines.append(f"  first {shown} failing record(s) of {self.failed}:")
-            lines += [f"    {f.key} [{f.code}] {f.message}" for f in self.first_failures]
+        lines += _by_reason_lines("  failures by reason:", self.failures_by_code)
+        lines += _by_reason_lines("  skipped by reason:", self.skipped_by_reason)
+        shown = len(self.first_failures)
+        lines += _failure_lines(f"  first {shown} failing record(s) of {self.failed}:", self.first_failures)
         return "\n".join(lines)
 
     def _render_dry_run(self) -> str:
@@ -269,12 +261,11 @@ class RunSummary(_Record):
             f"  read {self.read}, would write {would_write}, would refuse {self.failed}",
         ]
         lines += self._render_window_and_retries()
-        if self.failures_by_code:
-            lines.append("  would refuse, by reason:")
-            lines += [f"    {code}: {n}" for code, n in sorted(self.failures_by_code.items(), key=_by_count)]
-        if self.first_failures:
-            lines.append(f"  first {len(self.first_failures)} record(s) a real run would refuse, of {self.failed}:")
-            lines += [f"    {f.key} [{f.code}] {f.message}" for f in self.first_failures]
+        lines += _by_reason_lines("  would refuse, by reason:", self.failures_by_code)
+        shown = len(self.first_failures)
+        lines += _failure_lines(
+            f"  first {shown} record(s) a real run would refuse, of {self.failed}:", self.first_failures
+        )
         return "\n".join(lines)
 
     def _render_window_and_retries(self, shown: int = 20) -> list[str]:
@@ -340,6 +331,20 @@ class RunSummary(_Record):
         self.every_failure.append(failure)
         if len(self.first_failures) < self.failures_kept:
             self.first_failures.append(failure)
+
+
+def _by_reason_lines(heading: str, counts: Mapping[str, int]) -> list[str]:
+    """``heading`` and one ``reason: n`` line per reason, most first; nothing when there is none."""
+    if not counts:
+        return []
+    return [heading, *(f"    {reason}: {n}" for reason, n in sorted(counts.items(), key=_by_count))]
+
+
+def _failure_lines(heading: str, failures: Sequence[RecordFailure]) -> list[str]:
+    """``heading`` and one ``key [code] message`` line per failure; nothing when there is none."""
+    if not failures:
+        return []
+    return [heading, *(f"    {f.key} [{f.code}] {f.message}" for f in failures)]
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:

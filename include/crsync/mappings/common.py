@@ -118,6 +118,29 @@ def get_path(record: Mapping[str, Any] | None, path: str) -> Any:
     return value
 
 
+#: One check of a batch: the rows that fail it, their keys, the failure code, each row's message.
+Check = tuple[pd.Series, pd.Series, str, pd.Series]
+
+
+def problem_table(checks: Iterable[Check]) -> pd.DataFrame:
+    """One row (``key``, ``code``, ``message``) per record and check it fails; an empty table when none do."""
+    parts = [
+        pd.DataFrame({"key": keys[mask].fillna("?"), "code": code, "message": message[mask]})
+        for mask, keys, code, message in checks
+        if mask.any()
+    ]
+    return pd.concat(parts) if parts else pd.DataFrame({"key": [], "code": [], "message": []})
+
+
+def end_before_start(label: pd.Series, start: pd.Series, end: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The rows whose end date is before their start date, and the message that names both dates."""
+    message = (
+        label + ": End date " + end.dt.strftime("%Y-%m-%d").fillna("?") + " is before start date "
+        + start.dt.strftime("%Y-%m-%d").fillna("?")
+    )  # fmt: skip
+    return end < start, message
+
+
 def failures_by_key(
     keys: pd.Series, codes: pd.Series, messages: pd.Series, order: Sequence[str] | None = None
 ) -> list[RecordFailure]:

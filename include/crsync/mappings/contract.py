@@ -17,14 +17,17 @@ from pydantic import BaseModel, Field
 from crsync import fields as f
 from crsync.ids import OPPORTUNITY_ID_PREFIX, to_18_char_id
 from crsync.mappings.common import (
+    Check,
     apply_extra_mappings,
     dates,
+    end_before_start,
     failures_by_key,
     frame,
     ids,
     is_id,
     iso_dates,
     numbers,
+    problem_table,
     python_numbers,
     python_values,
     term_months,
@@ -130,12 +133,11 @@ def _problems(
     c: pd.DataFrame, labels: Mapping[str, str], known_account_ids: Collection[str] | None
 ) -> pd.DataFrame:
     label = _label(c)
-    checks: list[tuple[pd.Series, str, pd.Series]] = []
-    bad_id = ~is_id(c["id"])
-    checks.append((bad_id, "invalid_id", label + " has no valid NetSuite id"))
+    keys = c["id"]
+    checks: list[Check] = [(~is_id(c["id"]), keys, "invalid_id", label + " has no valid NetSuite id")]
     no_bill_to = c["bill_to"].isna()
     checks.append(
-        (no_bill_to, "missing_customer", label + " has no bill-to customer in NetSuite; set it there")
+        (no_bill_to, keys, "missing_customer", label + " has no bill-to customer in NetSuite; set it there")
     )
     if known_account_ids is not None:
         known = {str(i) for i in known_account_ids}
@@ -143,6 +145,7 @@ def _problems(
         checks.append(
             (
                 no_account,
+                keys,
                 "missing_account",
                 label + ": NetSuite customer " + c["bill_to"].fillna("?") + " has no Salesforce Account (no "
                 "Account with NetSuite_Id__c = "
@@ -152,31 +155,20 @@ def _problems(
             )
         )
     no_dates = c["start"].isna() | c["end"].isna()
-    checks.append((no_dates, "missing_dates", label + " has no start or end date in NetSuite"))
-    backwards = c["end"] < c["start"]
-    checks.append(
-        (
-            backwards,
-            "end_before_start",
-            label + ": End date " + c["end"].dt.strftime("%Y-%m-%d").fillna("?") + " is before start date "
-            + c["start"].dt.strftime("%Y-%m-%d").fillna("?"),
-        )
-    )  # fmt: skip
+    checks.append((no_dates, keys, "missing_dates", label + " has no start or end date in NetSuite"))
+    backwards, backwards_message = end_before_start(label, c["start"], c["end"])
+    checks.append((backwards, keys, "end_before_start", backwards_message))
     unknown_status = c["status"].notna() & c["status_label"].isna()
     checks.append(
         (
             unknown_status,
+            keys,
             "unknown_status",
             label + ": status id " + c["status"].fillna("?") + f" is not in the settings' "
             f"netsuite.lists.contract_status (known: {', '.join(labels)}); add it there",
         )
     )
-    parts = [
-        pd.DataFrame({"key": c.loc[mask, "id"].fillna("?"), "code": code, "message": message[mask]})
-        for mask, code, message in checks
-        if mask.any()
-    ]
-    return pd.concat(parts) if parts else pd.DataFrame({"key": [], "code": [], "message": []})
+    return problem_table(checks)
 
 
 def _opportunity_of(row: Mapping[str, Any]) -> str | None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from crsync import fields as f
 from crsync.mappings.common import (
+    Check,
     apply_extra_mappings,
     dates,
     failures_by_key,
@@ -24,6 +25,7 @@ from crsync.mappings.common import (
     is_id,
     iso_dates,
     numbers,
+    problem_table,
     python_numbers,
     python_values,
     term_months,
@@ -88,19 +90,14 @@ def contract_items_to_salesforce(
     )
     i["term"] = i["term"].fillna(term_months(i["start"], i["end"]))
     label = "Contract item " + i["name"].fillna("?") + " (NetSuite id " + i["id"].fillna("?") + ")"
-    checks = [
-        (~is_id(i["id"]), "invalid_id", label + " has no valid NetSuite id"),
-        (i["contract"].isna(), "missing_contract", label + " has no contract in NetSuite"),
-        (i["item"].isna(), "missing_item", label + " has no item in NetSuite"),
+    checks: list[Check] = [
+        (~is_id(i["id"]), i["id"], "invalid_id", label + " has no valid NetSuite id"),
+        (i["contract"].isna(), i["id"], "missing_contract", label + " has no contract in NetSuite"),
+        (i["item"].isna(), i["id"], "missing_item", label + " has no item in NetSuite"),
     ]
-    problems = [
-        pd.DataFrame({"key": i.loc[m, "id"].fillna("?"), "code": code, "message": msg[m]})
-        for m, code, msg in checks
-        if m.any()
-    ]
-    problems.append(currency_problems(i["id"], raw[_NI.CONTRACT_CURRENCY], label, settings))
-    problems = [p for p in problems if not p.empty]
-    failed = set().union(*(set(p["key"]) for p in problems)) if problems else set()
+    currency = currency_problems(i["id"], raw[_NI.CONTRACT_CURRENCY], label, settings)
+    problems = pd.concat([problem_table(checks), currency])
+    failed = set(problems["key"])
     waiting = pd.Series(False, index=i.index)
     if known_contract_ids is not None:
         known = {str(c) for c in known_contract_ids}
@@ -155,10 +152,9 @@ def contract_items_to_salesforce(
     ]
     add_currency(records, raw[_NI.CONTRACT_CURRENCY], settings)  # multi-currency orgs: the contract's currency
     apply_extra_mappings(records, raw, extra)
-    table = pd.concat(problems) if problems else pd.DataFrame({"key": [], "code": [], "message": []})
     return ContractItemBatch(
         items=SalesforceUpsertBatch(sobject=_CI.SOBJECT, external_id_field=_CI.NETSUITE_ID, records=records),
-        failures=failures_by_key(table["key"], table["code"], table["message"]),
+        failures=failures_by_key(problems["key"], problems["code"], problems["message"]),
         waiting_for_contract=waiting_failures,
         waiting_contract_ids=sorted(set(waiting_contracts), key=int),
     )

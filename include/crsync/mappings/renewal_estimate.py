@@ -25,13 +25,16 @@ from pydantic import BaseModel, Field
 
 from crsync import fields as f
 from crsync.mappings.common import (
+    Check,
     apply_extra_mappings,
     dates,
+    end_before_start,
     failures_by_key,
     frame,
     ids,
     iso_dates,
     numbers,
+    problem_table,
     python_numbers,
     python_values,
     term_months,
@@ -256,7 +259,7 @@ def _skips(h: pd.DataFrame, existing: Mapping[str, ExistingRenewal], default_typ
 def _problems(h: pd.DataFrame, ln: pd.DataFrame, settings: IntegrationSettings) -> pd.DataFrame:
     label = "Renewal " + h["tranid"].fillna("?") + " (NetSuite id " + h["id"].fillna("?") + ")"
     line_counts = h["id"].map(ln.groupby("transaction").size()).fillna(0)
-    checks: list[tuple[pd.Series, pd.Series, str, pd.Series]] = [
+    checks: list[Check] = [
         (h["entity"].isna(), h["id"], "missing_customer", label + " has no customer"),
         (h["contract"].isna(), h["id"], "missing_contract",
          label + " does not say which contract it renews (custbody_swe_from_contract); set it in NetSuite"),
@@ -279,20 +282,10 @@ def _problems(h: pd.DataFrame, ln: pd.DataFrame, settings: IntegrationSettings) 
             f"PricebookEntry in the {pricebook} price book in " + ln["currency"].fillna("?") + "; add the product "
             "(Product2.NetSuite_Id__c = " + ln["item"].fillna("?") + ") to the price book",
         ),
-        (
-            ln["end"] < ln["start"],
-            ln["transaction"],
-            "end_before_start",
-            line_label + ": End date " + ln["end"].dt.strftime("%Y-%m-%d").fillna("?") + " is before start date "
-            + ln["start"].dt.strftime("%Y-%m-%d").fillna("?"),
-        ),
     ]  # fmt: skip
-    parts = [
-        pd.DataFrame({"key": keys[mask].fillna("?"), "code": code, "message": message[mask]})
-        for mask, keys, code, message in checks
-        if mask.any()
-    ]
-    return pd.concat(parts) if parts else pd.DataFrame({"key": [], "code": [], "message": []})
+    backwards, backwards_message = end_before_start(line_label, ln["start"], ln["end"])
+    checks.append((backwards, ln["transaction"], "end_before_start", backwards_message))
+    return problem_table(checks)
 
 
 def _names(h: pd.DataFrame, template: str) -> list[str]:

@@ -174,20 +174,22 @@ def _netsuite_id_literals(ids: Iterable[int | str]) -> str:
     return in_list([soql_string(str(i)) for i in validate_netsuite_ids(ids)])
 
 
+def _ids_by_netsuite_ids_soql(sobject: type[f.Account] | type[f.Contract], netsuite_ids: Iterable[int | str]) -> str:
+    """``Id`` and ``NetSuite_Id__c`` of the ``sobject`` records that carry these NetSuite ids."""
+    return (
+        f"SELECT {sobject.ID}, {sobject.NETSUITE_ID} FROM {sobject.SOBJECT} "
+        f"WHERE {sobject.NETSUITE_ID} IN {_netsuite_id_literals(netsuite_ids)}"
+    )
+
+
 def accounts_by_netsuite_ids_soql(netsuite_ids: Iterable[int | str]) -> str:
     """Accounts that carry these NetSuite customer ids."""
-    return (
-        f"SELECT {_A.ID}, {_A.NETSUITE_ID} FROM {_A.SOBJECT} "
-        f"WHERE {_A.NETSUITE_ID} IN {_netsuite_id_literals(netsuite_ids)}"
-    )
+    return _ids_by_netsuite_ids_soql(_A, netsuite_ids)
 
 
 def contracts_by_netsuite_ids_soql(netsuite_ids: Iterable[int | str]) -> str:
     """Contracts that carry these NetSuite contract ids (parents of contract items)."""
-    return (
-        f"SELECT {_C.ID}, {_C.NETSUITE_ID} FROM {_C.SOBJECT} "
-        f"WHERE {_C.NETSUITE_ID} IN {_netsuite_id_literals(netsuite_ids)}"
-    )
+    return _ids_by_netsuite_ids_soql(_C, netsuite_ids)
 
 
 def standard_pricebook_soql() -> str:

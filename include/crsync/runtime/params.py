@@ -16,6 +16,17 @@ from crsync.ids import MAX_IDS_PER_RUN, SALESFORCE_ID_FORM_PATTERN
 OPTIONAL_ARRAY = ["array", "null"]
 
 
+def dry_run_param() -> Param:
+    """The ``dry_run`` parameter every flow's trigger form has (a new Param each time: forms do not share one)."""
+    return Param(
+        False,
+        type="boolean",
+        title="Dry run",
+        description="Extract and transform, show what would be written and what would be refused (the "
+        "run stays green), write nothing.",
+    )
+
+
 def opportunity_params() -> dict[str, Param]:
     return {
         "opportunity_ids": Param(
@@ -42,13 +53,7 @@ def opportunity_params() -> dict[str, Param]:
             "created again, and a renewal estimate is transformed only for a queued Opportunity. Closed Lost "
             "Opportunities are never ordered.",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Extract and transform, show what would be written and what would be refused (the "
-            "run stays green), write nothing.",
-        ),
+        "dry_run": dry_run_param(),
     }
 
 
@@ -69,11 +74,5 @@ def netsuite_source_params(record_label: str) -> dict[str, Param]:
             title="Full resync",
             description="Ignore the window and sync every record (upserts: nothing is duplicated).",
         ),
-        "dry_run": Param(
-            False,
-            type="boolean",
-            title="Dry run",
-            description="Extract and transform, show what would be written and what would be refused (the "
-            "run stays green), write nothing.",
-        ),
+        "dry_run": dry_run_param(),
     }

@@ -32,6 +32,16 @@ RETRYABLE_TRANSPORT = (
 )
 
 
+def is_retryable_failure(exc: BaseException, vendor_error: type[Exception]) -> bool:
+    """Whether a retry may fix ``exc``: a ``vendor_error`` says so itself (its ``retryable``, e.g. 429/5xx);
+    a dropped connection may be retried, never a TLS or URL problem."""
+    if isinstance(exc, vendor_error):
+        return bool(getattr(exc, "retryable", False))
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
+        return False
+    return isinstance(exc, RETRYABLE_TRANSPORT)
+
+
 def is_loopback(hostname: str) -> bool:
     """``localhost`` or a loopback IP address (no DNS lookup: a name that resolves to one does not count)."""
     if hostname.lower() == "localhost":
@@ -134,6 +144,17 @@ def backoff_wait(base: float, ceiling: float) -> Callable[[tenacity.RetryCallSta
         return exponential(retry_state)
 
     return wait
+
+
+def backoff_delay(base: float, ceiling: float, attempt: int) -> float:
+    """The full-jitter wait after failed attempt ``attempt`` (1, 2...), for a loop that is not tenacity's.
+
+    The same draw as :func:`backoff_wait` without ``Retry-After``: uniform up to
+    ``min(ceiling, base * 2 ** (attempt - 1))``.
+    """
+    state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+    state.attempt_number = attempt
+    return tenacity.wait_random_exponential(multiplier=base, max=ceiling)(state)
 
 
 def call_with_retries(

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from crsync_provider.hooks._http import RETRYABLE_TRANSPORT
+from crsync_provider.hooks._http import RETRYABLE_TRANSPORT, is_retryable_failure
 from crsync_provider.hooks.netsuite_endpoint import netsuite_error_of, not_netsuite_message
 from crsync_provider.hooks.permanent import PermanentError
 
@@ -166,11 +166,7 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 def is_retryable(exc: BaseException) -> bool:
     """True for 429, 5xx and dropped connections; False for auth, validation and TLS errors."""
-    if isinstance(exc, NetSuiteError):
-        return exc.retryable
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return False
-    return isinstance(exc, RETRYABLE_TRANSPORT)
+    return is_retryable_failure(exc, NetSuiteError)
 
 
 def maybe_processed(exc: BaseException) -> bool:

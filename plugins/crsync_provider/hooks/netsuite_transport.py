@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
@@ -44,6 +45,7 @@ class _RefreshToken(Exception):
         self.error = error
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class NetSuiteTransport:
     """Send requests to one NetSuite account with auth, the concurrency limit and retries.
 
@@ -52,7 +54,7 @@ class NetSuiteTransport:
     :param session: the HTTP session (connection pool, CA bundle, default timeouts).
     :param verify: the CA bundle path (or True), passed on every request too: requests lets
         ``REQUESTS_CA_BUNDLE`` override ``session.verify``.
-    :param slots: the account's concurrency slots, held by every attempt.
+    :param slots: returns the account's concurrency slots, held by every attempt.
     :param auth: returns the connection's authentication (built on first use).
     :param max_attempts: attempts per request for retryable failures.
     :param timeouts: (connect, read) seconds sent with every request, token fetches included.
@@ -61,35 +63,24 @@ class NetSuiteTransport:
     :param log: where retries are logged (the hook's logger).
     """
 
-    def __init__(
-        self,
-        *,
-        conn_id: str,
-        base_url: str,
-        session: requests.Session,
-        verify: str | bool,
-        slots: Callable[[], Slots],
-        auth: Callable[[], AuthBase],
-        max_attempts: int,
-        timeouts: tuple[float, float],
-        backoff_base: float,
-        backoff_max: float,
-        log: logging.Logger | logging.LoggerAdapter[Any],
-    ) -> None:
-        self.conn_id = conn_id
-        self.base_url = base_url
-        self.api_root = f"{base_url}/services/rest/"
+    conn_id: str
+    base_url: str
+    session: requests.Session
+    verify: str | bool
+    slots: Callable[[], Slots]
+    auth: Callable[[], AuthBase]
+    max_attempts: int
+    timeouts: tuple[float, float]
+    backoff_base: float
+    backoff_max: float
+    log: logging.Logger | logging.LoggerAdapter[Any]
+
+    def __post_init__(self) -> None:
+        self.api_root = f"{self.base_url}/services/rest/"
         self.token_url = f"{self.api_root}{TOKEN_PATH}"
-        self.session = session
-        self.verify = verify
-        self._slots = slots
-        self._auth = auth
-        self.max_attempts = max_attempts
-        self.timeouts = timeouts
-        self.log = log
-        self._wait = backoff_wait(backoff_base, backoff_max)
+        self._wait = backoff_wait(self.backoff_base, self.backoff_max)
         # Proxies/verify/cert for the one host this transport talks to, resolved once (not per request).
-        self._send_settings = session.merge_environment_settings(self.api_root, {}, None, verify, None)
+        self._send_settings = self.session.merge_environment_settings(self.api_root, {}, None, self.verify, None)
 
     # ------------------------------------------------------------------ retries
 
@@ -118,7 +109,7 @@ class NetSuiteTransport:
         token_url = self.token_url
 
         def post() -> requests.Response:
-            with self._slots():
+            with self.slots():
                 resp = self.session.post(
                     token_url,
                     data=dict(data),
@@ -158,13 +149,13 @@ class NetSuiteTransport:
         """One attempt: authenticate (re-signing), hold a concurrency slot for the request only."""
         request_headers = {"Content-Type": "application/json"} if json is not None else {}
         request_headers.update(headers or {})
-        auth = self._auth()
+        auth = self.auth()
         # Build and sign the request (an M2M token may be fetched) before taking a slot, so a slot is busy
         # only on the wire.
         prepared = self.session.prepare_request(
             requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
         )
-        with self._slots():
+        with self.slots():
             # No redirects: a reply may not send the hook to another host (netsuite_endpoint).
             resp = self.session.send(
                 prepared, timeout=self.timeouts, allow_redirects=False, **self._send_settings

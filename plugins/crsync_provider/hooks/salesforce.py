@@ -31,7 +31,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import requests
-import tenacity
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
@@ -39,12 +38,10 @@ from simple_salesforce.exceptions import SalesforceAuthenticationFailed, Salesfo
 from crsync_provider.hooks import salesforce_soql
 from crsync_provider.hooks._http import (
     DEFAULT_TIMEOUT,
-    TIMEOUT_ATTEMPTS,
     as_loopback_refused,
-    as_timeout_error,
+    backoff_wait,
+    call_with_retries,
     make_session,
-    request_address,
-    retry_message,
 )
 from crsync_provider.hooks.permanent import ConnectionConfigError, connection_or_fail, credentials_fix
 from crsync_provider.hooks.salesforce_bulk import BulkUpsertMixin
@@ -179,29 +176,19 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
 
     # ------------------------------------------------------------------ retries
 
-    def _before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        address = request_address(exc, self.conn.sf_instance)
-        self.log.warning(
-            retry_message(
-                "Salesforce", address, retry_state.attempt_number, self.max_attempts, exc, retry_state.upcoming_sleep
-            )
-        )
-
     def call(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Run one simple-salesforce call with retries (5xx, dropped connections) and typed errors."""
+        """Run one simple-salesforce call with retries (429/5xx, dropped connections) and typed errors.
+
+        The retry loop is the shared one (:func:`~crsync_provider.hooks._http.call_with_retries`: full
+        jitter backoff, one retry after a timeout, a refused loopback host fails at once); which replies
+        are retried is Salesforce's (:func:`~crsync_provider.hooks.salesforce_errors.is_retryable`).
+        """
 
         def once() -> R:
             try:
                 return fn(*args, **kwargs)
             except SalesforceError as exc:
                 raise translate_error(exc, self.conn_id) from exc
-            except requests.exceptions.ConnectionError as exc:
-                # Nothing listening on a loopback host (the sandbox is not running): no retry can help.
-                refused = as_loopback_refused(exc, system="Salesforce", conn_id=self.conn_id)
-                if refused is None:
-                    raise
-                raise refused from exc
             except json.JSONDecodeError as exc:
                 # A 2xx page that is not Salesforce's JSON (proxy, firewall, maintenance): retried.
                 raise SalesforceServerError(
@@ -212,34 +199,17 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
                     "in between, or Salesforce's status page if it persists",
                 ) from exc
 
-        retryer = tenacity.Retrying(
-            stop=self._stop,
-            # Full jitter: a random wait in [0, min(backoff_max, backoff_base * 2 ** (attempt - 1))].
-            wait=tenacity.wait_random_exponential(multiplier=self.backoff_base, max=self.backoff_max),
-            retry=tenacity.retry_if_exception(is_retryable),
-            before_sleep=self._before_sleep,
-            reraise=True,
+        return call_with_retries(
+            once,
+            system="Salesforce",
+            conn_id=self.conn_id,
+            max_attempts=self.max_attempts,
+            wait=backoff_wait(self.backoff_base, self.backoff_max),
+            retry=is_retryable,
+            timeout=self.timeout,
+            default_url=self.conn.base_url,
+            log=self.log,
         )
-        try:
-            return retryer(once)
-        except requests.exceptions.Timeout as exc:
-            request = exc.request
-            timeout_error = as_timeout_error(
-                exc,
-                system="Salesforce",
-                method=str(getattr(request, "method", None) or "request"),
-                url=str(getattr(request, "url", None) or self.conn.base_url),
-                timeout=self.timeout,
-                attempts=int(retryer.statistics.get("attempt_number", 1)),
-            )
-            raise timeout_error from exc  # type: ignore[misc]
-
-    def _stop(self, retry_state: tenacity.RetryCallState) -> bool:
-        """Stop after ``max_attempts``, or after :data:`TIMEOUT_ATTEMPTS` when the last attempt timed out."""
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        timed_out = isinstance(exc, requests.exceptions.Timeout)
-        limit = min(self.max_attempts, TIMEOUT_ATTEMPTS) if timed_out else self.max_attempts
-        return retry_state.attempt_number >= limit
 
     def restful(self, path: str, *, method: str = "GET", **kwargs: Any) -> Any:
         """``conn.restful`` (path under ``/services/data/vXX.X/``) with retries and typed errors."""
@@ -283,12 +253,17 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
         """
         headers = {"Sforce-Query-Options": f"batchSize={int(batch_size)}"} if batch_size else None
         kwargs: dict[str, Any] = {"headers": headers} if headers else {}
-        page = self.call(self.conn.query, soql, include_deleted=include_deleted, **kwargs)
+        first = self.call(self.conn.query, soql, include_deleted=include_deleted, **kwargs)
+        for record in self._records(first, headers):
+            if flatten_children:
+                record = self._flatten_children(record, headers)
+            yield salesforce_soql.strip_attributes(record) if strip_attributes else record
+
+    def _records(self, page: Mapping[str, Any], headers: Mapping[str, str] | None) -> Iterator[dict[str, Any]]:
+        """The records of ``page`` and of the pages after it (``nextRecordsUrl``), each fetched when reached."""
+        kwargs: dict[str, Any] = {"headers": dict(headers)} if headers else {}
         while True:
-            for record in page.get("records") or []:
-                if flatten_children:
-                    record = self._flatten_children(record, headers)
-                yield salesforce_soql.strip_attributes(record) if strip_attributes else record
+            yield from page.get("records") or []
             if page.get("done", True) or not page.get("nextRecordsUrl"):
                 return
             page = self.call(self.conn.query_more, page["nextRecordsUrl"], identifier_is_url=True, **kwargs)
@@ -296,18 +271,8 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
     def _flatten_children(self, record: dict[str, Any], headers: Mapping[str, str] | None) -> dict[str, Any]:
         out = dict(record)
         for name, value in record.items():
-            if name == "attributes":
-                continue
-            if isinstance(value, Mapping) and "records" in value and "totalSize" in value:
-                children = list(value.get("records") or [])
-                page = value
-                while not page.get("done", True) and page.get("nextRecordsUrl"):
-                    kwargs: dict[str, Any] = {"headers": dict(headers)} if headers else {}
-                    page = self.call(
-                        self.conn.query_more, page["nextRecordsUrl"], identifier_is_url=True, **kwargs
-                    )
-                    children.extend(page.get("records") or [])
-                out[name] = children
+            if name != "attributes" and isinstance(value, Mapping) and "records" in value and "totalSize" in value:
+                out[name] = list(self._records(value, headers))
         return out
 
     # ------------------------------------------------------------------ choose the path

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from crsync_provider.hooks._http import backoff_delay
 from crsync_provider.hooks.salesforce_errors import LOCK_ERROR, error_code, unexpected_count
 from crsync_provider.hooks.salesforce_results import with_type
 
@@ -48,7 +48,7 @@ class CollectionsMixin:
         for round_no in range(1, self.lock_retry_attempts + 1):
             if not pending:
                 break
-            delay = random.uniform(0, min(self.backoff_max, self.backoff_base * 2**round_no))
+            delay = backoff_delay(self.backoff_base, self.backoff_max, round_no + 1)
             self.log.info("Retrying %s record(s) after %s in %.2fs", len(pending), LOCK_ERROR, delay)
             time.sleep(delay)
             for indexes in _chunks(pending, chunk_size):

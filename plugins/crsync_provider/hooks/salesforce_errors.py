@@ -5,19 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
 from simple_salesforce.exceptions import SalesforceError
 
+from crsync_provider.hooks._http import is_retryable_failure
 from crsync_provider.hooks.permanent import PermanentError, credentials_fix
 
 DEFAULT_CONN_ID = SalesforceHook.default_conn_name
 LOCK_ERROR = "UNABLE_TO_LOCK_ROW"
-_RETRYABLE_TRANSPORT = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ReadTimeout,
-)
 
 
 class SalesforceSyncError(Exception):
@@ -90,11 +85,7 @@ def translate_error(exc: SalesforceError, conn_id: str = DEFAULT_CONN_ID) -> Sal
 
 def is_retryable(exc: BaseException) -> bool:
     """5xx/429 replies and dropped connections; never a TLS or URL problem, auth or validation error."""
-    if isinstance(exc, SalesforceSyncError):
-        return exc.retryable
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return False
-    return isinstance(exc, _RETRYABLE_TRANSPORT)
+    return is_retryable_failure(exc, SalesforceSyncError)
 
 
 def error_code(result: Mapping[str, Any]) -> str | None:

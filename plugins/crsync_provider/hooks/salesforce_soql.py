@@ -1,15 +1,14 @@
-"""SOQL literals and ``:name`` parameters, on top of simple-salesforce's ``format_soql``."""
+"""SOQL literals and ``:name`` parameters, quoted by simple-salesforce (``quote_soql_value``, as ``format_soql`` does)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from simple_salesforce.format import format_soql, quote_soql_value
+from simple_salesforce.format import quote_soql_value
 
-_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+from crsync_provider.hooks.query_parameters import bind_parameters
 
 
 def soql_literal(value: Any) -> str:
@@ -23,24 +22,12 @@ def soql_literal(value: Any) -> str:
 
 
 def bind_soql(soql: str, parameters: Mapping[str, Any] | None) -> str:
-    """Replace ``:name`` placeholders with SOQL literals (``format_soql``); unknown names stay as written."""
-    if not parameters:
-        return soql
-    values: dict[str, Any] = {}
+    """Replace ``:name`` placeholders with :func:`soql_literal` values; unknown names stay as written.
 
-    def placeholder(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in parameters:
-            return match.group(0)
-        value = parameters[name]
-        if isinstance(value, datetime):  # written by soql_literal (UTC, Z), inserted as is
-            values[name] = soql_literal(value)
-            return "{" + name + ":literal}"
-        values[name] = value  # quoted by format_soql
-        return "{" + name + "}"
-
-    template = _PARAMETER.sub(placeholder, soql.replace("{", "{{").replace("}", "}}"))
-    return format_soql(template, **values)
+    Values are quoted by simple-salesforce's ``quote_soql_value``, exactly as ``format_soql`` quotes a
+    ``{name}`` field; the binding itself is shared with SuiteQL's (``query_parameters``).
+    """
+    return bind_parameters(soql, parameters, soql_literal)
 
 
 def strip_attributes(value: Any) -> Any:

@@ -12,12 +12,13 @@ This module imports neither Airflow nor requests: the pagers take the function t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from crsync_provider.hooks.query_parameters import bind_parameters
 
 #: Most rows NetSuite returns per SuiteQL request.
 SUITEQL_MAX_PAGE = 1000
@@ -71,16 +72,7 @@ def suiteql_timestamp(value: datetime | date | str, timezone: str | None = None)
 
 def bind_suiteql(query: str, parameters: Mapping[str, Any] | None) -> str:
     """Replace ``:name`` placeholders with :func:`suiteql_literal` values (SuiteQL REST has no binds)."""
-    if not parameters:
-        return query
-
-    def sub(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in parameters:
-            return match.group(0)
-        return suiteql_literal(parameters[name])
-
-    return re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", sub, query)
+    return bind_parameters(query, parameters, suiteql_literal)
 
 
 # --------------------------------------------------------------------------------------------- paging
