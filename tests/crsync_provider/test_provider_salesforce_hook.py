@@ -194,3 +194,13 @@ def test_bulk_without_failures_is_at_most_5_calls(sf, calls, salesforce_conn):
     assert all(r["success"] for r in results)
     assert calls.since(SF, before) <= 5
     assert math.ceil(5000 / 200) > 5
+
+
+def test_soql_literals_of_lists_and_decimals():
+    import datetime as dt
+    from decimal import Decimal
+
+    from crsync_provider.hooks.salesforce import soql_literal
+
+    assert soql_literal(Decimal("1.50")) == "1.50"
+    assert soql_literal([dt.datetime(2026, 1, 2, 3, 4, 5), "o'k"]) == "(2026-01-02T03:04:05Z,'o\\'k')"

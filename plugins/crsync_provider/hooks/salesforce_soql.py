@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from simple_salesforce.format import quote_soql_value
@@ -18,6 +19,11 @@ def soql_literal(value: Any) -> str:
         if value.tzinfo is not None:
             value = value.astimezone(UTC)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, list | tuple | set | frozenset):
+        # Each item by this function (quote_soql_value would read a naive datetime in a list as local time).
+        return "(" + ",".join(soql_literal(item) for item in value) + ")"
+    if isinstance(value, Decimal):
+        return str(value)  # a number, as before; quote_soql_value refuses the type
     return quote_soql_value(value)
 
 
