@@ -82,6 +82,32 @@ class NetSuiteWriteRequest:
         return f"NetSuiteWriteRequest({len(self.writes)} {self.record_type} write(s), carry={sorted(self.carry)})"
 
 
+class FunctionDecoratedOperator(DecoratedOperator, PythonOperator):
+    """What the provider's decorated operators share: ``@task``'s way of running a function (Airflow's
+    public ``DecoratedOperator`` on the standard ``PythonOperator``), the operator's own behaviour after it
+    in the method order.
+
+    :param python_callable: the task's function.
+    :param op_args: its positional arguments (templated).
+    :param op_kwargs: its keyword arguments (templated).
+    """
+
+    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
+    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
+
+    def __init__(
+        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
+    ) -> None:
+        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
+        super().__init__(
+            kwargs_to_upstream=kwargs_to_upstream,
+            python_callable=python_callable,
+            op_args=op_args,
+            op_kwargs=op_kwargs,
+            **kwargs,
+        )
+
+
 @dataclass(frozen=True)
 class NetSuiteReadRequest:
     """What a ``@task.netsuite_extract`` function yields: one SuiteQL read; it receives the rows (a list).
@@ -104,7 +130,7 @@ _Result = TypeVar("_Result")
 NetSuiteReads = Generator[NetSuiteReadRequest, list[dict[str, Any]], _Result]
 
 
-class NetSuiteExtractDecoratedOperator(DecoratedOperator, PythonOperator, NetSuiteSuiteQLOperator):
+class NetSuiteExtractDecoratedOperator(FunctionDecoratedOperator, NetSuiteSuiteQLOperator):
     """``@task.netsuite_extract``: a generator yields :class:`NetSuiteReadRequest` objects, the operator
     reads them.
 
@@ -115,22 +141,11 @@ class NetSuiteExtractDecoratedOperator(DecoratedOperator, PythonOperator, NetSui
 
     custom_operator_name = "@task.netsuite_extract"
     ui_color = NetSuiteSuiteQLOperator.ui_color
-    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
-    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
     template_ext: Sequence[str] = ()  # an argument ending in ".sql" is a value, not a file to render
 
-    def __init__(
-        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
-    ) -> None:
-        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("query", "")  # the function yields the queries at run time
-        super().__init__(
-            kwargs_to_upstream=kwargs_to_upstream,
-            python_callable=python_callable,
-            op_args=op_args,
-            op_kwargs=op_kwargs,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
 
     def execute_callable(self) -> Any:
         """Run the function and perform the reads it yields; return what it returns.
@@ -175,7 +190,7 @@ class NetSuiteExtractDecoratedOperator(DecoratedOperator, PythonOperator, NetSui
             reads.close()
 
 
-class NetSuiteWriteDecoratedOperator(DecoratedOperator, PythonOperator, NetSuiteUpsertOperator):
+class NetSuiteWriteDecoratedOperator(FunctionDecoratedOperator, NetSuiteUpsertOperator):
     """``@task.netsuite_write``: a function prepares a :class:`NetSuiteWriteRequest`, the operator writes it.
 
     :param python_callable: the function (returns a :class:`NetSuiteWriteRequest`).
@@ -186,21 +201,10 @@ class NetSuiteWriteDecoratedOperator(DecoratedOperator, PythonOperator, NetSuite
     custom_operator_name = "@task.netsuite_write"
     operator_extra_links = (NetSuiteRecordLink(),)
     ui_color = NetSuiteUpsertOperator.ui_color
-    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
-    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
 
-    def __init__(
-        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
-    ) -> None:
-        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("writes", ())  # the function supplies them at run time
-        super().__init__(
-            kwargs_to_upstream=kwargs_to_upstream,
-            python_callable=python_callable,
-            op_args=op_args,
-            op_kwargs=op_kwargs,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
 
     def execute(self, context: Context) -> dict[str, Any]:
         request = super().execute(context)
@@ -220,7 +224,7 @@ class NetSuiteWriteDecoratedOperator(DecoratedOperator, PythonOperator, NetSuite
         return {"results": results, **request.carry}
 
 
-class SalesforceWriteDecoratedOperator(DecoratedOperator, PythonOperator):
+class SalesforceWriteDecoratedOperator(FunctionDecoratedOperator):
     """``@task.salesforce_write``: a ``@task`` that writes Salesforce records, with "Open in Salesforce".
 
     :param python_callable: the function (it writes, and names the record with ``link_task_to_salesforce``).
@@ -229,24 +233,10 @@ class SalesforceWriteDecoratedOperator(DecoratedOperator, PythonOperator):
     """
 
     custom_operator_name = "@task.salesforce_write"
-    template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
-    template_fields_renderers = {"templates_dict": "json", "op_args": "py", "op_kwargs": "py"}
     operator_extra_links = (SalesforceRecordLink(),)
     ui_color = "#e0f0ff"
     #: Set by the task body (``link_task_to_salesforce``); read by the link when the task ends.
     salesforce_link = ""
-
-    def __init__(
-        self, *, python_callable: Callable, op_args: Any = None, op_kwargs: Any = None, **kwargs: Any
-    ) -> None:
-        kwargs_to_upstream = {"python_callable": python_callable, "op_args": op_args, "op_kwargs": op_kwargs}
-        super().__init__(
-            kwargs_to_upstream=kwargs_to_upstream,
-            python_callable=python_callable,
-            op_args=op_args,
-            op_kwargs=op_kwargs,
-            **kwargs,
-        )
 
 
 def netsuite_extract_task(python_callable: Callable | None = None, **kwargs: Any) -> Any:

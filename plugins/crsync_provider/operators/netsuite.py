@@ -92,7 +92,11 @@ class NetSuiteSuiteQLOperator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
         return self.read_rows(
-            hook, self.query, page_size=self.page_size, key=self.keyset_key, parameters=self.bound_parameters()
+            hook,
+            self.query,
+            page_size=self.page_size,
+            key=self.keyset_key,
+            parameters=self.bound_parameters(),
         )
 
     def read_rows(

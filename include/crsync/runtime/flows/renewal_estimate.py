@@ -92,7 +92,9 @@ def extract(context: Any, *, window_length: timedelta) -> NetSuiteReads[dict[str
     ).to_xcom()
 
 
-def _headers(ns: Any, change: ChangeScope, settings: IntegrationSettings) -> NetSuiteReads[list[dict[str, Any]]]:
+def _headers(
+    ns: Any, change: ChangeScope, settings: IntegrationSettings
+) -> NetSuiteReads[list[dict[str, Any]]]:
     """The renewal transactions of one change scope, keyset-paged (read by ``@task.netsuite_extract``)."""
     query = renewal_transactions_query(change, settings)
     log.info("SuiteQL (renewal transactions, %s): %s", change.mode, query.render(0))
