@@ -432,15 +432,8 @@ def _direct(dag_id: str) -> None:
     settings = load_settings()
     hook = netsuite_hook()
     query = (contracts_query if dag_id == CONTRACT_DAG else contract_items_query)(ChangeScope.full(), settings)
-    rows: list[dict[str, Any]] = []
-    last = 0
-    for _ in range(10_000):  # bounded keyset loop
-        page = hook.suiteql_page(query.render(last), limit=SUITEQL_PAGE, offset=0)
-        items = [{k: v for k, v in i.items() if k != "links"} for i in page.get("items") or []]
-        rows += items
-        if not items or not page.get("hasMore"):
-            break
-        last = int(items[-1][query.key_column])
+    # The hook's keyset pager: one request per page of SUITEQL_PAGE rows (``key > last key``), as in the DAG.
+    rows = list(hook.suiteql_keyset(query, page_size=SUITEQL_PAGE))
     if dag_id == CONTRACT_DAG:
         from crsync.mappings.contract import contracts_to_salesforce
 

@@ -46,8 +46,8 @@ DAG_ID = "ns_contract_item_to_sf_contract_item"
     doc_md=__doc__,
 )
 def ns_contract_item_to_sf_contract_item():
-    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, multiple_outputs=False)
-    def extract(**context) -> dict:
+    @task.netsuite_extract(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # yields its SuiteQL reads
+    def extract(**context):
         from crsync.runtime.flows import contract_item as flow
 
         return flow.extract(context, window_length=DAILY)

@@ -47,8 +47,8 @@ DAG_ID = "ns_contract_to_sf_contract"
     doc_md=__doc__,
 )
 def ns_contract_to_sf_contract():
-    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, multiple_outputs=False)
-    def extract(**context) -> dict:
+    @task.netsuite_extract(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # yields its SuiteQL reads
+    def extract(**context):
         from crsync.runtime.flows import contract as flow
 
         return flow.extract(context, window_length=DAILY)

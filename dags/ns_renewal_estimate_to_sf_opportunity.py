@@ -46,8 +46,8 @@ DAG_ID = "ns_renewal_estimate_to_sf_opportunity"
     doc_md=__doc__,
 )
 def ns_renewal_estimate_to_sf_opportunity():
-    @task(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, multiple_outputs=False)
-    def extract(**context) -> dict:
+    @task.netsuite_extract(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # yields its SuiteQL reads
+    def extract(**context):
         from crsync.runtime.flows import renewal_estimate as flow
 
         return flow.extract(context, window_length=DAILY)

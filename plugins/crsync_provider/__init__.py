@@ -26,6 +26,7 @@ def get_provider_info() -> dict:
             {"integration-name": "NetSuite", "python-modules": ["crsync_provider.operators.netsuite"]},
         ],
         "task-decorators": [
+            {"name": "netsuite_extract", "class-name": "crsync_provider.decorators.netsuite_extract_task"},
             {"name": "netsuite_write", "class-name": "crsync_provider.decorators.netsuite_write_task"},
             {"name": "salesforce_write", "class-name": "crsync_provider.decorators.salesforce_write_task"},
         ],

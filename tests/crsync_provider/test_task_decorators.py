@@ -11,17 +11,21 @@ from pathlib import Path
 import pytest
 
 from crsync_provider.decorators import (
+    NetSuiteExtractDecoratedOperator,
+    NetSuiteReadRequest,
     NetSuiteWriteDecoratedOperator,
     NetSuiteWriteRequest,
     SalesforceWriteDecoratedOperator,
+    netsuite_extract_task,
     netsuite_write_task,
     salesforce_write_task,
 )
 from crsync_provider.links import NetSuiteRecordLink, SalesforceRecordLink
-from crsync_provider.operators.netsuite import NetSuiteUpsertOperator
+from crsync_provider.operators.netsuite import NetSuiteSuiteQLOperator, NetSuiteUpsertOperator
 
 PROVIDER = Path(__file__).resolve().parents[2] / "plugins" / "crsync_provider"
 UI = "https://1234567-sb1.app.netsuite.com"
+NS = "netsuite"
 
 
 def test_task_decorators_resolve_in_a_fresh_airflow_process():
@@ -32,6 +36,8 @@ def test_task_decorators_resolve_in_a_fresh_airflow_process():
         "from crsync_provider.decorators import netsuite_write_task, salesforce_write_task\n"
         "assert task.netsuite_write is netsuite_write_task, task.netsuite_write\n"
         "assert task.salesforce_write is salesforce_write_task, task.salesforce_write\n"
+        "from crsync_provider.decorators import netsuite_extract_task\n"
+        "assert task.netsuite_extract is netsuite_extract_task, task.netsuite_extract\n"
         "print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -54,6 +60,7 @@ def test_provider_info_files_each_module_under_its_own_integration():
     }
     assert {i["integration-name"] for i in info["integrations"]} == {"NetSuite", "Salesforce"}
     assert info["task-decorators"] == [
+        {"name": "netsuite_extract", "class-name": "crsync_provider.decorators.netsuite_extract_task"},
         {"name": "netsuite_write", "class-name": "crsync_provider.decorators.netsuite_write_task"},
         {"name": "salesforce_write", "class-name": "crsync_provider.decorators.salesforce_write_task"},
     ]
@@ -141,3 +148,78 @@ def test_netsuite_write_task_refuses_a_function_that_returns_no_request():
     op = _op(netsuite_write_task, lambda: {"results": []})
     with pytest.raises(TypeError, match="return a crsync_provider.decorators.NetSuiteWriteRequest"):
         op.execute({})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# @task.netsuite_extract
+
+
+def test_netsuite_extract_task_is_the_suiteql_operator_registered_as_a_task_decorator():
+    from crsync_provider import get_provider_info
+
+    op = _op(netsuite_extract_task, lambda: iter(()), pool_slots=1)
+    assert isinstance(op, NetSuiteExtractDecoratedOperator) and isinstance(op, NetSuiteSuiteQLOperator)
+    assert op.pool == "netsuite_api" and op.pool_slots == 1 and op.multiple_outputs is False
+    assert op.template_ext == ()  # a positional argument ending in ".sql" is not read as a file
+    assert {"name": "netsuite_extract", "class-name": "crsync_provider.decorators.netsuite_extract_task"} in (
+        get_provider_info()["task-decorators"]
+    )
+
+
+def test_netsuite_extract_task_pages_each_read_through_the_hook_and_returns_what_the_function_returns(
+    ns, netsuite_conn, calls
+):
+    """Each yielded read is paged by the hook (keyset query: ``key > last``; plain SuiteQL: offset), its
+    rows are sent back into the function, and the function's return value is the task's."""
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+    from crsync_provider.hooks.suiteql import KeysetTemplate
+
+    conn_id = netsuite_conn("ns_decorated_extract")
+    keyset = KeysetTemplate("SELECT id, name FROM customrecord_contracts WHERE {key_filter} ORDER BY id")
+    expected = [row["id"] for row in NetSuiteHook(netsuite_conn_id=conn_id).suiteql_keyset(keyset)]
+    assert len(expected) > 2  # the seeded catalog: several pages of two
+
+    def read(label, **context):
+        contracts = yield NetSuiteReadRequest(keyset, page_size=2)
+        first = yield NetSuiteReadRequest(
+            f"SELECT id FROM customrecord_contracts WHERE id = {contracts[0]['id']} ORDER BY id"
+        )
+        return {"label": label, "ids": [row["id"] for row in contracts], "first": first}
+
+    op = _op(netsuite_extract_task, read, "contracts", netsuite_conn_id=conn_id)
+    before = calls.snapshot(NS)
+    out = op.execute({})
+    assert out == {"label": "contracts", "ids": expected, "first": [{"id": expected[0]}]}
+    pages = -(-len(expected) // 2)  # ceil: the last page says hasMore false
+    assert calls.since(NS, before, method="POST", path_contains="suiteql") == pages + 1
+
+
+def test_netsuite_extract_task_reads_through_the_hook_its_function_names(ns, netsuite_conn, calls):
+    """A request's ``hook`` (e.g. the flows' hook with the settings' timeouts) does the read."""
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+
+    class CountingHook(NetSuiteHook):
+        reads = 0
+
+        def suiteql(self, query, **kwargs):
+            CountingHook.reads += 1
+            return super().suiteql(query, **kwargs)
+
+    hook = CountingHook(netsuite_conn_id=netsuite_conn("ns_decorated_extract_hook"))
+
+    def read():
+        rows = yield NetSuiteReadRequest("SELECT 1 AS ok FROM DUAL", hook=hook)
+        return rows
+
+    op = _op(netsuite_extract_task, read, netsuite_conn_id="no_such_connection")
+    assert op.execute({}) == [{"ok": "1"}] and CountingHook.reads == 1  # SuiteQL returns text
+
+
+def test_netsuite_extract_task_refuses_a_function_that_yields_no_read_request():
+    def read():
+        yield "SELECT id FROM customer"
+
+    with pytest.raises(TypeError, match="yield crsync_provider.decorators.NetSuiteReadRequest"):
+        _op(netsuite_extract_task, read).execute({})
+    with pytest.raises(TypeError, match="a generator that yields"):
+        _op(netsuite_extract_task, lambda: {"rows": []}).execute({})

@@ -80,6 +80,27 @@ def test_opportunity_flow_loads_netsuite_through_the_netsuite_operator(dagbag):
     assert customers.pool_slots == orders.pool_slots == netsuite_task_slots()
 
 
+NIGHTLY_DAGS = (
+    "ns_contract_to_sf_contract",
+    "ns_contract_item_to_sf_contract_item",
+    "ns_renewal_estimate_to_sf_opportunity",
+)
+
+
+@pytest.mark.parametrize("dag_id", NIGHTLY_DAGS)
+def test_nightly_flows_extract_from_netsuite_through_the_suiteql_operator(dagbag, dag_id):
+    """``extract`` is a ``NetSuiteSuiteQLOperator`` (``@task.netsuite_extract``) holding one read slot."""
+    from crsync.runtime.dag_defaults import NETSUITE_READ_SLOTS
+    from crsync_provider.decorators import NetSuiteExtractDecoratedOperator
+    from crsync_provider.operators.netsuite import NetSuiteSuiteQLOperator
+
+    extract = dagbag.dags[dag_id].get_task("extract")
+    assert isinstance(extract, NetSuiteExtractDecoratedOperator)
+    assert isinstance(extract, NetSuiteSuiteQLOperator)
+    assert extract.pool == "netsuite_api" and extract.pool_slots == NETSUITE_READ_SLOTS
+    assert extract.multiple_outputs is False
+
+
 def test_opportunity_flow_claims_the_load_lock_before_it_reads(dagbag):
     """Backfill runs are not counted against max_active_runs: the first task serialises the runs' loads."""
     dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from crsync_provider.hooks.netsuite import NetSuiteHook
+from crsync_provider.hooks.suiteql import KeysetPaged
 from crsync_provider.links import NetSuiteRecordLink, netsuite_record_url
 
 if TYPE_CHECKING:
@@ -90,13 +91,36 @@ class NetSuiteSuiteQLOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
-        parameters = self.bound_parameters()
-        if self.keyset_key:
-            rows = hook.suiteql_keyset(
-                self.query, key=self.keyset_key, page_size=self.page_size, parameters=parameters
-            )
+        return self.read_rows(
+            hook,
+            self.query,
+            page_size=self.page_size,
+            key=self.keyset_key,
+            parameters=self.bound_parameters(),
+        )
+
+    def read_rows(
+        self,
+        hook: NetSuiteHook,
+        query: str | KeysetPaged,
+        *,
+        page_size: int,
+        key: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every row of ``query``, paged by ``hook``: a keyset query (or a template with ``key``) by
+        :meth:`NetSuiteHook.suiteql_keyset`, plain SuiteQL by :meth:`NetSuiteHook.suiteql` (offset pages).
+
+        :param hook: the hook to read through.
+        :param query: SuiteQL, or a :class:`~crsync_provider.hooks.suiteql.KeysetPaged` query.
+        :param page_size: rows per request (at most 1000).
+        :param key: the unique key of a keyset template string (``{key_filter}`` in ``query``).
+        :param parameters: values for ``:name`` placeholders.
+        """
+        if isinstance(query, str) and not key:
+            rows = hook.suiteql(query, page_size=page_size, parameters=parameters)
         else:
-            rows = hook.suiteql(self.query, page_size=self.page_size, parameters=parameters)
+            rows = hook.suiteql_keyset(query, key=key or "id", page_size=page_size, parameters=parameters)
         out = list(rows)
         self.log.info("SuiteQL returned %s row(s)", len(out))
         return out

@@ -3,7 +3,8 @@
 extract -> transform -> load -> link_opportunities -> report.
 
 - ``extract`` reads the contracts in scope (changed in the run's window ``[start, end)``, the NetSuite ids
-  of a manual run, or everything on a full resync) with keyset-paged SuiteQL, and looks up which of
+  of a manual run, or everything on a full resync) with keyset-paged SuiteQL (yielded to
+  ``@task.netsuite_extract``, whose operator reads them), and looks up which of
   their customers have a Salesforce Account (one SOQL query per chunk of customer ids), so that a
   contract without an Account fails alone with our message instead of a raw Salesforce error.
 - ``transform`` maps them to Contract upserts by ``NetSuite_Id__c`` (pure, no I/O).
@@ -58,6 +59,7 @@ from crsync.runtime.flows.common import (
     salesforce_upsert,
 )
 from crsync.settings import FlowId, IntegrationSettings, load_settings
+from crsync_provider.decorators import NetSuiteReadRequest, NetSuiteReads
 from crsync_provider.links import link_task_to_salesforce
 
 log = logging.getLogger(__name__)
@@ -72,26 +74,27 @@ SOQL_ID_LIMIT = SOQL_IDS_PER_GET
 # --------------------------------------------------------------------------------------------------
 
 
-def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
-    """Contracts in scope, and which of their customers have a Salesforce Account."""
+def extract(context: Any, *, window_length: timedelta) -> NetSuiteReads[dict[str, Any]]:
+    """Contracts in scope, and which of their customers have a Salesforce Account.
+
+    A generator for ``@task.netsuite_extract``: it yields each SuiteQL read and receives its rows.
+    """
     scope = run_scope(
         context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
     )
     settings = scope.settings
     hook = netsuite_hook()
+    page = settings.batch_sizes.suiteql_page
     rows: list[dict[str, Any]] = []
     for change in change_scopes(scope):
         query = contracts_query(change, settings)
         log.info("SuiteQL (%s): %s", change.mode, query.render(0))
-        rows += keyset_rows(query, page_size=settings.batch_sizes.suiteql_page, hook=hook)
+        rows += yield NetSuiteReadRequest(query, page_size=page, hook=hook)
     retried = retry.ids_to_retry(scope)
     seen = {int(r[f.NsContract.ID]) for r in rows}
     for part in chunked([i for i in retried if i not in seen], SUITEQL_IN_LIMIT):
-        rows += keyset_rows(
-            contracts_query(ChangeScope.by_ids(part), settings),
-            page_size=settings.batch_sizes.suiteql_page,
-            hook=hook,
-        )
+        query = contracts_query(ChangeScope.by_ids(part), settings)
+        rows += yield NetSuiteReadRequest(query, page_size=page, hook=hook)
     log.info("Read %d contract(s) from NetSuite", len(rows))
     outcome = retry.extract_outcome(scope, retried, (r[f.NsContract.ID] for r in rows))
     customers = [str(r[f.NsContract.BILL_TO]) for r in rows if r.get(f.NsContract.BILL_TO) not in (None, "")]

@@ -4,7 +4,8 @@ extract -> transform -> load -> report.
 
 - ``extract`` reads the contract items in scope (changed in the run's window ``[start, end)``, the
   NetSuite ids of a manual run, or everything on a full resync), plus every item still waiting for its
-  contract (the Airflow Variable :data:`WAITING_VARIABLE`), keyset-paged; then looks up which of their
+  contract (the Airflow Variable :data:`WAITING_VARIABLE`), keyset-paged (yielded to
+  ``@task.netsuite_extract``, whose operator reads them); then looks up which of their
   contracts exist in Salesforce (one SOQL query per chunk of contract ids).
 - ``transform`` maps them to ``Contract_Item__c`` upserts by ``NetSuite_Id__c`` parented through the
   Contract's ``NetSuite_Id__c``. Items whose Contract is not in Salesforce yet are not written and not
@@ -32,6 +33,7 @@ from crsync.records import ContractItemExtract, ContractItemPlan, RunSummary
 from crsync.runtime.flows import common, retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope
 from crsync.settings import FlowId, load_settings
+from crsync_provider.decorators import NetSuiteReadRequest, NetSuiteReads
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,11 @@ def waiting_item_ids() -> list[int]:
     return retry.netsuite_ids_in_variable(WAITING_VARIABLE)
 
 
-def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
-    """Items in scope plus the items waiting for their contract, and which contracts Salesforce has."""
+def extract(context: Any, *, window_length: timedelta) -> NetSuiteReads[dict[str, Any]]:
+    """Items in scope plus the items waiting for their contract, and which contracts Salesforce has.
+
+    A generator for ``@task.netsuite_extract``: it yields each SuiteQL read and receives its rows.
+    """
     scope = run_scope(
         context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
     )
@@ -58,7 +63,7 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     for change in common.change_scopes(scope):
         query = contract_items_query(change, settings)
         log.info("SuiteQL (%s): %s", change.mode, query.render(0))
-        rows += common.keyset_rows(query, page_size=page, hook=hook)
+        rows += yield NetSuiteReadRequest(query, page_size=page, hook=hook)
     log.info("Read %d contract item(s) in scope", len(rows))
 
     # A manual run for named ids reads only those (both lists are kept as they are for later runs).
@@ -67,9 +72,8 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     seen = {int(r[f.NsContractItem.ID]) for r in rows}
     again = sorted({i for i in waiting + retried if i not in seen})
     for part in chunked(again, common.SUITEQL_IN_LIMIT):
-        rows += common.keyset_rows(
-            contract_items_query(ChangeScope.by_ids(part), settings), page_size=page, hook=hook
-        )
+        query = contract_items_query(ChangeScope.by_ids(part), settings)
+        rows += yield NetSuiteReadRequest(query, page_size=page, hook=hook)
     if waiting:
         log.info(
             "%d item(s) were waiting for their contract; %d re-read (the others were in scope already)",

@@ -4,7 +4,8 @@ extract -> transform -> load -> report.
 
 - ``extract`` reads the renewal transactions in scope (the type the module creates, order type Renewal,
   changed in the window, or the ids of a manual run, or everything on a full resync) with their lines,
-  customer and renewed contract from NetSuite, then what the mapping needs from Salesforce: the price
+  customer and renewed contract from NetSuite (SuiteQL reads yielded to ``@task.netsuite_extract``,
+  whose operator performs them), then what the mapping needs from Salesforce: the price
   book and its entries for the lines' items, the renewals already there and their line items, and which
   customers already have an Account.
 - ``transform`` is pure: :func:`crsync.mappings.renewal_estimate.renewals_to_salesforce`.
@@ -38,6 +39,7 @@ from crsync.records import RecordFailure, RenewalExtract, RenewalPlan, RunSummar
 from crsync.runtime.flows import common, retry
 from crsync.runtime.flows.common import log_dry_run, netsuite_hook, run_scope, salesforce_hook
 from crsync.settings import FlowId, IntegrationSettings, load_settings
+from crsync_provider.decorators import NetSuiteReadRequest, NetSuiteReads
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,11 @@ def change_scope(ids: Sequence[Any], window_start: Any, window_end: Any) -> Chan
     return ChangeScope.window(window_start, window_end)
 
 
-def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
-    """Renewal transactions in scope with their lines, and the Salesforce lookups the mapping needs."""
+def extract(context: Any, *, window_length: timedelta) -> NetSuiteReads[dict[str, Any]]:
+    """Renewal transactions in scope with their lines, and the Salesforce lookups the mapping needs.
+
+    A generator for ``@task.netsuite_extract``: it yields each SuiteQL read and receives its rows.
+    """
     scope = run_scope(
         context, FLOW_ID, window_length=window_length, ids_param="netsuite_ids", read_overlap=True
     )
@@ -70,16 +75,16 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     window = scope.read_window  # the run's window extended back by the overlap
     page = settings.batch_sizes.suiteql_page
     ns = netsuite_hook()
-    headers = _headers(ns, change_scope(scope.ids, window.start, window.end), settings)
+    headers = yield from _headers(ns, change_scope(scope.ids, window.start, window.end), settings)
     retried = retry.ids_to_retry(scope)
     seen = {int(h[_NT.ID]) for h in headers}
     for part in chunked([i for i in retried if i not in seen], settings.batch_sizes.id_lookup):
-        headers += _headers(ns, ChangeScope.by_ids(part), settings)
+        headers += yield from _headers(ns, ChangeScope.by_ids(part), settings)
     outcome = retry.extract_outcome(scope, retried, (h[_NT.ID] for h in headers))
     tran_ids = [str(h[_NT.ID]) for h in headers]
     lines: list[dict[str, Any]] = []
     for part in chunked(tran_ids, settings.batch_sizes.id_lookup):
-        lines += list(ns.suiteql(renewal_lines_query(part), page_size=page))
+        lines += yield NetSuiteReadRequest(renewal_lines_query(part), page_size=page, hook=ns)  # offset-paged
     log.info("Read %d renewal transaction(s) with %d line(s)", len(headers), len(lines))
     lookups = _salesforce_lookups(headers, lines, settings) if headers else {}
     return RenewalExtract(
@@ -87,11 +92,13 @@ def extract(context: Any, *, window_length: timedelta) -> dict[str, Any]:
     ).to_xcom()
 
 
-def _headers(ns: Any, change: ChangeScope, settings: IntegrationSettings) -> list[dict[str, Any]]:
-    """The renewal transactions of one change scope, keyset-paged."""
+def _headers(
+    ns: Any, change: ChangeScope, settings: IntegrationSettings
+) -> NetSuiteReads[list[dict[str, Any]]]:
+    """The renewal transactions of one change scope, keyset-paged (read by ``@task.netsuite_extract``)."""
     query = renewal_transactions_query(change, settings)
     log.info("SuiteQL (renewal transactions, %s): %s", change.mode, query.render(0))
-    return list(ns.suiteql_keyset(query, page_size=settings.batch_sizes.suiteql_page))
+    return (yield NetSuiteReadRequest(query, page_size=settings.batch_sizes.suiteql_page, hook=ns))
 
 
 def _query_all(sf: Any, soqls: Iterable[str]) -> list[dict[str, Any]]:
