@@ -81,6 +81,23 @@ class NetSuiteWriteRequest:
     def __repr__(self) -> str:  # PythonOperator logs the function's return value: not every write
         return f"NetSuiteWriteRequest({len(self.writes)} {self.record_type} write(s), carry={sorted(self.carry)})"
 
+    def perform(
+        self,
+        hook: NetSuiteHook,
+        upsert: Callable[[NetSuiteHook, Sequence[Mapping[str, Any]]], list[dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        """Write through ``hook`` and return the task's output: ``{"results": [...], **carry}``.
+
+        :param upsert: what writes (the operator's :meth:`NetSuiteUpsertOperator.upsert`, which also logs and
+            links); by default the hook's ``write_many``.
+        """
+        results: list[dict[str, Any]] = []
+        if self.writes:
+            results = upsert(hook, self.writes) if upsert else hook.write_many(list(self.writes))
+            if self.explain is not None:
+                results = self.explain(results)
+        return {"results": results, **self.carry}
+
 
 class FunctionDecoratedOperator(DecoratedOperator, PythonOperator):
     """What the provider's decorated operators share: ``@task``'s way of running a function (Airflow's
@@ -214,14 +231,10 @@ class NetSuiteWriteDecoratedOperator(FunctionDecoratedOperator, NetSuiteUpsertOp
                 f"{type(request).__name__}; return a crsync_provider.decorators.NetSuiteWriteRequest"
             )
         hook = request.hook or NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
-        results: list[dict[str, Any]] = []
-        if request.writes:
-            results = self.upsert(hook, request.writes)
-            if request.explain is not None:
-                results = request.explain(results)
+        output = request.perform(hook, self.upsert)
         if not self.netsuite_link:  # nothing written: NetSuite's home page, never an empty "Extra Links"
             self.netsuite_link = netsuite_record_url(hook.ui_base_url, None, None)
-        return {"results": results, **request.carry}
+        return output
 
 
 class SalesforceWriteDecoratedOperator(FunctionDecoratedOperator):

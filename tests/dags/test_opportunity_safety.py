@@ -170,8 +170,13 @@ def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock
         "dag_run": SimpleNamespace(run_after=run_after, run_id="edit-during-run"),
     }
     plan = flow.transform(flow.extract(context, window_length=HOURLY))
-    customers = flow.load_customers(plan, context, concurrency=2)
-    loaded = [flow.load_orders(chunk, customers, context, concurrency=2) for chunk in flow.order_chunks(plan)]
+    # The load tasks' functions prepare the writes; @task.netsuite_write performs them (NetSuiteWriteRequest).
+    request = flow.load_customers(plan, concurrency=2)
+    customers = request.perform(request.hook)
+    loaded = []
+    for chunk in flow.order_chunks(plan):
+        request = flow.load_orders(chunk, customers, concurrency=2)
+        loaded.append(request.perform(request.hook))
     [order] = orders_for(ns_sql, opp_id)
     sent = order_lines(ns_sql, order["id"])
     assert (second["Product2"]["NetSuite_Id__c"], float(second["Quantity"])) in sent
