@@ -368,6 +368,11 @@ def load_settings(path: str | Path | None = None) -> IntegrationSettings:
     return parse_settings(text, source=str(resolved))
 
 
+#: PyYAML's libyaml-backed safe loader where the wheel has it (about 10x faster: the opportunity DAG reads
+#: ``netsuite.concurrency`` at every parse), the pure-Python one otherwise; same nodes, marks and errors.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_settings(text: str, source: str = "settings.yaml") -> IntegrationSettings:
     """Validate settings given as YAML text.
 
@@ -376,8 +381,8 @@ def parse_settings(text: str, source: str = "settings.yaml") -> IntegrationSetti
     :raises SettingsError: as :func:`load_settings`.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_YAML_LOADER)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader (SafeLoader or its C twin)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" line {mark.line + 1}" if mark else ""

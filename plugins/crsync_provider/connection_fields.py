@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: The connection a NetSuite hook, operator or task decorator uses unless told otherwise.
+NETSUITE_DEFAULT_CONN_ID = "netsuite_default"
+
 _TEXT: dict[str, Any] = {"type": ["string", "null"]}
 _SECRET: dict[str, Any] = {"type": ["string", "null"], "format": "password"}
 

@@ -49,13 +49,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 
-from crsync_provider.hooks.netsuite import NetSuiteHook
-from crsync_provider.hooks.suiteql import SUITEQL_MAX_PAGE, KeysetPaged
+from crsync_provider.hooks.suiteql import SUITEQL_MAX_PAGE
 from crsync_provider.links import NetSuiteRecordLink, SalesforceRecordLink, netsuite_record_url
-from crsync_provider.operators.netsuite import NetSuiteSuiteQLOperator, NetSuiteUpsertOperator
+from crsync_provider.operators.netsuite import NetSuiteSuiteQLOperator, NetSuiteUpsertOperator, netsuite_hook
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+    from crsync_provider.hooks.suiteql import KeysetPaged
 
 
 @dataclass(repr=False)
@@ -200,7 +202,7 @@ class NetSuiteExtractDecoratedOperator(FunctionDecoratedOperator, NetSuiteSuiteQ
                     )
                 hook = request.hook
                 if hook is None:
-                    default_hook = default_hook or NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+                    default_hook = default_hook or netsuite_hook(self.netsuite_conn_id)
                     hook = default_hook
                 rows = self.read_rows(hook, request.query, page_size=request.page_size)
         finally:
@@ -230,7 +232,7 @@ class NetSuiteWriteDecoratedOperator(FunctionDecoratedOperator, NetSuiteUpsertOp
                 f"@task.netsuite_write function {self.python_callable.__name__} returned "
                 f"{type(request).__name__}; return a crsync_provider.decorators.NetSuiteWriteRequest"
             )
-        hook = request.hook or NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        hook = request.hook or netsuite_hook(self.netsuite_conn_id)
         output = request.perform(hook, self.upsert)
         if not self.netsuite_link:  # nothing written: NetSuite's home page, never an empty "Extra Links"
             self.netsuite_link = netsuite_record_url(hook.ui_base_url, None, None)

@@ -29,7 +29,11 @@ from urllib.parse import urlparse
 import requests
 from airflow.sdk import BaseHook
 
-from crsync_provider.connection_fields import NETSUITE_CONN_FIELDS, NETSUITE_UI_FIELD_BEHAVIOUR
+from crsync_provider.connection_fields import (
+    NETSUITE_CONN_FIELDS,
+    NETSUITE_DEFAULT_CONN_ID,
+    NETSUITE_UI_FIELD_BEHAVIOUR,
+)
 from crsync_provider.hooks import netsuite_concurrency as concurrency
 from crsync_provider.hooks._http import DEFAULT_TIMEOUT, make_session
 from crsync_provider.hooks.netsuite_auth import (
@@ -108,7 +112,7 @@ class NetSuiteHook(NetSuiteRecordsMixin, BaseHook):
     """
 
     conn_name_attr = "netsuite_conn_id"
-    default_conn_name = "netsuite_default"
+    default_conn_name = NETSUITE_DEFAULT_CONN_ID
     conn_type = "netsuite"
     hook_name = "NetSuite"
 

@@ -9,14 +9,24 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from crsync_provider.hooks.netsuite import NetSuiteHook
-from crsync_provider.hooks.suiteql import KeysetPaged
+from crsync_provider.connection_fields import NETSUITE_DEFAULT_CONN_ID
 from crsync_provider.links import NetSuiteRecordLink, netsuite_record_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+    from crsync_provider.hooks.suiteql import KeysetPaged
+
 NETSUITE_POOL = "netsuite_api"
+
+
+def netsuite_hook(conn_id: str) -> NetSuiteHook:
+    """The hook for ``conn_id``, imported when a task runs: it brings requests and the HTTP stack, which a
+    DAG file's parse (of every file that uses these operators or their task decorators) never needs."""
+    from crsync_provider.hooks.netsuite import NetSuiteHook
+
+    return NetSuiteHook(netsuite_conn_id=conn_id)
 
 
 def _as_datetime(value: Any) -> Any:
@@ -63,7 +73,7 @@ class NetSuiteSuiteQLOperator(BaseOperator):
         self,
         *,
         query: str,
-        netsuite_conn_id: str = NetSuiteHook.default_conn_name,
+        netsuite_conn_id: str = NETSUITE_DEFAULT_CONN_ID,
         parameters: Mapping[str, Any] | None = None,
         window_start: str | datetime | None = None,
         window_end: str | datetime | None = None,
@@ -90,7 +100,7 @@ class NetSuiteSuiteQLOperator(BaseOperator):
         return values
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        hook = netsuite_hook(self.netsuite_conn_id)
         return self.read_rows(
             hook,
             self.query,
@@ -150,7 +160,7 @@ class NetSuiteUpsertOperator(BaseOperator):
         self,
         *,
         writes: Sequence[Mapping[str, Any]] | Any,
-        netsuite_conn_id: str = NetSuiteHook.default_conn_name,
+        netsuite_conn_id: str = NETSUITE_DEFAULT_CONN_ID,
         fail_on_error: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -162,7 +172,7 @@ class NetSuiteUpsertOperator(BaseOperator):
         self.netsuite_link = ""
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = NetSuiteHook(netsuite_conn_id=self.netsuite_conn_id)
+        hook = netsuite_hook(self.netsuite_conn_id)
         results = self.upsert(hook, list(self.writes or []))
         failed = sum(1 for result in results if result["status"] == "failed")
         if self.fail_on_error and failed:
