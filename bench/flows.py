@@ -24,7 +24,24 @@ NS_CONF = {"netsuite_ids": [], "full_resync": False, "dry_run": False}
 
 SOQL_PAGE = 2000  # Salesforce's largest SOQL batch
 COLLECTION = 200  # records per sObject Collections call
+SUITEQL_IN_LIST = 1000  # the hook's existence lookup and the order-number read: ids per SuiteQL IN list
 SUITEQL_PAGE = 1000  # rows per SuiteQL page
+
+
+def _guard_reads(n: int) -> tuple[int, int]:
+    """SOQL GETs of the write-back's mid-run-edit guard (the extracted Opportunities re-read by id,
+    ``crsync.ids.SOQL_IDS_PER_GET`` ids per GET: the URI length limit), and the ids per GET."""
+    from crsync.ids import SOQL_IDS_PER_GET
+
+    return math.ceil(n / SOQL_IDS_PER_GET), SOQL_IDS_PER_GET
+
+
+def _billed_checks(n: int) -> int:
+    """SuiteQL reads of the billed-order check (which orders NetSuite has invoiced: their lines cannot
+    change), one per ``batch_sizes.id_lookup`` orders."""
+    from crsync.settings import load_settings
+
+    return math.ceil(n / load_settings().batch_sizes.id_lookup)
 
 
 @dataclass
@@ -144,8 +161,9 @@ def opportunity_flow(
     ns_writes = count(ns, method="PUT") + count(ns, method="POST", path="/record/") + count(ns, method="PATCH")
     sf_calls = _sf_calls(sf)
     write_back = count(sf, method="PATCH", path="/composite/sobjects")
-    extract = sf_calls["soql"]
+    soql = sf_calls["soql"]
     min_pages = math.ceil(n / SOQL_PAGE)
+    guard_reads, ids_per_get = _guard_reads(n)
     min_wb = math.ceil(n / COLLECTION)
     rows = [
         Row(
@@ -176,10 +194,10 @@ def opportunity_flow(
         ),
         Row(
             part,
-            "Salesforce calls: extract (SOQL pages)",
-            f"ceil(N/{SOQL_PAGE}) = {min_pages}",
-            f"{extract}",
-            extract <= min_pages,
+            "Salesforce calls: SOQL (extract pages + the write-back's re-read for mid-run edits)",
+            f"ceil(N/{SOQL_PAGE}) + ceil(N/{ids_per_get}) = {min_pages} + {guard_reads}",
+            f"{soql}",
+            soql <= min_pages + guard_reads,
             {},
         ),
         Row(
@@ -323,13 +341,16 @@ def hourly_small(sandbox: Any, dags: dict[str, Any], *, n: int = 100, lines: int
     sf = delta(sf_before, stats(sandbox, SF))
     if timing.state != "success":
         raise RuntimeError(f"{OPP_DAG} run ended {timing.state}")
-    ns_min = n + 2 * math.ceil(n / 1000)
-    sf_min = math.ceil(n / SOQL_PAGE) + math.ceil(n / COLLECTION)
+    billed_checks = _billed_checks(n)
+    ns_min = n + 2 * math.ceil(n / SUITEQL_IN_LIST) + billed_checks
+    guard_reads, ids_per_get = _guard_reads(n)
+    sf_min = math.ceil(n / SOQL_PAGE) + guard_reads + math.ceil(n / COLLECTION)
     return [
         Row(
             part,
             "NetSuite API calls per run",
-            f"min N + 2*ceil(N/1000) = {ns_min} (1 write/order, 1 SuiteQL existence lookup, 1 order-number read)",
+            f"min N + 2*ceil(N/1000) + ceil(N/id_lookup) = {ns_min} (1 write/order, 1 SuiteQL existence "
+            f"lookup, 1 order-number read, {billed_checks} billed-order check(s))",
             f"{ns['total']} ({count(ns, method='PUT')} PUT, {count(ns, path='/suiteql')} SuiteQL)",
             ns["total"] <= ns_min,
             {"netsuite_requests": by_path(ns)},
@@ -337,7 +358,8 @@ def hourly_small(sandbox: Any, dags: dict[str, Any], *, n: int = 100, lines: int
         Row(
             part,
             "Salesforce API calls per run",
-            f"min ceil(N/{SOQL_PAGE}) SOQL + ceil(N/{COLLECTION}) collections = {sf_min}",
+            f"min ceil(N/{SOQL_PAGE}) SOQL + ceil(N/{ids_per_get}) mid-run-edit re-read + ceil(N/{COLLECTION}) "
+            f"collections = {sf_min}",
             f"{sf['total']} ({_sf_calls(sf)['soql']} SOQL, {_sf_calls(sf)['collections']} collections)",
             sf["total"] <= sf_min,
             {"salesforce_requests": by_path(sf)},

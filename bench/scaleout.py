@@ -92,6 +92,8 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
     sales-order PUT received -> last one answered."""
     from cr_sandbox.process import free_port
 
+    # one run id per part: both parts share the bench's metadata DB, and a run id is unique per DAG
+    run_id = "bench_" + re.sub(r"\W+", "_", part).strip("_")
     fresh(sandbox)
     sandbox.control("salesforce", "seed", {"opportunities": opportunities, "lines_per_opportunity": lines,
                                            "order_type": "Contract New"})
@@ -122,13 +124,13 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_api(port, proc, work, timeout=300)  # tasks need the Execution API from their first try
-        airflow_cli("dags", "trigger", OPP_DAG, "-c", conf, "-r", "bench_scaleout", env=env)
+        airflow_cli("dags", "trigger", OPP_DAG, "-c", conf, "-r", run_id, env=env)
         airflow_cli("dags", "unpause", OPP_DAG, env=env)
         triggered = datetime.now(UTC)  # the queued run can start from here
         started = time.monotonic()
         while time.monotonic() - started < deadline_s:
             runs = {r[0]: r[1] for r in _runs(OPP_DAG)}
-            if runs.get("bench_scaleout") in ("success", "failed") and not any(
+            if runs.get(run_id) in ("success", "failed") and not any(
                 s in ("running", "queued") for s in runs.values()
             ):
                 break
@@ -153,9 +155,9 @@ def run(sandbox: Any, work: Path, *, limit: int, latency_ms: float, opportunitie
         sandbox.control(NS, "governance", {"latency_ms": 0})
 
     ns = stats(sandbox, NS)
-    ours = next(r for r in _runs(OPP_DAG) if r[0] == "bench_scaleout")
+    ours = next(r for r in _runs(OPP_DAG) if r[0] == run_id)
     state, run_started = ours[1], ours[3]
-    tis = [t for t in _tis(OPP_DAG, "bench_scaleout") if t["start"] and t["end"]]
+    tis = [t for t in _tis(OPP_DAG, run_id) if t["start"] and t["end"]]
     loads = [t for t in tis if t["task_id"] == "load_orders"]
     overlap_loads = _max_overlap([(t["start"], t["end"]) for t in loads]) if loads else 0
     overlap_all = _max_overlap([(t["start"], t["end"]) for t in tis]) if tis else 0
