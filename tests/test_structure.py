@@ -90,3 +90,29 @@ def test_parsing_the_dag_files_loads_no_http_client() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_the_hourly_load_and_write_back_tasks_import_no_pandas() -> None:
+    """Mapped ``load_orders`` tasks start while their siblings send orders: importing pandas (the
+    transform's library) costs each about 1.5 s of CPU on the machine that is sending. The load and
+    write-back steps import what they use from pandas-free modules (``sales_order_write_back``)."""
+    import subprocess
+    import sys
+
+    flow = ROOT / "include/crsync/runtime/flows/opportunity_to_sales_order.py"
+    tree = ast.parse(flow.read_text(encoding="utf-8"))
+    steps = {"load_customers", "load_orders", "write_back"}
+    modules = {"crsync.runtime.flows.opportunity_to_sales_order", "crsync_provider.hooks.netsuite"}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in steps:
+            steps.discard(node.name)
+            modules |= {n.module for n in ast.walk(node) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not steps, f"flow functions not found: {steps}"
+    code = (
+        "import importlib, sys\n"
+        "import airflow.sdk\n"
+        f"for name in {sorted(modules)!r}: importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'numpy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr

@@ -14,7 +14,7 @@ and currencies. Used by :mod:`crsync.mappings.opportunity_to_sales_order` (kept 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -22,7 +22,6 @@ import pandas as pd
 from crsync import fields as f
 from crsync.mappings.common import ids, is_id, python_values, texts
 from crsync.order_party_settings import EndUserSource, party_source_paths
-from crsync.records import NetSuiteWrite, WriteResult, load_all
 from crsync.settings import IntegrationSettings
 
 _B = f.NsBody
@@ -127,33 +126,3 @@ def customer_fields(new: pd.DataFrame, all_queued: pd.DataFrame) -> dict[str, di
             body[_B.CURRENCY_LIST] = {_B.SUBLIST_ITEMS: [{_B.CURRENCY: {"id": c}} for c in used]}
         out[account] = body
     return out
-
-
-def explain_subsidiary_refusals(
-    results: Iterable[WriteResult | Mapping[str, Any]],
-    orders: Iterable[NetSuiteWrite | Mapping[str, Any]],
-    settings: IntegrationSettings,
-) -> list[WriteResult]:
-    """Say what to fix when NetSuite refused an order's subsidiary (the customer belongs to another one).
-
-    Only NetSuite knows a customer's subsidiary; it refuses an order naming another at the ``subsidiary``
-    field. The error is kept and followed by the fix, for the Opportunity's Sync_Error__c.
-    """
-    sent = {o.key: o.body for o in load_all(NetSuiteWrite, orders)}
-    field = settings.netsuite.subsidiary.account_field or "subsidiary field"
-    explained: list[WriteResult] = []
-    for result in load_all(WriteResult, results):
-        error, body = result.error, sent.get(result.key) or {}
-        if result.ok or error is None or (error.path or "").split(".")[0] != _B.SUBSIDIARY:
-            explained.append(result)
-            continue
-        subsidiary = (body.get(_B.SUBSIDIARY) or {}).get("id", "?")
-        customer = (body.get(_B.ENTITY) or {}).get("id", "?")
-        message = (
-            f"NetSuite customer {customer} does not belong to subsidiary {subsidiary}: set the Account's {field} to "
-            "the customer's subsidiary (NetSuite: the customer record, Primary Subsidiary), or clear it to use the "
-            f"customer's own; then click Create NetSuite Order again. NetSuite said: {error.message}"
-        )
-        fixed = error.model_copy(update={"code": "subsidiary_not_allowed", "message": message, "path": None})
-        explained.append(result.model_copy(update={"error": fixed}))
-    return explained

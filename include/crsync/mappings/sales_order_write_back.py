@@ -123,6 +123,36 @@ def explain_currency_refusals(
     return explained
 
 
+def explain_subsidiary_refusals(
+    results: Iterable[WriteResult | Mapping[str, Any]],
+    orders: Iterable[NetSuiteWrite | Mapping[str, Any]],
+    settings: IntegrationSettings,
+) -> list[WriteResult]:
+    """Say what to fix when NetSuite refused an order's subsidiary (the customer belongs to another one).
+
+    Only NetSuite knows a customer's subsidiary; it refuses an order naming another at the ``subsidiary``
+    field. The error is kept and followed by the fix, for the Opportunity's Sync_Error__c.
+    """
+    sent = {o.key: o.body for o in load_all(NetSuiteWrite, orders)}
+    field = settings.netsuite.subsidiary.account_field or "subsidiary field"
+    explained: list[WriteResult] = []
+    for result in load_all(WriteResult, results):
+        error, body = result.error, sent.get(result.key) or {}
+        if result.ok or error is None or (error.path or "").split(".")[0] != _B.SUBSIDIARY:
+            explained.append(result)
+            continue
+        subsidiary = (body.get(_B.SUBSIDIARY) or {}).get("id", "?")
+        customer = (body.get(_B.ENTITY) or {}).get("id", "?")
+        message = (
+            f"NetSuite customer {customer} does not belong to subsidiary {subsidiary}: set the Account's {field} to "
+            "the customer's subsidiary (NetSuite: the customer record, Primary Subsidiary), or clear it to use the "
+            f"customer's own; then click Create NetSuite Order again. NetSuite said: {error.message}"
+        )
+        fixed = error.model_copy(update={"code": "subsidiary_not_allowed", "message": message, "path": None})
+        explained.append(result.model_copy(update={"error": fixed}))
+    return explained
+
+
 def _now_text(moment: dt.datetime | None) -> str:
     moment = moment or dt.datetime.now(dt.UTC)
     if moment.tzinfo is None:

@@ -140,7 +140,7 @@ def test_shipped_party_settings() -> None:
 
 
 def test_subsidiary_refusal_is_explained_with_the_fix(settings: IntegrationSettings) -> None:
-    from crsync.mappings.order_parties import explain_subsidiary_refusals
+    from crsync.mappings.sales_order_write_back import explain_subsidiary_refusals
 
     order = {"key": key(1), "record_type": "salesOrder", "external_id": key(1),
              "body": {"entity": {"id": "1001"}, "subsidiary": {"id": "2"}}}
