@@ -116,3 +116,27 @@ def test_the_hourly_load_and_write_back_tasks_import_no_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_a_task_process_loads_the_health_plugin_and_nothing_heavy() -> None:
+    """Each task process loads the plugins folder at its start (macros, listeners). The loader executes every
+    ``.py`` file it does not ignore, so ``plugins/.airflowignore`` leaves only the plugin module, and the
+    plugin builds its FastAPI app on the API server's first request: loading costs a task 0.01 s of CPU
+    instead of about 2 s (FastAPI, the API server's security module, requests, simple-salesforce)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from airflow.sdk.plugins_manager import integrate_macros_plugins\n"
+        "integrate_macros_plugins()\n"  # what the task runner calls at start (task_runner.parse)
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'requests', 'simple_salesforce', "
+        "'netsuite', 'salesforce', 'decorators', 'health_app'})\n"
+        "from airflow import plugins_manager\n"
+        "print([p['name'] for p in plugins_manager.get_plugin_info()], plugins_manager.get_import_errors())\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
+    loaded, heavy = out.stdout.strip().splitlines()[-2:]
+    assert loaded == "['crsync_health'] {}", out.stdout + out.stderr
+    assert heavy == "[]", out.stdout + out.stderr

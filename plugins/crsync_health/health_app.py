@@ -20,9 +20,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from crsync_health.health_plugin import URL_PREFIX
+
 log = logging.getLogger(__name__)
 
-URL_PREFIX = "/crsync"
 TEMPLATES = Path(__file__).with_name("templates")
 
 
