@@ -148,14 +148,15 @@ def load_customers(plan: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRe
     return NetSuiteWriteRequest(writes=customers, record_type="customer", hook=hook)
 
 
-def order_chunks(transformed: dict[str, Any]) -> list[dict[str, Any]]:
-    """Split the orders for the mapped load tasks; always one chunk at least, so write-back runs."""
+def order_chunks(transformed: dict[str, Any]) -> list[str]:
+    """Split the orders for the mapped load tasks (each chunk as JSON text: see
+    :meth:`~crsync.records.TaskPayload.to_xcom_text`); always one chunk at least, so write-back runs."""
     plan = SalesOrderPlan.from_xcom(transformed)
     chunks = chunked(plan.orders, plan.chunk_size) or [[]]
-    return [OrderChunk(dry_run=plan.dry_run, orders=chunk).to_xcom() for chunk in chunks]
+    return [OrderChunk(dry_run=plan.dry_run, orders=chunk).to_xcom_text() for chunk in chunks]
 
 
-def load_orders(chunk: dict[str, Any], customers: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
+def load_orders(chunk: dict[str, Any] | str, customers: dict[str, Any], *, concurrency: int) -> NetSuiteWriteRequest:
     """One chunk of sales orders for ``@task.netsuite_write`` to upsert (or transform from the renewal
     estimate) within the pool; the orders refused before sending are carried as ``failures``."""
     # The write-back's pandas-free module, not the mapping: a load task never pays pandas' import (about

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from crsync.records import OpportunityExtract, SalesOrderPlan
+from crsync.records import OpportunityExtract, OrderChunk, SalesOrderPlan
 from crsync.runtime.flows import opportunity_to_sales_order as flow
 
 MISSING = "006000000000001AAA"
@@ -33,10 +33,13 @@ def test_order_chunks_split_the_plan_and_always_leave_one():
 
     chunks = flow.order_chunks(through_xcom(plan))
 
-    assert [[o["key"] for o in c["orders"]] for c in chunks] == [["0", "1"], ["2", "3"], ["4"]]
-    assert all(c["dry_run"] is True for c in chunks)
+    # each chunk is one JSON text: a mapped task's pull of the list does not walk every order
+    assert all(isinstance(c, str) for c in chunks)
+    loaded = [OrderChunk.from_xcom(c) for c in chunks]
+    assert [[o["key"] for o in c.orders] for c in loaded] == [["0", "1"], ["2", "3"], ["4"]]
+    assert all(c.dry_run is True for c in loaded)
     empty = SalesOrderPlan(dry_run=False, read=0, chunk_size=2).to_xcom()
-    assert flow.order_chunks(empty) == [{"dry_run": False, "orders": []}]
+    assert [json.loads(c) for c in flow.order_chunks(empty)] == [{"dry_run": False, "orders": []}]
 
 
 def test_dry_run_write_back_reports_what_a_real_run_would_write_and_refuse():
