@@ -255,3 +255,18 @@ def test_a_file_that_is_not_utf8_yaml_is_a_settings_error(tmp_path: Path, raw: b
         load_settings(path)
     assert expected in str(caught.value)
     assert _concurrency_setting(str(path), 1) == DEFAULT_NETSUITE_TASK_SLOTS
+
+
+def test_an_edited_file_is_read_again_and_a_broken_edit_is_reported(tmp_path: Path) -> None:
+    """load_settings keeps one parse per file content: an edit (new text) is never served from the cache,
+    and a file broken after a good read fails instead of returning the old settings."""
+    path = tmp_path / "settings.yaml"
+    path.write_text(DEFAULT_TEXT, encoding="utf-8")
+    assert load_settings(path).netsuite.concurrency == 5
+
+    path.write_text(DEFAULT_TEXT.replace("  concurrency: 5\n", "  concurrency: 15\n", 1), encoding="utf-8")
+    assert load_settings(path).netsuite.concurrency == 15
+
+    path.write_text(DEFAULT_TEXT.replace("  concurrency: 5\n", "  concurrency: 0\n", 1), encoding="utf-8")
+    with pytest.raises(SettingsError):
+        load_settings(path)
