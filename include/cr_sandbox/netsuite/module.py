@@ -170,12 +170,25 @@ def add_order_items(conn: sqlite3.Connection, store: Store, contract_id: int, or
     """R03: the contract items of one order's lines; Pending -> Active; a renewal's originals processed."""
     contract = dict(conn.execute("SELECT * FROM customrecord_contracts WHERE id=?", (contract_id,)).fetchone())
     start, end = _d(contract["custrecord_contracts_start_date"]), _d(contract["custrecord_contracts_end_date"])
-    upsell = is_upsell(order)
+    upsell = _adds_to_existing_contract(conn, order)
     added = _add_items(conn, store, contract_id, order, _order_lines(conn, order["id"]), start, end, coterm=upsell)
     _activate_if_items(conn, store, contract_id)
     if not upsell and contract["custrecord_swe_original_contract"]:
         _renew_originals(conn, store, contract_id, order)
     return added
+
+
+def _adds_to_existing_contract(conn: sqlite3.Connection, order: dict[str, Any]) -> bool:
+    """Whether R03 co-terms this order's items (an upsell) rather than giving them the contract's term.
+
+    Once R07 has made a new order's contract it writes that contract onto the order, so the order then
+    looks like "type 1 with a contract set" (:func:`is_upsell`). What R07 recorded decides: items of
+    the order that created the contract start with the contract, whatever day the order was entered.
+    """
+    row = conn.execute('SELECT action FROM module_processed WHERE "transaction"=?', (order["id"],)).fetchone()
+    if row is not None:
+        return row[0] == "upsell"
+    return is_upsell(order)
 
 
 def _renew_originals(conn: sqlite3.Connection, store: Store, contract_id: int, order: dict[str, Any]) -> None:

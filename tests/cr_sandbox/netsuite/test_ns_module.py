@@ -126,6 +126,21 @@ def test_new_contract_upsell_and_renewal_cycle(ns, complete_orders):
     assert original["custrecord_contract_date_renewed"] == "2025-10-16"
 
 
+def test_an_order_entered_after_its_start_date_gives_its_items_the_contract_term(ns, complete_orders):
+    # A new order saved on 2025-01-20 for a contract that began 2025-01-15. R07 writes the contract it makes
+    # onto the order; R03 must still treat the order as the contract's own (not an upsell co-termed from
+    # its transaction date). The CI run that crossed midnight on 2026-12-01 found this.
+    ns.control("clock", {"today": "2025-01-20"})
+    so_id = _new_order(ns, "1001", "2025-01-15", "2026-01-14", [("501", 10), ("503", 1)])
+    complete_orders([so_id])
+    contract_id = ns.get("salesOrder", so_id)["custbody_contract_name"]["id"]
+    items = ns.rows(
+        "SELECT TO_CHAR(custrecord_ci_startdate, 'YYYY-MM-DD') s, TO_CHAR(custrecord_ci_enddate, 'YYYY-MM-DD') e, "
+        f"custrecord_ci_term t FROM customrecord_contract_item WHERE custrecord_ci_contract_id = {contract_id}"
+    )
+    assert {(i["s"], i["e"], float(i["t"])) for i in items} == {("2025-01-15", "2026-01-14", 12.0)}
+
+
 def test_expired_contracts_close_and_items_expire(ns, complete_orders):
     so_id = _new_order(ns, "1003", "2025-01-01", "2025-06-30", [("505", 1)])
     complete_orders([so_id])
