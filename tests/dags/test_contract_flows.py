@@ -109,10 +109,15 @@ def new_order(
     contract_id: str | None = None,
     start: str = "2026-12-01",
     end: str = "2027-11-30",
+    tran_date: str | None = None,
 ) -> None:
-    """A sales order created from an Opportunity (external id = Opportunity id), as the hourly flow sends it."""
+    """A sales order created from an Opportunity (external id = Opportunity id), as the hourly flow sends it.
+
+    It is dated ``tran_date`` (default: ``start``), never the real today: an upsell's items start on its
+    order's date, so an undated order would give different items on a different day.
+    """
     body: dict[str, Any] = {
-        "entity": {"id": customer},
+        "entity": {"id": customer}, "tranDate": tran_date or start,
         # The Contract Renewals form and its required fields (issue 17).
         "customForm": {"id": "129"}, "custbody_end_user": {"id": customer}, "startdate": start,
         "custbody_order_type": {"id": "3" if contract_id else "1"},
@@ -262,7 +267,7 @@ def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothin
 
     # Upsell: the new items join the same contract (co-termed); the upsell Opportunity is linked too.
     upsell_id = seed_opportunity(fresh_sandbox, order_type="Contract Upsell")
-    new_order(ns_record, upsell_id, "1001", [("509", 5)], contract_id=contract["id"])
+    new_order(ns_record, upsell_id, "1001", [("509", 5)], contract_id=contract["id"], tran_date="2027-03-01")
     complete_orders()
     settle()
     assert run_dag(CONTRACT_DAG).state == "success"
@@ -271,7 +276,7 @@ def test_new_contract_and_items_reach_salesforce_linked_and_reruns_change_nothin
     items = sf_items(sf_api)
     assert len(items) == 4 and {i["Contract__c"] for i in items} == {sf_contract["Id"]}
     upsell_item = next(i for i in items if i["Product__r"]["NetSuite_Id__c"] == "509")
-    assert upsell_item["End_Date__c"] == "2027-11-30"
+    assert (upsell_item["Start_Date__c"], upsell_item["End_Date__c"]) == ("2027-03-01", "2027-11-30")
     assert opportunity_contract(sf_api, upsell_id) == sf_contract["Id"]
 
 

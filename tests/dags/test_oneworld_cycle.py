@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from cr_sandbox.netsuite.module import add_months
+
 ORDER_DAG = "sf_opportunity_to_ns_sales_order"
 CONTRACT_DAG = "ns_contract_to_sf_contract"
 ITEM_DAG = "ns_contract_item_to_sf_contract_item"
@@ -74,7 +76,7 @@ def _euro_opportunity(sandbox, sf_api) -> tuple[str, str]:
     book = sf_api.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
     today = sandbox.control(SF, "clock", method="GET")["today"]
     start = dt.date.fromisoformat(today)
-    end = start.replace(year=start.year + 1) - dt.timedelta(days=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)  # (start.replace(year=+1) fails on 29 February)
     opp = sf_api.Opportunity.create({
         "Name": "Euro Kunde - new contract", "AccountId": account, "StageName": "Closed Won", "CloseDate": today,
         "Order_Type__c": "Contract New", "Sync_Status__c": "Processing", "Pricebook2Id": book,
