@@ -16,6 +16,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import (
+    BATCH_TASK,
     DAILY,
     NETSUITE_POOL,
     NETSUITE_READ_SLOTS,
@@ -52,7 +53,7 @@ def ns_contract_item_to_sf_contract_item():
 
         return flow.extract(context, window_length=DAILY)
 
-    @task(multiple_outputs=False)
+    @task(**BATCH_TASK)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import contract_item as flow
 

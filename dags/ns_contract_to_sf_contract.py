@@ -17,6 +17,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import (
+    BATCH_TASK,
     DAILY,
     NETSUITE_POOL,
     NETSUITE_READ_SLOTS,
@@ -53,7 +54,7 @@ def ns_contract_to_sf_contract():
 
         return flow.extract(context, window_length=DAILY)
 
-    @task(multiple_outputs=False)
+    @task(**BATCH_TASK)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import contract as flow
 

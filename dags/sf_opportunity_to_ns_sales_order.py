@@ -21,6 +21,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from crsync.runtime.dag_defaults import (
+    BATCH_TASK,
     HOURLY,
     NETSUITE_POOL,
     NETSUITE_READ_SLOTS,
@@ -58,13 +59,13 @@ def sf_opportunity_to_ns_sales_order():
     # One run loads at a time (backfill runs are not held back by max_active_runs): see load_lock.py.
     claim_load_lock = LoadLockSensor(release_task_id="write_back")
 
-    @task(multiple_outputs=False)
+    @task(**BATCH_TASK)
     def extract(**context) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
         return flow.extract(context, window_length=HOURLY)
 
-    @task(multiple_outputs=False)
+    @task(**BATCH_TASK)
     def transform(batch: dict) -> dict:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 
@@ -76,7 +77,7 @@ def sf_opportunity_to_ns_sales_order():
 
         return flow.load_customers(plan, concurrency=load_slots)
 
-    @task
+    @task(**BATCH_TASK)
     def order_chunks(plan: dict) -> list[dict]:
         from crsync.runtime.flows import opportunity_to_sales_order as flow
 

@@ -258,6 +258,8 @@ def netsuite_extract_task(python_callable: Callable | None = None, **kwargs: Any
     """``@task.netsuite_extract``: the function yields :class:`NetSuiteReadRequest` objects; the task reads
     them and returns what the function returns."""
     kwargs.setdefault("multiple_outputs", False)  # the returned dict is stored once (module docstring)
+    # Rows are data, not a log line (as common.sql's SQLExecuteQueryOperator): the operator logs their count.
+    kwargs.setdefault("show_return_value_in_logs", False)
     return task_decorator_factory(
         python_callable=python_callable, decorated_operator_class=NetSuiteExtractDecoratedOperator, **kwargs
     )

@@ -64,6 +64,13 @@ def _concurrency_setting(path: str, version: int) -> int:
     except (SettingsError, ValueError, OSError):  # never an import error: the tasks report the file's errors
         return DEFAULT_NETSUITE_TASK_SLOTS
 
+#: The options of a task that hands a batch of records on (extract, transform, order_chunks): its value goes
+#: to object storage for the next task, and only its count goes into its log. Airflow's "Done. Returned value
+#: was: ..." would write every record (megabytes of customer data) into the task log, where nobody can read
+#: it, and the worker's supervisor would run the secrets masker over it (seconds of CPU while the next tasks
+#: of the run start).
+BATCH_TASK = {"multiple_outputs": False, "show_return_value_in_logs": False}
+
 HOURLY = timedelta(hours=1)
 DAILY = timedelta(days=1)
 

@@ -153,6 +153,7 @@ def order_chunks(transformed: dict[str, Any]) -> list[str]:
     :meth:`~crsync.records.TaskPayload.to_xcom_text`); always one chunk at least, so write-back runs."""
     plan = SalesOrderPlan.from_xcom(transformed)
     chunks = chunked(plan.orders, plan.chunk_size) or [[]]
+    log.info("%d order(s) in %d load task(s) of at most %d", len(plan.orders), len(chunks), plan.chunk_size)
     return [OrderChunk(dry_run=plan.dry_run, orders=chunk).to_xcom_text() for chunk in chunks]
 
 
