@@ -28,7 +28,6 @@ def test_an_hourly_run_raises_no_deprecation_warning_from_project_code(fresh_san
     assert ours == [], "\n".join(ours)
 
 
-
 def test_the_tasks_that_hand_on_a_batch_log_its_count_not_its_records(fresh_sandbox, flow_dags, caplog, capfd):
     """extract, transform and order_chunks put the records in object storage and log how many. Airflow's
     "Done. Returned value was: ..." would put every record (customer data, megabytes) in the task log."""

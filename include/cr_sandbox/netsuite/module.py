@@ -182,13 +182,12 @@ def _adds_to_existing_contract(conn: sqlite3.Connection, order: dict[str, Any]) 
     """Whether R03 co-terms this order's items (an upsell) rather than giving them the contract's term.
 
     Once R07 has made a new order's contract it writes that contract onto the order, so the order then
-    looks like "type 1 with a contract set" (:func:`is_upsell`). What R07 recorded decides: items of
-    the order that created the contract start with the contract, whatever day the order was entered.
+    looks like "type 1 with a contract set" (:func:`is_upsell`). What R07 recorded for the order (R03 only
+    sees orders R07 has handled) decides: items of the order that created the contract start with the
+    contract, whatever day the order was entered.
     """
     row = conn.execute('SELECT action FROM module_processed WHERE "transaction"=?', (order["id"],)).fetchone()
-    if row is not None:
-        return row[0] == "upsell"
-    return is_upsell(order)
+    return row[0] == "upsell"
 
 
 def _renew_originals(conn: sqlite3.Connection, store: Store, contract_id: int, order: dict[str, Any]) -> None:
