@@ -71,11 +71,11 @@ class AirflowStack:
             self._token = resp.json()["access_token"]
         return self._token
 
-    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def api(self, method: str, path: str, *, timeout: float = 60, **kwargs: Any) -> requests.Response:
         """Call Airflow's REST API v2 (``path`` below /api/v2) with the admin's JWT."""
         headers = {"Authorization": f"Bearer {self.token()}", **kwargs.pop("headers", {})}
         return self.session.request(
-            method, f"{self.api_url}/api/v2{path}", headers=headers, timeout=60, **kwargs
+            method, f"{self.api_url}/api/v2{path}", headers=headers, timeout=timeout, **kwargs
         )
 
     def api_json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta
 
 import pytest
+import requests
 
 from tests.ops.conftest import AirflowStack
 from tests.ops.test_backfill import parse, seed_opportunities_at
@@ -22,6 +23,7 @@ DAG_ID = "sf_opportunity_to_ns_sales_order"
 HOUR = timedelta(hours=1)
 OPPORTUNITIES = 6
 LOAD_TASKS = ("load_customers", "load_orders", "write_back")
+MANUAL_RUN_ID = "overlap_manual_queued"
 #: What `airflow scheduler` logs when its loop dies (it is not restarted by `airflow standalone`).
 SCHEDULER_CRASHED = "Exception when executing SchedulerJob._run_scheduler_loop"
 
@@ -75,6 +77,26 @@ def wait_for_runs(stack: AirflowStack, run_ids: set[str], timeout: float) -> dic
         time.sleep(2)
 
 
+def trigger_manual_run(stack: AirflowStack) -> str:
+    """Trigger a queued-mode run by hand, as a user does, with a run id of its own.
+
+    The stack's metadata DB is SQLite: right after ``backfill create`` the scheduler's writes can hold the
+    API server's insert past a client timeout (once in CI, 60 s). The trigger is then sent again under the
+    same run id, so a first attempt that did commit is found (409) rather than doubled by a second run."""
+    body = {"dag_run_id": MANUAL_RUN_ID, "logical_date": None,
+            "conf": {"mode": "queued", "dry_run": False, "opportunity_ids": []}}
+    for _attempt in range(3):
+        try:
+            resp = stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json=body, timeout=120)
+        except requests.exceptions.Timeout:
+            continue
+        if resp.status_code == 409:  # an earlier attempt's insert went through after its client gave up
+            return MANUAL_RUN_ID
+        assert resp.ok, f"POST dagRuns: {resp.status_code} {resp.text}"
+        return resp.json()["dag_run_id"]
+    pytest.fail("the API server did not answer the manual trigger in 3 x 120 s")
+
+
 def task_instances(stack: AirflowStack, run_id: str) -> list[dict]:
     return stack.api_json("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100})[
         "task_instances"
@@ -112,10 +134,7 @@ def test_a_backfill_run_and_a_manual_run_never_load_at_the_same_time(airflow_sta
     stack.control("netsuite", "governance", {"latency_ms": 300})
     try:
         create_backfill(stack, window)  # its window [window, window+1h) holds the queued Opportunities
-        manual = stack.api_json(
-            "POST", f"/dags/{DAG_ID}/dagRuns",
-            json={"logical_date": None, "conf": {"mode": "queued", "dry_run": False, "opportunity_ids": []}},
-        )  # fmt: skip
+        manual_run_id = trigger_manual_run(stack)
         deadline = time.monotonic() + 60
         while True:
             runs = stack.api_json("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -125,7 +144,7 @@ def test_a_backfill_run_and_a_manual_run_never_load_at_the_same_time(airflow_sta
                 break
             time.sleep(1)
         assert len(backfill_ids) == 1, new
-        run_ids = {backfill_ids[0], manual["dag_run_id"]}
+        run_ids = {backfill_ids[0], manual_run_id}
         runs = wait_for_runs(stack, run_ids, timeout=600)
     finally:
         stack.control("netsuite", "governance", {"latency_ms": 0})
