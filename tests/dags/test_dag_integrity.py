@@ -56,6 +56,17 @@ def test_dag_shape(dagbag, dag_id):
         assert task.on_failure_callback, f"{dag_id}.{task.task_id} has no failure notifier"
 
 
+#: The flows whose report task records the run for the sync health page (crsync.runtime.health_log).
+HEALTH_RECORDING_FLOWS = sorted(set(EXPECTED_TASKS) - {"crsync_reconciliation", "crsync_maintenance"})
+
+
+@pytest.mark.parametrize("dag_id", HEALTH_RECORDING_FLOWS)
+def test_one_report_at_a_time_per_flow_so_no_run_writes_over_anothers_open_errors(dagbag, dag_id):
+    """``report`` reads, changes and writes back the flow's health Variable; runs of one flow can be active
+    together (backfill runs are not held by max_active_runs), so Airflow must not run two reports at once."""
+    assert dagbag.dags[dag_id].get_task("report").max_active_tis_per_dag == 1
+
+
 def test_opportunity_flow_holds_the_netsuite_pool(dagbag):
     dag = dagbag.dags["sf_opportunity_to_ns_sales_order"]
     for task_id in ("load_customers", "load_orders"):

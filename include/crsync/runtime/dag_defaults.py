@@ -122,7 +122,10 @@ def report_task():
     Call it inside the ``@dag`` function and pass it the summary: ``report_task()(load(...))``.
     """
 
-    @task(task_id="report", multiple_outputs=False)
+    # One report at a time per flow, across all its runs: it reads, changes and writes back the flow's sync
+    # health Variable (crsync.runtime.health_log.record_run), so two at once (backfill runs beside each other
+    # or beside a manual run) would each write over the other's open errors.
+    @task(task_id="report", multiple_outputs=False, max_active_tis_per_dag=1)
     def report(summary: dict) -> dict:
         from crsync.runtime.flows import common
 

@@ -6,7 +6,9 @@ writes them through the Task SDK, the API server reads them from the metadata DB
 
 - ``<dag id>.open_errors``: :class:`FlowHealth` as JSON, rewritten by the flow's ``report`` task
   (:func:`record_run`): a record written by a run leaves it, a record that failed joins it (or, already
-  there, gets its new code, message and ``last_tried``; ``first_seen`` stays). At most
+  there, gets its new code, message and ``last_tried``; ``first_seen`` stays). Airflow runs one report of a
+  flow at a time (``max_active_tis_per_dag=1`` in ``crsync.runtime.dag_defaults.report_task``), so runs of
+  one flow that end together cannot write over each other's rows. At most
   :data:`MAX_OPEN_ERRORS` rows are kept (the newest); the count of the others is kept in ``dropped``.
 - ``<dag id>.resolved_errors``: ``{record key: {"by": user, "at": ISO time}}``, written by the page's
   Resolve only (never by a task, so the two never overwrite each other). A resolved row is hidden until the
