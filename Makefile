@@ -11,7 +11,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv .venv
 	@$(PY) -m pip install -q --disable-pip-version-check uv==0.13.9
 	@# --compile-bytecode: uv leaves compiling to the first import, and where PYTHONDONTWRITEBYTECODE is set
-	@# (this machine, CI) nothing is ever saved, so every Airflow process would compile what it imports again.
+	@# (this machine's shell) nothing is ever saved, so every Airflow process would compile what it imports again.
 	@.venv/bin/uv pip install -q --python $(PY) --compile-bytecode -r requirements-dev.txt
 	@.venv/bin/uv pip install -q --python $(PY) --compile-bytecode --no-deps -e .
 	@# The sandbox (include/cr_sandbox) is a development tool, not part of the package: on the path here only.
