@@ -13,19 +13,19 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@# --compile-bytecode: uv leaves compiling to the first import, and where PYTHONDONTWRITEBYTECODE is set
 	@# (this machine's shell) nothing is ever saved, so every Airflow process would compile what it imports again.
 	@.venv/bin/uv pip install -q --python $(PY) --compile-bytecode -r requirements-dev.txt
-	@.venv/bin/uv pip install -q --python $(PY) --compile-bytecode --no-deps -e .
+	@.venv/bin/uv pip install -q --python $(PY) --no-deps -e .
 	@# The sandbox (include/cr_sandbox) is a development tool, not part of the package: on the path here only.
 	@echo "$(CURDIR)/include" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/crsync-dev-tools.pth"
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-# The project's own modules are imported from the checkout (editable install): compile what changed, for the
-# same reason (each task process of a run would compile them again). Quick when nothing changed.
+# The project's own modules are imported from the checkout (editable install, which uv does not compile):
+# compile what changed, for the same reason (each task process would compile them again). Quick when nothing changed.
 bytecode: $(STAMP)
 	@$(PY) -m compileall -q -j 0 include plugins dags bench
 
-airflow-init: $(STAMP)
+airflow-init: bytecode
 	@bin/setup-airflow
 
 lint: $(STAMP)
