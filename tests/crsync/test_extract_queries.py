@@ -20,6 +20,7 @@ from crsync.queries import (
     pricebook_entries_soql,
     renewal_line_items_soql,
     renewal_lines_query,
+    renewal_quotes_soql,
     renewal_transactions_query,
     sales_orders_by_external_ids_query,
     soql_datetime,
@@ -161,6 +162,9 @@ def test_lookup_soql() -> None:
     )
     assert "Opportunity.NetSuite_Renewal_Estimate_Id__c IN ('9')" in renewal_line_items_soql(
         [9], "opportunity"
+    )
+    assert renewal_quotes_soql([9, "10"]) == (
+        "SELECT Id, NetSuite_Estimate_Id__c FROM Quote WHERE NetSuite_Estimate_Id__c IN ('9', '10')"
     )
 
 

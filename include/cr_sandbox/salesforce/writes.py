@@ -342,19 +342,14 @@ class Writer:
             if f is None:
                 rel_field = obj.relationship(key)
                 if rel_field is not None and isinstance(raw, dict):
+                    # A parent named by external id sets the reference field itself, so the field's own
+                    # create/update access applies (Quote.OpportunityId, a line's parent: create only).
+                    _check_writable(rel_field, creating=creating)
                     values[rel_field.name] = self._resolve_parent(rel_field, raw)
                     continue
                 raise RecordFailure("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
-            if creating and not f.createable or not creating and not f.updateable:
-                if not creating and f.external_id and raw is not None:
-                    pass  # an upsert may repeat its external id in the body
-                else:
-                    raise RecordFailure(
-                        "INVALID_FIELD_FOR_INSERT_UPDATE",
-                        f"Unable to create/update fields: {f.name}. Please check the security settings of this "
-                        "field and verify that it is read/write for your profile or permission set.",
-                        [f.name],
-                    )
+            if not (not creating and f.external_id and raw is not None):  # an upsert may repeat its external id
+                _check_writable(f, creating=creating)
             values[f.name] = self.coerce(f, raw)
         return values
 
@@ -663,6 +658,17 @@ def _get_ci(payload: dict[str, Any], name: str) -> Any:
         if key.lower() == lower:
             return value
     return None
+
+
+def _check_writable(f: FieldDef, *, creating: bool) -> None:
+    """Refuse a value for a field the call may not set: not createable on insert, not updateable on update."""
+    if creating and not f.createable or not creating and not f.updateable:
+        raise RecordFailure(
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to create/update fields: {f.name}. Please check the security settings of this "
+            "field and verify that it is read/write for your profile or permission set.",
+            [f.name],
+        )
 
 
 def _scalar_text(raw: Any) -> str:

@@ -86,6 +86,11 @@ def existing_line_ids(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {str(r[_L.NETSUITE_LINE_ID]): r["Id"] for r in records if r.get(_L.NETSUITE_LINE_ID)}
 
 
+def existing_quote_ids(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Renewal transaction ids that already have their Quote, from :func:`crsync.queries.renewal_quotes_soql`."""
+    return {str(r[_Q.NETSUITE_ESTIMATE_ID]) for r in records if r.get(_Q.NETSUITE_ESTIMATE_ID)}
+
+
 def pricebook_entry_map(
     records: Iterable[Mapping[str, Any]], settings: IntegrationSettings
 ) -> dict[PricebookKey, str]:
@@ -118,6 +123,7 @@ def renewals_to_salesforce(
     pricebook_entries: Mapping[PricebookKey, str],
     existing: Mapping[str, ExistingRenewal] | None = None,
     existing_lines: Mapping[str, str] | None = None,
+    existing_quotes: Collection[str] | None = None,
     known_account_ids: Collection[str] | None = None,
 ) -> RenewalBatch:
     """Map renewal transactions and their lines to Salesforce upserts.
@@ -129,11 +135,13 @@ def renewals_to_salesforce(
     :param pricebook_entries: see :func:`pricebook_entry_map`.
     :param existing: see :func:`existing_renewals` (renewals already in Salesforce).
     :param existing_lines: see :func:`existing_line_ids` (their current lines).
+    :param existing_quotes: see :func:`existing_quote_ids` (renewals whose Quote exists).
     :param known_account_ids: NetSuite customer ids that have an Account; when given, an Account is
         created (upserted by ``NetSuite_Id__c``) for every other customer.
     """
     existing = existing or {}
     existing_lines = existing_lines or {}
+    existing_quotes = {str(q) for q in existing_quotes or ()}
     extra = settings.field_mappings.for_flow(FlowId.RENEWAL_ESTIMATE_TO_OPPORTUNITY)
     raw = frame(headers, _HEADER_COLUMNS + list(extra))
     h = _prepare_headers(raw, settings)
@@ -163,7 +171,7 @@ def renewals_to_salesforce(
     )
     if quote:
         upserts.append(SalesforceUpsertBatch(sobject=_Q.SOBJECT, external_id_field=_Q.NETSUITE_ESTIMATE_ID,
-                                             records=_quote_records(h, pricebook_id)))  # fmt: skip
+                                             records=_quote_records(h, pricebook_id, existing_quotes)))  # fmt: skip
     line_sobject = _Q.LINE_SOBJECT if quote else _L.SOBJECT
     line_field = _Q.LINE_NETSUITE_LINE_ID if quote else _L.NETSUITE_LINE_ID
     upserts.append(
@@ -327,16 +335,18 @@ def _opportunity_records(
     return records
 
 
-def _quote_records(h: pd.DataFrame, pricebook_id: str) -> list[dict[str, Any]]:
-    return [
-        {
+def _quote_records(h: pd.DataFrame, pricebook_id: str, existing_quotes: Collection[str]) -> list[dict[str, Any]]:
+    records = []
+    for tran, tranid in zip(h["id"], h["tranid"].fillna(h["id"]), strict=True):
+        record: dict[str, Any] = {
             _Q.NETSUITE_ESTIMATE_ID: tran,
             _Q.NAME: f"Renewal quote {tranid}"[:NAME_MAX_LENGTH],
-            _Q.OPPORTUNITY: {_O.NETSUITE_RENEWAL_ESTIMATE_ID: tran},
             _Q.PRICEBOOK_ID: pricebook_id,
         }
-        for tran, tranid in zip(h["id"], h["tranid"].fillna(h["id"]), strict=True)
-    ]
+        if str(tran) not in existing_quotes:  # a Quote's Opportunity is set on create only (not updateable)
+            record[_Q.OPPORTUNITY] = {_O.NETSUITE_RENEWAL_ESTIMATE_ID: tran}
+        records.append(record)
+    return records
 
 
 def _line_records(live: pd.DataFrame, quote: bool, existing_lines: Mapping[str, str]) -> list[dict[str, Any]]:

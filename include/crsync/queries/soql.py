@@ -219,6 +219,15 @@ def renewal_opportunities_soql(estimate_ids: Iterable[int | str]) -> str:
     )
 
 
+def renewal_quotes_soql(estimate_ids: Iterable[int | str]) -> str:
+    """Renewal Quotes (``renewal.target: quote``) already created from these NetSuite renewal transactions."""
+    q = f.Quote
+    return (
+        f"SELECT Id, {q.NETSUITE_ESTIMATE_ID} FROM {q.SOBJECT} "
+        f"WHERE {q.NETSUITE_ESTIMATE_ID} IN {_netsuite_id_literals(estimate_ids)}"
+    )
+
+
 def renewal_line_items_soql(
     estimate_ids: Iterable[int | str], target: Literal["opportunity", "quote"]
 ) -> str:

@@ -6,7 +6,6 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
-    SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
 )
 
@@ -48,16 +47,16 @@ def test_upsert_by_external_id_creates_updates_and_reports_conflicts(sf: Salesfo
     with pytest.raises(SalesforceResourceNotFound) as info:
         sf.Account.upsert("Name/Upsert Co 2", {"Name": "x"})
     assert _error_code(info) == "NOT_FOUND"
-    # OpportunityLineItem.NetSuite_Line_Id__c is an external id but not unique: two matches answer 300.
+    # OpportunityLineItem.NetSuite_Line_Id__c is a unique external id: a second line with the key is refused.
     opp = sf.Opportunity.create({"Name": "Lines", "StageName": "Prospecting", "CloseDate": "2025-01-31",
                                  "Account": {"NetSuite_Id__c": "1001"}})
     entry = sf.query("SELECT Id FROM PricebookEntry WHERE Product2.NetSuite_Id__c = '501'")["records"][0]["Id"]
-    for _ in range(2):
-        sf.OpportunityLineItem.create({"OpportunityId": opp["id"], "PricebookEntryId": entry, "Quantity": 1,
-                                       "NetSuite_Line_Id__c": "SO9_1"})
-    with pytest.raises(SalesforceMoreThanOneRecord) as many:
-        sf.OpportunityLineItem.upsert("NetSuite_Line_Id__c/SO9_1", {"Quantity": 2})
-    assert len(many.value.content) == 2 and all("/sobjects/OpportunityLineItem/00k" in u for u in many.value.content)
+    line = {"OpportunityId": opp["id"], "PricebookEntryId": entry, "Quantity": 1, "NetSuite_Line_Id__c": "SO9_1"}
+    sf.OpportunityLineItem.create(line)
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.OpportunityLineItem.create({**line, "NetSuite_Line_Id__c": "so9_1"})  # case-insensitive
+    assert _error_code(info) == "DUPLICATE_VALUE"
+    assert sf.OpportunityLineItem.upsert("NetSuite_Line_Id__c/SO9_1", {"Quantity": 2}, raw_response=True).status_code == 200
     amount = sf.Opportunity.get(opp["id"])
     assert amount["Amount"] == 2400.0 and amount["HasOpportunityLineItem"] is True
 
@@ -86,6 +85,22 @@ def test_validation_errors_use_salesforce_codes(sf: Salesforce, sobject: str, pa
         getattr(sf, sobject).create(payload)
     assert info.value.content[0]["errorCode"] == code
     assert field in info.value.content[0]["fields"]
+
+
+def test_a_reference_set_on_create_only_is_refused_on_update_even_by_external_id(sf: Salesforce):
+    """Quote.OpportunityId is createable, not updateable: naming the parent by external id sets that field,
+    so an upsert that matches an existing Quote and names it again is refused, as Salesforce does."""
+    opp = sf.Opportunity.create({"Name": "Renewal", "StageName": "Prospecting", "CloseDate": "2025-01-01",
+                                 "NetSuite_Renewal_Estimate_Id__c": "7001"})
+    body = {"Name": "Renewal quote", "Opportunity": {"NetSuite_Renewal_Estimate_Id__c": "7001"}}
+    assert sf.Quote.upsert("NetSuite_Estimate_Id__c/7001", body, raw_response=True).status_code == 201
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.Quote.upsert("NetSuite_Estimate_Id__c/7001", body)
+    assert _error_code(info) == "INVALID_FIELD_FOR_INSERT_UPDATE"
+    assert info.value.content[0]["fields"] == ["OpportunityId"]
+    assert sf.Quote.upsert("NetSuite_Estimate_Id__c/7001", {"Name": "Renamed"}, raw_response=True).status_code == 200
+    [quote] = sf.query("SELECT Name, OpportunityId FROM Quote WHERE NetSuite_Estimate_Id__c = '7001'")["records"]
+    assert quote["Name"] == "Renamed" and quote["OpportunityId"] == opp["id"]
 
 
 def test_contract_end_date_and_contract_item_lookups(sf: Salesforce):

@@ -13,6 +13,7 @@ from crsync.mappings.contract_item import contract_items_to_salesforce
 from crsync.mappings.renewal_estimate import (
     ExistingRenewal,
     existing_line_ids,
+    existing_quote_ids,
     existing_renewals,
     pricebook_entry_map,
     renewals_to_salesforce,
@@ -249,6 +250,21 @@ def test_quote_variant(settings: IntegrationSettings) -> None:
     assert (quote_lines.sobject, quote_lines.external_id_field) == ("QuoteLineItem", "NetSuite_Line_Id__c")
     assert quote_lines.records[0]["Quote"] == {"NetSuite_Estimate_Id__c": "900"}
     assert batch.line_sobject == "QuoteLineItem"
+
+
+def test_an_existing_quote_is_not_sent_its_opportunity_again(settings: IntegrationSettings) -> None:
+    """Quote.OpportunityId can be set on create only: an update that names it is refused by Salesforce."""
+    quote_settings = settings.model_copy(
+        update={"renewal": settings.renewal.model_copy(update={"target": "quote"})}
+    )
+    quotes_found = existing_quote_ids([{"Id": "0Q05g000000Quo01", "NetSuite_Estimate_Id__c": "900"}])
+    batch = renewals_to_salesforce([header(900), header(901)], [renewal_line(900, 1), renewal_line(901, 1)],
+                                   quote_settings, pricebook_id=PRICEBOOK, pricebook_entries=entries(settings),
+                                   existing_quotes=quotes_found)  # fmt: skip
+    _, quotes, _ = batch.upserts
+    by_estimate = {q["NetSuite_Estimate_Id__c"]: q for q in quotes.records}
+    assert "Opportunity" not in by_estimate["900"]
+    assert by_estimate["901"]["Opportunity"] == {"NetSuite_Renewal_Estimate_Id__c": "901"}
 
 
 def test_renewal_failures_skips_and_account_creation(settings: IntegrationSettings) -> None:

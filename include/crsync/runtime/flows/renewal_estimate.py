@@ -32,6 +32,7 @@ from crsync.queries import (
     renewal_line_items_soql,
     renewal_lines_query,
     renewal_opportunities_soql,
+    renewal_quotes_soql,
     renewal_transactions_query,
     standard_pricebook_soql,
 )
@@ -131,6 +132,8 @@ def _salesforce_lookups(
         ),
         "existing": _query_all(sf, (renewal_opportunities_soql(part) for part in chunked(tran_ids, size))),
         "existing_lines": _query_all(sf, (renewal_line_items_soql(part, target) for part in chunked(tran_ids, size))),
+        "existing_quotes": _query_all(sf, (renewal_quotes_soql(part) for part in chunked(tran_ids, size)))
+        if target == "quote" else [],
         "known_account_ids": sorted(
             {str(r[f.Account.NETSUITE_ID]) for r in _query_all(
                 sf, (accounts_by_netsuite_ids_soql(part) for part in chunked(entities, size)))}
@@ -158,6 +161,7 @@ def transform(extracted: dict[str, Any]) -> dict[str, Any]:
     """Map the renewals (pure); every invalid renewal fails alone with what to fix."""
     from crsync.mappings.renewal_estimate import (
         existing_line_ids,
+        existing_quote_ids,
         existing_renewals,
         pricebook_entry_map,
         renewals_to_salesforce,
@@ -183,6 +187,7 @@ def transform(extracted: dict[str, Any]) -> dict[str, Any]:
         pricebook_entries=pricebook_entry_map(sf["pricebook_entries"], settings),
         existing=existing_renewals(sf["existing"]),
         existing_lines=existing_line_ids(sf["existing_lines"]),
+        existing_quotes=existing_quote_ids(sf.get("existing_quotes", [])),
         known_account_ids=sf["known_account_ids"],
     )
     log.info(
