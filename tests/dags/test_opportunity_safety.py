@@ -193,7 +193,8 @@ def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock
     after = opportunity(sf_api, opp_id)
     print("FINDING 2 write-back after a mid-run edit", {"before": before, "after": after, "summary": summary})
     assert after["Sync_Status__c"] == "Processing", "the write-back overwrote an edit made during the run"
-    assert after["NetSuite_Id__c"] is None
+    assert after["NetSuite_Id__c"] == order["id"]  # the link to the order it has, and nothing else
+    assert after["Sync_Error__c"] == before["sf"]["Sync_Error__c"]
     assert summary["skipped_by_reason"] == {"changed_during_run": 1}
     assert opp_id in caplog.text
 
@@ -206,6 +207,47 @@ def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock
     assert (first["Product2"]["NetSuite_Id__c"], float(first["Quantity"])) in lines and len(lines) == 2
     synced = opportunity(sf_api, opp_id)
     assert synced["Sync_Status__c"] == "Synced" and synced["NetSuite_Id__c"] == order["id"]
+
+
+def test_a_deal_closed_lost_while_its_order_was_created_keeps_the_link_to_that_order(
+    fresh_sandbox, flow_dags, clock, sf_api, ns_sql
+):
+    """The rep marks the deal Closed Lost while load_orders creates its order: the write-back sets no status
+    but records the order's NetSuite id, so the next run says that order exists (to cancel in NetSuite)
+    instead of claiming nothing was ordered, and sends nothing."""
+    from crsync.runtime.dag_defaults import HOURLY
+    from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+    [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "order_type": "Contract New"})[
+        "opportunity_ids"
+    ]
+    context: dict[str, Any] = {
+        "params": {"opportunity_ids": [], "mode": "queued", "dry_run": False},
+        "dag_run": SimpleNamespace(run_after=clock.now(SF) + dt.timedelta(minutes=1), run_id="lost-during-run"),
+    }
+    plan = flow.transform(flow.extract(context, window_length=HOURLY))
+    request = flow.load_customers(plan, concurrency=2)
+    customers = request.perform(request.hook)
+    loaded = []
+    for chunk in flow.order_chunks(plan):
+        request = flow.load_orders(chunk, customers, concurrency=2)
+        loaded.append(request.perform(request.hook))
+    [order] = orders_for(ns_sql, opp_id)
+
+    sf_api.Opportunity.update(opp_id, {"StageName": "Closed Lost"})
+    summary = flow.write_back(plan, customers, loaded, context)
+    assert summary["skipped_by_reason"] == {"changed_during_run": 1}
+    linked = sf_api.query(
+        f"SELECT Sync_Status__c, NetSuite_Id__c, NetSuite_Order_Number__c FROM Opportunity WHERE Id = '{opp_id}'"
+    )["records"][0]
+    assert (linked["Sync_Status__c"], linked["NetSuite_Id__c"]) == ("Processing", order["id"])
+    assert linked["NetSuite_Order_Number__c"] == order["tranid"]
+
+    assert clock.run(flow_dags[ORDER_DAG], SF).state == "failed"  # the Closed Lost deal is refused, loudly
+    after = opportunity(sf_api, opp_id)
+    assert after["Sync_Status__c"] == "Error"
+    assert f"its NetSuite order {order['id']} was left unchanged" in after["Sync_Error__c"]
+    assert orders_for(ns_sql, opp_id) == [order]
 
 
 def test_a_line_edit_moves_the_opportunity_guard(fresh_sandbox, sf_api):

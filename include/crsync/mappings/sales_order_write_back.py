@@ -205,6 +205,7 @@ def opportunity_write_back(
     order_numbers: Mapping[str, str] | None = None,
     synced_at: dt.datetime | None = None,
     writable: Collection[str] | None = None,
+    link_only: Collection[str] = (),
 ) -> SalesforceUpsertBatch:
     """Opportunity updates (by ``Id``) recording every outcome.
 
@@ -214,6 +215,9 @@ def opportunity_write_back(
     :param synced_at: the sync time (default now, UTC).
     :param writable: when given, only these Opportunity ids are written back (the others were not
         queued, or changed since they were extracted and stay ``Processing`` for the next run).
+    :param link_only: Opportunity ids (changed since extract, not ``writable``) whose order was written:
+        they get only the order's NetSuite id and number, never a status, so the link to an order that
+        exists is not lost (e.g. a deal marked Closed Lost while its order was being created).
     """
     stamp = _now_text(synced_at)
     numbers_by_key = order_numbers or {}
@@ -240,9 +244,19 @@ def opportunity_write_back(
             key = to_18_char_id(failure.key)
             records[key] = _error_record(key, failure.message, stamp)
     if writable is not None:
-        allowed = set(writable)
-        records = {key: record for key, record in records.items() if key in allowed}
+        allowed, linked = set(writable), {to_18_char_id(k) for k in link_only}
+        records = {
+            key: record if key in allowed else _link_fields(record)
+            for key, record in records.items()
+            if key in allowed or (key in linked and record.get(_O.NETSUITE_ID))
+        }
     return SalesforceUpsertBatch(sobject=_O.SOBJECT, external_id_field=_O.ID, records=list(records.values()))
+
+
+def _link_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the Opportunity's link to its order: ``Id``, the NetSuite id and, when known, the order number."""
+    link = (_O.ID, _O.NETSUITE_ID, _O.NETSUITE_ORDER_NUMBER)
+    return {name: record[name] for name in link if name in record}
 
 
 def _error_record(key: str, message: str, stamp: str) -> dict[str, Any]:

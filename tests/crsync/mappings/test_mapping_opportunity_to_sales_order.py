@@ -384,6 +384,22 @@ def test_write_back_records_success_and_errors() -> None:
     assert invalid["Sync_Error__c"].endswith("...")
 
 
+def test_write_back_of_an_opportunity_changed_during_the_run_is_its_order_link_only() -> None:
+    results = [
+        WriteResult(key=key(1), external_id=key(1), status="created", id="9001"),
+        WriteResult(key=key(2), external_id=key(2), status="updated", id="9002"),
+        WriteResult(key=key(3), external_id=key(3), status="failed", error={"code": "X", "message": "refused"}),
+        WriteResult(key=key(4), external_id=key(4), status="created", id="9004"),
+    ]
+    batch = opportunity_write_back(results, order_numbers={key(2): "SO1002"}, writable=[key(1)],
+                                   link_only=[key(2), key(3)])  # fmt: skip
+    by_id = {r["Id"]: r for r in batch.records}
+    assert by_id[key(1)]["Sync_Status__c"] == "Synced"
+    assert by_id[key(2)] == {"Id": key(2), "NetSuite_Id__c": "9002", "NetSuite_Order_Number__c": "SO1002"}
+    assert key(3) not in by_id  # nothing was written in NetSuite: nothing to link, no status
+    assert key(4) not in by_id  # neither writable nor linkable (e.g. deleted during the run)
+
+
 # -- scale ---------------------------------------------------------------------------------------------
 
 

@@ -202,11 +202,14 @@ def write_back(
     """Record every outcome on the Opportunity (and new customer ids on the Account); build the summary.
 
     Only Opportunities queued or already sent are written back, and only if unchanged since extract: one
-    edited during the run (its ``SystemModstamp`` moved) keeps ``Processing`` and goes in the next run.
+    edited during the run (its ``SystemModstamp`` moved) keeps ``Processing`` and goes in the next run. If
+    its order was written, it still gets the order's NetSuite id and number (nothing else), so a deal closed
+    or un-queued while its order was being created keeps the link to that order.
     """
     from crsync.mappings.sales_order_write_back import (
         account_write_back,
         changed_since_extract,
+        opportunity_key,
         opportunity_write_back,
     )
 
@@ -224,17 +227,25 @@ def write_back(
     order_numbers = _order_numbers(ok_keys) if ok_keys else {}
     sf = salesforce_hook()
     guards = plan.guards
-    changed = changed_since_extract(guards, _current_stamps(sf, list(guards)))
+    current = _current_stamps(sf, list(guards))
+    changed = changed_since_extract(guards, current)
     if changed:
         summary.add_skipped(CHANGED_DURING_RUN, len(changed))
         log.warning(
-            "%d Opportunity(ies) changed since they were extracted; not written back, they stay Processing "
-            "and the next run sends them again: %s",
+            "%d Opportunity(ies) changed since they were extracted; no sync status written back (the next run "
+            "sends them again if they are still queued), only the NetSuite id and number of an order written: %s",
             len(changed),
             ", ".join(sorted(changed)),
         )
     writable = [key for key in guards if key not in changed]
-    opportunities = opportunity_write_back(results, failures, order_numbers=order_numbers, writable=writable)
+    still_there = {opportunity_key(row) for row in current}
+    opportunities = opportunity_write_back(
+        results,
+        failures,
+        order_numbers=order_numbers,
+        writable=writable,
+        link_only=[key for key in changed if key in still_there],
+    )
     accounts = account_write_back(LoadOutcome.from_xcom(customers).results)
     for batch in (accounts, opportunities):
         if not batch.records:
