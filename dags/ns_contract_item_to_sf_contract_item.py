@@ -18,6 +18,7 @@ from airflow.sdk import dag, task
 from crsync.runtime.dag_defaults import (
     BATCH_TASK,
     DAILY,
+    FINISHES_RUN,
     NETSUITE_POOL,
     NETSUITE_READ_SLOTS,
     START_DATE,
@@ -59,7 +60,7 @@ def ns_contract_item_to_sf_contract_item():
 
         return flow.transform(batch)
 
-    @task.salesforce_write
+    @task.salesforce_write(**FINISHES_RUN)
     def load(plan: dict, **context) -> dict:
         from crsync.runtime.flows import contract_item as flow
 

@@ -19,6 +19,7 @@ from airflow.sdk import dag, task
 from crsync.runtime.dag_defaults import (
     BATCH_TASK,
     DAILY,
+    FINISHES_RUN,
     NETSUITE_POOL,
     NETSUITE_READ_SLOTS,
     START_DATE,
@@ -66,7 +67,7 @@ def ns_contract_to_sf_contract():
 
         return flow.load(plan, context)
 
-    @task.salesforce_write(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS)  # reads sales orders
+    @task.salesforce_write(pool=NETSUITE_POOL, pool_slots=NETSUITE_READ_SLOTS, **FINISHES_RUN)  # reads sales orders
     def link_opportunities(plan: dict, loaded: dict, **context) -> dict:
         from crsync.runtime.flows import contract as flow
 

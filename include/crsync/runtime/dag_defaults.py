@@ -71,6 +71,13 @@ def _concurrency_setting(path: str, version: int) -> int:
 #: of the run start).
 BATCH_TASK = {"multiple_outputs": False, "show_return_value_in_logs": False}
 
+#: The options of a nightly flow's task that ends the run's writes (crsync.runtime.flows.retry.finish): it
+#: reads, changes and writes back the flow's retry list (and the contract items' waiting list) and its
+#: read-through mark. Runs of one flow can be active together (backfill runs are not held by
+#: max_active_runs), and Variables have no compare-and-set, so two at once could each drop the other's
+#: failed ids; Airflow's scheduler holds this across every run of the DAG.
+FINISHES_RUN = {"max_active_tis_per_dag": 1}
+
 HOURLY = timedelta(hours=1)
 DAILY = timedelta(days=1)
 
