@@ -100,8 +100,10 @@ def is_netsuite_external_id(value: object) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 #: What happened to one written record (``crsync.records.WriteResult.status``; the hooks' result dicts).
-WriteStatus = Literal["created", "updated", "failed"]
-WRITE_STATUSES: tuple[WriteStatus, ...] = ("created", "updated", "failed")
+#: ``unchanged``: a create-only write (:class:`crsync.records.NetSuiteWrite`) whose record already existed:
+#: nothing was sent, the existing record's id is the result.
+WriteStatus = Literal["created", "updated", "unchanged", "failed"]
+WRITE_STATUSES: tuple[WriteStatus, ...] = ("created", "updated", "unchanged", "failed")
 #: The keys of a write result as the load operators return it (design.md, "Interfaces").
 WRITE_RESULT_KEYS = ("key", "external_id", "status", "id", "error")
 

@@ -51,7 +51,9 @@ class NetSuiteWrite(_Record):
     Without ``transform_from``: ``PUT record/v1/<record_type>/eid:<external_id>?replace=item``. With it:
     transform unless a record with ``external_id`` exists, else upsert. With ``update_only``: only a
     record that already exists is written; otherwise the result is ``failed`` (code
-    :data:`NOT_QUEUED`) and nothing is created (a re-send of a source record nobody queued).
+    :data:`NOT_QUEUED`) and nothing is created (a re-send of a source record nobody queued). With
+    ``create_only``: the record is created when no record has ``external_id``; one that exists is left as
+    it is (status ``unchanged``, its id returned): a customer is NetSuite's once it exists.
     """
 
     key: str
@@ -60,6 +62,7 @@ class NetSuiteWrite(_Record):
     body: dict[str, Any]
     transform_from: TransformFrom | None = None
     update_only: bool = False
+    create_only: bool = False
 
     @field_validator("external_id")
     @classmethod
@@ -180,6 +183,8 @@ class RunSummary(_Record):
                 self.written_keys.append(result.key)
             elif result.status == "updated":
                 self.updated += 1
+                self.written_keys.append(result.key)
+            elif result.status == "unchanged":
                 self.written_keys.append(result.key)
             else:
                 self._add_failure(RecordFailure.from_result(result))

@@ -236,3 +236,42 @@ def test_currency_is_sent_and_one_the_customer_cannot_use_fails_alone(
     assert not_mapped["Sync_Status__c"] == "Error"
     assert "Currency JPY has no NetSuite currency id" in not_mapped["Sync_Error__c"]
     assert "change the Opportunity's currency" in not_mapped["Sync_Error__c"]
+
+
+def test_a_customer_found_by_its_external_id_is_used_as_it_is(fresh_sandbox, run_flow, sf_api, ns_sql):
+    """The flow made a NetSuite customer for an Account, and the Account lost its NetSuite_Id__c (a refused
+    write-back, a merge). The next send finds the customer by external id (the Account id) and uses it:
+    nothing is sent to it, so what finance set on it since (a name, more currencies) stays, and the
+    Account gets its link back. Before, the send replaced the customer's currencies with this run's."""
+    from cr_sandbox import clients
+
+    [opp_id] = fresh_sandbox.control(
+        "salesforce", "seed", {"opportunities": 1, "lines_per_opportunity": 1, "account_netsuite_id": "1002"}
+    )["opportunity_ids"]
+    account_id = sf_api.Opportunity.get(opp_id)["AccountId"]
+    sf_api.Account.update(account_id, {"NetSuite_Id__c": None})  # so the flow creates the customer
+    assert run_flow().state == "success"
+    [customer] = ns_sql(f"SELECT id, companyname FROM customer WHERE externalid = '{sf_api.Account.get(account_id)['Id']}'")
+    assert sf_api.Account.get(account_id)["NetSuite_Id__c"] == customer["id"]
+
+    # Finance renames it and lets it buy in EUR too; the Account loses its link; the deal is sent again.
+    clients.netsuite_record(fresh_sandbox.config, "PATCH", f"customer/{customer['id']}", json={
+        "companyName": "Renamed by finance", "currencyList": {"items": [{"currency": {"id": "4"}}]}})  # fmt: skip
+
+    def currencies() -> list[str]:
+        record = clients.netsuite_record(fresh_sandbox.config, "GET", f"customer/{customer['id']}",
+                                         params={"expandSubResources": "true"}).json()  # fmt: skip
+        return sorted(str(line["currency"]["id"]) for line in record["currencyList"]["items"])
+
+    assert currencies() == ["1", "4"]  # USD (primary) and EUR
+    sf_api.Account.update(account_id, {"NetSuite_Id__c": None})
+    sf_api.Opportunity.update(opp_id, {"Sync_Status__c": "Processing"})
+    assert run_flow().state == "success"
+
+    [after] = ns_sql(f"SELECT id, companyname FROM customer WHERE id = {customer['id']}")
+    assert after["companyname"] == "Renamed by finance"
+    assert currencies() == ["1", "4"]
+    assert len(ns_sql("SELECT id FROM customer WHERE companyname = 'Renamed by finance'")) == 1
+    assert sf_api.Account.get(account_id)["NetSuite_Id__c"] == customer["id"]
+    [order] = orders_for(ns_sql, opp_id)
+    assert str(order["entity"]) == customer["id"] and opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"

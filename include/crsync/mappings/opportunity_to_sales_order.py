@@ -313,7 +313,11 @@ def _customer_writes(h: pd.DataFrame, settings: IntegrationSettings) -> list[Net
         body: dict[str, Any] = {_B.EXTERNAL_ID: account_id, _B.COMPANY_NAME: name, **parties[account_id]}
         writes.append(
             NetSuiteWrite(
-                key=account_id, record_type=f.NsRecordType.CUSTOMER, external_id=account_id, body=body
+                key=account_id,
+                record_type=f.NsRecordType.CUSTOMER,
+                external_id=account_id,
+                body=body,
+                create_only=True,  # an existing customer (its Account lost the link) is used as it is
             )
         )
     return writes

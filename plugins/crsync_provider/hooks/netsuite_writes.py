@@ -184,6 +184,10 @@ def _write_one(
     # lines, without NetSuite line keys): every write replaces them (?replace=item). Without it NetSuite
     # would add the sent lines to the saved ones (section_1545295601).
     replace = sublists(body)
+    if write.get("create_only") and existing_id is not None:
+        # Found by its external id (created by an earlier run whose link was lost): NetSuite's users own it
+        # now, so nothing is sent (an upsert would replace its currencies, name and subsidiary).
+        return "unchanged", existing_id or None
     if write.get("update_only"):
         # A re-send may update what was sent before; it never creates (or transforms) a record, so it
         # is a PATCH of the record found (an upsert would create one deleted since the lookup).

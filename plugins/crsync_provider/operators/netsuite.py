@@ -143,7 +143,7 @@ class NetSuiteUpsertOperator(BaseOperator):
     Each instruction ``{"key", "record_type", "external_id", "body", "transform_from"}`` becomes one
     write request: ``PUT record/v1/<type>/eid:<external id>``, or a transform carrying ``externalId``
     when the record does not exist yet. Returns one write result per instruction, in order:
-    ``{"key", "external_id", "status": "created"|"updated"|"failed", "id", "error"}``.
+    ``{"key", "external_id", "status": "created"|"updated"|"unchanged"|"failed", "id", "error"}``.
     Per-record failures do not fail the task (the run summary does that after write-back) unless
     ``fail_on_error`` is set.
 
@@ -188,12 +188,14 @@ class NetSuiteUpsertOperator(BaseOperator):
         """
         results = hook.write_many(writes)
         counts = Counter(r["status"] for r in results)
+        unchanged = f", {counts['unchanged']} left as they were (create-only, found)" if counts["unchanged"] else ""
         self.log.info(
-            "NetSuite writes: %s created, %s updated, %s failed (of %s)",
+            "NetSuite writes: %s created, %s updated, %s failed (of %s)%s",
             counts["created"],
             counts["updated"],
             counts["failed"],
             len(results),
+            unchanged,
         )
         for result in results:
             if result["status"] == "failed":
