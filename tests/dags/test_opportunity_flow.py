@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -105,6 +106,21 @@ def test_new_contract_opportunity_becomes_one_order_and_contract_and_is_synced(
     assert ns_sql("SELECT transaction, id, item, quantity FROM transactionline WHERE mainline = 'F' "
                   "ORDER BY transaction, id") == lines_before
     assert len(orders_for(ns_sql, edited)) == 1
+
+    # A product's contract end date moved after billing (same item, quantity and price) is a line change
+    # too: refused the same way, not Synced while NetSuite keeps the billed dates.
+    (line,) = sf_api.query(f"SELECT Id, End_Date__c, Term_Months__c FROM OpportunityLineItem WHERE OpportunityId = "
+                           f"'{untouched}' ORDER BY Id LIMIT 1")["records"]  # fmt: skip
+    dates_before = ns_sql(f"SELECT TO_CHAR(custcol_swe_contract_end_date, 'YYYY-MM-DD') AS e FROM transactionline "
+                          f"WHERE transaction = {orders_for(ns_sql, untouched)[0]['id']} AND mainline = 'F' ORDER BY id")  # fmt: skip
+    assert line["End_Date__c"] in {row["e"] for row in dates_before}
+    shorter = (date.fromisoformat(line["End_Date__c"]) - timedelta(days=31)).isoformat()
+    sf_api.OpportunityLineItem.update(line["Id"], {"End_Date__c": shorter})
+    sf_api.Opportunity.update(untouched, {"Sync_Status__c": "Processing"})
+    assert run_flow(opportunity_ids=[untouched]).state == "failed"
+    refused = opportunity(sf_api, untouched)
+    assert refused["Sync_Status__c"] == "Error" and "is billed" in refused["Sync_Error__c"]
+    assert "contract dates" in refused["Sync_Error__c"]
 
 
 def test_bad_record_fails_alone_with_its_message_written_back(fresh_sandbox, run_flow, sf_api, ns_sql):

@@ -341,13 +341,22 @@ def billed_sales_orders_query(external_ids: Iterable[str]) -> str:
     )
 
 
-def sales_order_lines_query(transaction_ids: Iterable[int | str]) -> str:
+def sales_order_lines_query(transaction_ids: Iterable[int | str], *, with_terms: bool = False) -> str:
     """Item lines (item, quantity, rate) of these sales orders (offset-paged; ordered by order and line),
-    for reconciling them with the Opportunity's products."""
+    for reconciling them with the Opportunity's products.
+
+    :param with_terms: also each line's contract start and end date (``YYYY-MM-DD``) and term in months.
+    """
     tl = "tl"
     ids = validate_netsuite_ids(transaction_ids)
+    terms = (
+        f", {_date(f'{tl}.{_NL.CONTRACT_START_DATE}')}, {_date(f'{tl}.{_NL.CONTRACT_END_DATE}')}, "
+        f"{tl}.{_NL.TERM_MONTHS}"
+        if with_terms
+        else ""
+    )
     return (
-        f"SELECT {tl}.{_NL.TRANSACTION}, {tl}.{_NL.ID}, {tl}.{_NL.ITEM}, {tl}.{_NL.QUANTITY}, {tl}.{_NL.RATE} "
+        f"SELECT {tl}.{_NL.TRANSACTION}, {tl}.{_NL.ID}, {tl}.{_NL.ITEM}, {tl}.{_NL.QUANTITY}, {tl}.{_NL.RATE}{terms} "
         f"FROM {_NL.TABLE} {tl} WHERE {tl}.{_NL.TRANSACTION} IN {in_list([str(x) for x in ids])} "
         f"AND {tl}.{_NL.MAINLINE} = 'F' AND {tl}.{_NL.ITEM} IS NOT NULL "
         f"ORDER BY {tl}.{_NL.TRANSACTION}, {tl}.{_NL.ID}"

@@ -13,6 +13,7 @@ the old lines.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crsync import fields as f
@@ -29,10 +30,24 @@ _L = f.NsLine
 _NL = f.NsTransactionLine
 
 
-def _line_key(item: Any, quantity: Any, rate: Any) -> tuple[str, float, float]:
-    """A line as NetSuite bills it: item, quantity (SuiteQL shows sales lines negative) and rate."""
+#: The contract term fields of a line, compared when the Opportunity's lines carry them.
+_TERM_FIELDS = (_L.CONTRACT_START_DATE, _L.CONTRACT_END_DATE, _L.TERM_MONTHS)
+
+
+def _line_key(line: Mapping[str, Any], terms: Sequence[str]) -> tuple[Any, ...]:
+    """A line as NetSuite bills it: item, quantity (SuiteQL shows sales lines negative), rate, and the
+    ``terms`` fields (dates as ``YYYY-MM-DD``, the term in months as a number)."""
+    item = line.get(_L.ITEM)
     item_id = item.get("id") if isinstance(item, dict) else item
-    return str(item_id), round(abs(float(quantity or 0)), 6), round(float(rate or 0), 6)
+    key: list[Any] = [str(item_id), round(abs(float(line.get(_L.QUANTITY) or 0)), 6),
+                      round(float(line.get(_L.RATE) or 0), 6)]  # fmt: skip
+    for name in terms:
+        value = line.get(name)
+        if name == _L.TERM_MONTHS:
+            key.append(None if value in (None, "") else round(float(value), 6))
+        else:
+            key.append(None if value in (None, "") else str(value)[:10])
+    return tuple(key)
 
 
 def without_billed_lines(
@@ -48,12 +63,10 @@ def without_billed_lines(
             billed[str(row[f.NsTransaction.EXTERNAL_ID])] = str(row[f.NsTransaction.ID])
     if not billed:
         return orders, []
-    netsuite_lines: dict[str, list[tuple[str, float, float]]] = {}
+    netsuite_lines: dict[str, list[dict[str, Any]]] = {}
     for part in chunked(sorted(billed.values()), max(1, id_lookup)):
-        for row in hook.suiteql(sales_order_lines_query(part)):
-            netsuite_lines.setdefault(str(row[_NL.TRANSACTION]), []).append(
-                _line_key(row[_NL.ITEM], row[_NL.QUANTITY], row[_NL.RATE])
-            )
+        for row in hook.suiteql(sales_order_lines_query(part, with_terms=True)):
+            netsuite_lines.setdefault(str(row[_NL.TRANSACTION]), []).append(row)
     ready: list[NetSuiteWrite] = []
     failures: list[RecordFailure] = []
     for order in orders:
@@ -62,13 +75,17 @@ def without_billed_lines(
             ready.append(order)
             continue
         lines = (order.body.get(f.NsBody.ITEM_SUBLIST) or {}).get(f.NsBody.SUBLIST_ITEMS) or []
-        sent = sorted(_line_key(line.get(_L.ITEM), line.get(_L.QUANTITY), line.get(_L.RATE)) for line in lines)
-        if lines and sent != sorted(netsuite_lines.get(internal_id, [])):
+        # The term fields the Opportunity's lines carry (a line without dates leaves NetSuite's as they are).
+        terms = [name for name in _TERM_FIELDS if any(line.get(name) not in (None, "") for line in lines)]
+        sent = sorted(map(repr, (_line_key(line, terms) for line in lines)))
+        held = sorted(map(repr, (_line_key(row, terms) for row in netsuite_lines.get(internal_id, []))))
+        if lines and sent != held:
             failures.append(RecordFailure(
                 key=order.key,
                 code=BILLED_LINES_CHANGED,
                 message=f"NetSuite sales order {internal_id} is billed, and NetSuite refuses changes to billed "
-                "lines, but the Opportunity's products differ from the billed lines; nothing was sent. Credit "
+                "lines, but the Opportunity's products (item, quantity, price or contract dates and term) differ "
+                "from the billed lines; nothing was sent. Credit "
                 "the invoice in NetSuite, or sell the change as a Contract Upsell or Contract Downsell "
                 "Opportunity, or put the products back as billed",
             ))  # fmt: skip

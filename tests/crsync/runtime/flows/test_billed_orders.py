@@ -48,3 +48,26 @@ def test_nothing_billed_sends_every_order_as_it_is(fake_netsuite):
     orders = [order("006A", ("5", 1, 10.0))]
 
     assert without_billed_lines(ns, orders, id_lookup=100) == (orders, [])
+
+
+def test_contract_dates_and_term_are_compared_only_when_the_opportunity_sends_them(fake_netsuite):
+    """A billed line's contract end date moved is a change (refused); an order whose lines carry no dates
+    (NetSuite filled its own) is compared on item, quantity and price only (sent without lines)."""
+    billed_line = {"item": "5", "quantity": "-1", "rate": "10", "custcol_swe_contract_start_date": "2026-01-01",
+                   "custcol_swe_contract_end_date": "2026-12-31", "custcol_swe_contract_item_term_months": "12"}  # fmt: skip
+    ns = fake_netsuite(
+        [
+            {"items": [{"externalid": "006D", "id": "81"}, {"externalid": "006E", "id": "82"}]},
+            {"items": [{**billed_line, "transaction": "81"}, {**billed_line, "transaction": "82"}]},
+        ]
+    )
+    moved, dateless = order("006D", ("5", 1, 10.0)), order("006E", ("5", 1, 10.0))
+    moved.body["item"]["items"][0].update({"custcol_swe_contract_start_date": "2026-01-01",
+                                           "custcol_swe_contract_end_date": "2026-11-30",
+                                           "custcol_swe_contract_item_term_months": 12})  # fmt: skip
+
+    ready, refused = without_billed_lines(ns, [moved, dateless], id_lookup=100)
+
+    assert [f.key for f in refused] == ["006D"] and "contract dates" in refused[0].message
+    assert [o.key for o in ready] == ["006E"] and "item" not in ready[0].body
+    assert "custcol_swe_contract_end_date" in ns.queries[1]
