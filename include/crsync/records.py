@@ -54,6 +54,8 @@ class NetSuiteWrite(_Record):
     :data:`NOT_QUEUED`) and nothing is created (a re-send of a source record nobody queued). With
     ``create_only``: the record is created when no record has ``external_id``; one that exists is left as
     it is (status ``unchanged``, its id returned): a customer is NetSuite's once it exists.
+    ``create_only_fields`` are body fields sent only when the record is created (an order's approval
+    status: a re-send must not approve again an order a NetSuite user set back to Pending Approval).
     """
 
     key: str
@@ -63,6 +65,7 @@ class NetSuiteWrite(_Record):
     transform_from: TransformFrom | None = None
     update_only: bool = False
     create_only: bool = False
+    create_only_fields: list[str] = Field(default_factory=list)
 
     @field_validator("external_id")
     @classmethod

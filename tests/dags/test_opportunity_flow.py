@@ -291,3 +291,36 @@ def test_a_customer_found_by_its_external_id_is_used_as_it_is(fresh_sandbox, run
     assert sf_api.Account.get(account_id)["NetSuite_Id__c"] == customer["id"]
     [order] = orders_for(ns_sql, opp_id)
     assert str(order["entity"]) == customer["id"] and opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+
+
+def test_orders_created_approved_are_not_approved_again_by_a_re_send(
+    fresh_sandbox, run_flow, sf_api, ns_sql, tmp_path, monkeypatch
+):
+    """new_order_status: approved sends orderStatus B when the order is created, and only then: a NetSuite
+    approver who sets the order back to Pending Approval is not overruled by the next re-send."""
+    from cr_sandbox import clients
+    from crsync.settings import DEFAULT_SETTINGS_FILE
+
+    settings = tmp_path / "settings.yaml"
+    default = DEFAULT_SETTINGS_FILE.read_text()
+    assert "new_order_status: pending_approval" in default
+    settings.write_text(default.replace("new_order_status: pending_approval", "new_order_status: approved"))
+    monkeypatch.setenv("CRSYNC_SETTINGS_FILE", str(settings))
+    [opp_id] = fresh_sandbox.control("salesforce", "seed", {"opportunities": 1, "order_type": "Contract New"})[
+        "opportunity_ids"
+    ]
+
+    def status() -> str:
+        return ns_sql(f"SELECT status FROM transaction WHERE type = 'SalesOrd' AND externalid = '{opp_id}'")[0]["status"]
+
+    assert run_flow().state == "success"
+    assert status() == "B"  # created approved (Pending Fulfillment)
+    [order] = orders_for(ns_sql, opp_id)
+    clients.netsuite_record(fresh_sandbox.config, "PATCH", f"salesOrder/{order['id']}", json={"orderStatus": "A"})
+    assert status() == "A"
+
+    sf_api.Opportunity.update(opp_id, {"Description": "changed by the rep", "Sync_Status__c": "Processing"})
+    assert run_flow().state == "success"
+    assert opportunity(sf_api, opp_id)["Sync_Status__c"] == "Synced"
+    assert status() == "A"  # the approver's decision stands
+    assert orders_for(ns_sql, opp_id) == [order]

@@ -388,6 +388,8 @@ def _map_chunk(opportunities: Sequence[Mapping[str, Any]], settings: Integration
                 body=as_return_authorization(body) if downsell else body,
                 transform_from=source,
                 update_only=not queued,
+                # The approval a new order is created in (new_order_status: approved), never sent again.
+                create_only_fields=[_B.ORDER_STATUS] if _B.ORDER_STATUS in body else [],
             )
         )
     return SalesOrderBatch(

@@ -184,6 +184,9 @@ def _write_one(
     # lines, without NetSuite line keys): every write replaces them (?replace=item). Without it NetSuite
     # would add the sent lines to the saved ones (section_1545295601).
     replace = sublists(body)
+    if existing_id is not None:
+        for name in write.get("create_only_fields") or ():
+            body.pop(name, None)  # set when the record was created; NetSuite's users own it since
     if write.get("create_only") and existing_id is not None:
         # Found by its external id (created by an earlier run whose link was lost): NetSuite's users own it
         # now, so nothing is sent (an upsert would replace its currencies, name and subsidiary).
