@@ -16,8 +16,13 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-#: What every message ends with: after the fix, the task is cleared (a retry would fail the same way).
-THEN_CLEAR = "then clear the failed task"
+#: What every message ends with: after the fix, the run is cleared (a retry would fail the same way). The
+#: hourly order flow's load tasks hold its load lock only from ``claim_load_lock`` on (docs/operations.md,
+#: "Clearing tasks of the hourly DAG"), so the message names that task rather than "the failed task".
+THEN_CLEAR = (
+    "then clear the failed task with its downstream tasks (in the hourly order flow, clear from "
+    "claim_load_lock on)"
+)
 
 
 class PermanentError(AirflowFailException):
