@@ -437,15 +437,19 @@ def test_catch_up_is_capped_and_the_summary_says_so(fresh_sandbox, run_dag, ns_s
 
     run = run_dag(CONTRACT_DAG, run_after=end)
 
-    assert run.state == "success"
+    assert run.state == "failed"  # changes were left unread: the alert asks for the backfill
     summary = summary_of(run)
+    assert summary["failed"] == 0  # every record read was written
     capped_start = end - dt.timedelta(days=1) - dt.timedelta(days=2)
     assert summary["read_window"].startswith(f"[{capped_start.isoformat()}, ")
     assert summary["catch_up_capped"] is True
     text = rendered(summary)
     assert "nightly.max_catch_up_days = 2" in text and "NOT read" in text
-    # Capped on purpose and said so: the mark moves on (else every run would read the cap again).
+    assert "FAILED" in text.splitlines()[0]
+    # Capped on purpose and said so: the mark moves on (else every run would read the cap again), so the
+    # next run is green.
     assert mark(CONTRACT_DAG) == end.isoformat()
+    assert run_dag(CONTRACT_DAG, run_after=end + dt.timedelta(days=1)).state == "success"
 
 
 def test_mark_holding_junk_is_ignored_with_a_warning(fresh_sandbox, run_dag, caplog):
