@@ -26,6 +26,7 @@ from crsync.records import (
     OrderChunk,
     RecordFailure,
     RunSummary,
+    SalesforceUpsertBatch,
     SalesOrderPlan,
     dump_all,
     dump_and_release,
@@ -226,6 +227,9 @@ def write_back(
     ok_keys = [r.external_id for r in results if r.ok]
     order_numbers = _order_numbers(ok_keys) if ok_keys else {}
     sf = salesforce_hook()
+    # The Accounts first: the stamps are re-read after them, right before the Opportunities' write-back,
+    # so the time in which an edit goes unseen is only that of the Opportunities' own calls.
+    _write_back_batch(sf, account_write_back(LoadOutcome.from_xcom(customers).results), summary, context)
     guards = plan.guards
     current = _current_stamps(sf, list(guards))
     changed = changed_since_extract(guards, current)
@@ -246,23 +250,28 @@ def write_back(
         writable=writable,
         link_only=[key for key in changed if key in still_there],
     )
-    accounts = account_write_back(LoadOutcome.from_xcom(customers).results)
-    for batch in (accounts, opportunities):
-        if not batch.records:
-            continue
-        outcome = sf.update_collection(batch.sobject, batch.records)
-        if batch is opportunities:
-            link_task_to_salesforce(context, sf.instance_url, batch.sobject, outcome)
-        refused = salesforce_refusals(
-            batch.records,
-            outcome,
-            code="write_back_failed",
-            key=lambda record: str(record["Id"]),
-            refused=lambda _record, sobject=batch.sobject: f"Salesforce refused the {sobject} write-back",
-        )
-        summary.add_failures(refused)
-        log.info("Wrote back %d %s record(s), %d refused", len(batch.records), batch.sobject, len(refused))
+    _write_back_batch(sf, opportunities, summary, context, link_task=True)
     return summary.as_dict()
+
+
+def _write_back_batch(
+    sf: Any, batch: SalesforceUpsertBatch, summary: RunSummary, context: Any, *, link_task: bool = False
+) -> None:
+    """Update ``batch``'s records by Id in collections; each refusal is a ``write_back_failed`` failure."""
+    if not batch.records:
+        return
+    outcome = sf.update_collection(batch.sobject, batch.records)
+    if link_task:
+        link_task_to_salesforce(context, sf.instance_url, batch.sobject, outcome)
+    refused = salesforce_refusals(
+        batch.records,
+        outcome,
+        code="write_back_failed",
+        key=lambda record: str(record["Id"]),
+        refused=lambda _record, sobject=batch.sobject: f"Salesforce refused the {sobject} write-back",
+    )
+    summary.add_failures(refused)
+    log.info("Wrote back %d %s record(s), %d refused", len(batch.records), batch.sobject, len(refused))
 
 
 def _current_stamps(sf: Any, ids: list[str]) -> list[dict[str, Any]]:
