@@ -30,24 +30,47 @@ _L = f.NsLine
 _NL = f.NsTransactionLine
 
 
-#: The contract term fields of a line, compared when the Opportunity's lines carry them.
+#: A line's contract term fields, compared where the sent line carries them.
 _TERM_FIELDS = (_L.CONTRACT_START_DATE, _L.CONTRACT_END_DATE, _L.TERM_MONTHS)
+_Line = tuple[tuple[str, float, float], tuple[Any, ...]]
 
 
-def _line_key(line: Mapping[str, Any], terms: Sequence[str]) -> tuple[Any, ...]:
-    """A line as NetSuite bills it: item, quantity (SuiteQL shows sales lines negative), rate, and the
-    ``terms`` fields (dates as ``YYYY-MM-DD``, the term in months as a number)."""
+def _line(line: Mapping[str, Any]) -> _Line:
+    """A line as NetSuite bills it: (item, quantity, rate), then its term fields (dates ``YYYY-MM-DD``, the
+    term in months as a number; None where the line has none). SuiteQL shows sales quantities negative."""
     item = line.get(_L.ITEM)
     item_id = item.get("id") if isinstance(item, dict) else item
-    key: list[Any] = [str(item_id), round(abs(float(line.get(_L.QUANTITY) or 0)), 6),
-                      round(float(line.get(_L.RATE) or 0), 6)]  # fmt: skip
-    for name in terms:
+    billed = (str(item_id), round(abs(float(line.get(_L.QUANTITY) or 0)), 6), round(float(line.get(_L.RATE) or 0), 6))
+    terms: list[Any] = []
+    for name in _TERM_FIELDS:
         value = line.get(name)
-        if name == _L.TERM_MONTHS:
-            key.append(None if value in (None, "") else round(float(value), 6))
+        if value in (None, ""):
+            terms.append(None)
+        elif name == _L.TERM_MONTHS:
+            terms.append(round(float(value), 6))
         else:
-            key.append(None if value in (None, "") else str(value)[:10])
-    return tuple(key)
+            terms.append(str(value)[:10])
+    return billed, tuple(terms)
+
+
+def _same_lines(sent: Sequence[_Line], held: Sequence[_Line]) -> bool:
+    """Whether every sent line matches a billed line of its own, one to one: the same item, quantity and
+    rate, and the same term fields where the sent line has them (a sent line without dates leaves
+    NetSuite's as they are, so any dates match it)."""
+    if sorted(s[0] for s in sent) != sorted(h[0] for h in held):
+        return False
+    left = list(held)
+    # The most specific lines first, so a line without dates does not take the billed line a dated one needs.
+    for billed, terms in sorted(sent, key=lambda s: sum(t is None for t in s[1])):
+        match = next(
+            (i for i, (b, t) in enumerate(left)
+             if b == billed and all(want is None or want == have for want, have in zip(terms, t, strict=True))),
+            None,
+        )  # fmt: skip
+        if match is None:
+            return False
+        left.pop(match)
+    return True
 
 
 def without_billed_lines(
@@ -75,11 +98,8 @@ def without_billed_lines(
             ready.append(order)
             continue
         lines = (order.body.get(f.NsBody.ITEM_SUBLIST) or {}).get(f.NsBody.SUBLIST_ITEMS) or []
-        # The term fields the Opportunity's lines carry (a line without dates leaves NetSuite's as they are).
-        terms = [name for name in _TERM_FIELDS if any(line.get(name) not in (None, "") for line in lines)]
-        sent = sorted(map(repr, (_line_key(line, terms) for line in lines)))
-        held = sorted(map(repr, (_line_key(row, terms) for row in netsuite_lines.get(internal_id, []))))
-        if lines and sent != held:
+        held = [_line(row) for row in netsuite_lines.get(internal_id, [])]
+        if lines and not _same_lines([_line(line) for line in lines], held):
             failures.append(RecordFailure(
                 key=order.key,
                 code=BILLED_LINES_CHANGED,

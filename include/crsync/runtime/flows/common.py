@@ -26,6 +26,7 @@ from crsync.records import RecordFailure, RunSummary
 from crsync.runtime.flows import read_through
 from crsync.runtime.windows import SyncWindow, window_from_context
 from crsync.settings import IntegrationSettings, SettingsError, load_settings
+from crsync_provider.hooks.permanent import THEN_CLEAR
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def checked_settings() -> IntegrationSettings:
     try:
         return load_settings()
     except SettingsError as exc:
-        raise AirflowFailException(f"{exc} (fix the settings file, then clear the task)") from exc
+        raise AirflowFailException(f"{exc} (fix the settings file, {THEN_CLEAR})") from exc
 
 
 def netsuite_hook(*, concurrency: int = 1):

@@ -71,3 +71,25 @@ def test_contract_dates_and_term_are_compared_only_when_the_opportunity_sends_th
     assert [f.key for f in refused] == ["006D"] and "contract dates" in refused[0].message
     assert [o.key for o in ready] == ["006E"] and "item" not in ready[0].body
     assert "custcol_swe_contract_end_date" in ns.queries[1]
+
+
+def test_a_line_sent_without_dates_matches_whatever_dates_netsuite_gave_it(fake_netsuite):
+    """One order, two lines of one item: one sent with its dates, one without (NetSuite filled its own).
+    Each sent line finds a billed line of its own, so the order is re-sent without lines, not refused."""
+    dated = {"custcol_swe_contract_start_date": "2026-01-01", "custcol_swe_contract_end_date": "2026-12-31",
+             "custcol_swe_contract_item_term_months": "12"}  # fmt: skip
+    filled = {"custcol_swe_contract_start_date": "2026-03-01", "custcol_swe_contract_end_date": "2026-12-31",
+              "custcol_swe_contract_item_term_months": "10"}  # fmt: skip
+    ns = fake_netsuite(
+        [
+            {"items": [{"externalid": "006F", "id": "91"}]},
+            {"items": [{"transaction": "91", "item": "5", "quantity": "-1", "rate": "10", **filled},
+                       {"transaction": "91", "item": "5", "quantity": "-1", "rate": "10", **dated}]},  # fmt: skip
+        ]
+    )
+    mixed = order("006F", ("5", 1, 10.0), ("5", 1, 10.0))
+    mixed.body["item"]["items"][1].update({k: v for k, v in dated.items()})
+
+    ready, refused = without_billed_lines(ns, [mixed], id_lookup=100)
+
+    assert refused == [] and [o.key for o in ready] == ["006F"] and "item" not in ready[0].body
