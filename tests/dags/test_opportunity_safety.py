@@ -152,22 +152,15 @@ def order_lines(ns_sql, order_id: str) -> list[tuple[str, float]]:
     return [(row["item"], -float(row["quantity"])) for row in rows]  # SuiteQL: sales lines are negative
 
 
-def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, caplog):
-    """The rep changes a quantity and re-queues while load_orders runs: the task bodies run in order with a
-    context like a manual run's, and the edit is made in Salesforce between load and write-back."""
+def load_without_write_back(clock, run_id: str) -> tuple[dict[str, Any], Any, Any, list[Any]]:
+    """The hourly flow's task bodies up to the write-back, in order, with a context like a manual run's:
+    (context, plan, customer results, order results), for a test to act between load and write-back."""
     from crsync.runtime.dag_defaults import HOURLY
     from crsync.runtime.flows import opportunity_to_sales_order as flow
 
-    [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "lines_per_opportunity": 2,
-                                                  "order_type": "Contract New"})["opportunity_ids"]  # fmt: skip
-    [first, second] = sf_api.query_all(
-        f"SELECT Id, Quantity, Product2.NetSuite_Id__c FROM OpportunityLineItem WHERE OpportunityId = '{opp_id}' "
-        "ORDER BY Id"
-    )["records"]
-    run_after = clock.now(SF) + dt.timedelta(minutes=1)
     context: dict[str, Any] = {
         "params": {"opportunity_ids": [], "mode": "queued", "dry_run": False},
-        "dag_run": SimpleNamespace(run_after=run_after, run_id="edit-during-run"),
+        "dag_run": SimpleNamespace(run_after=clock.now(SF) + dt.timedelta(minutes=1), run_id=run_id),
     }
     plan = flow.transform(flow.extract(context, window_length=HOURLY))
     # The load tasks' functions prepare the writes; @task.netsuite_write performs them (NetSuiteWriteRequest).
@@ -177,6 +170,21 @@ def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock
     for chunk in flow.order_chunks(plan):
         request = flow.load_orders(chunk, customers, concurrency=2)
         loaded.append(request.perform(request.hook))
+    return context, plan, customers, loaded
+
+
+def test_an_edit_made_during_the_run_is_not_lost(fresh_sandbox, flow_dags, clock, sf_api, ns_sql, caplog):
+    """The rep changes a quantity and re-queues while load_orders runs: the task bodies run in order with a
+    context like a manual run's, and the edit is made in Salesforce between load and write-back."""
+    from crsync.runtime.flows import opportunity_to_sales_order as flow
+
+    [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "lines_per_opportunity": 2,
+                                                  "order_type": "Contract New"})["opportunity_ids"]  # fmt: skip
+    [first, second] = sf_api.query_all(
+        f"SELECT Id, Quantity, Product2.NetSuite_Id__c FROM OpportunityLineItem WHERE OpportunityId = '{opp_id}' "
+        "ORDER BY Id"
+    )["records"]
+    context, plan, customers, loaded = load_without_write_back(clock, "edit-during-run")
     [order] = orders_for(ns_sql, opp_id)
     sent = order_lines(ns_sql, order["id"])
     assert (second["Product2"]["NetSuite_Id__c"], float(second["Quantity"])) in sent
@@ -215,23 +223,12 @@ def test_a_deal_closed_lost_while_its_order_was_created_keeps_the_link_to_that_o
     """The rep marks the deal Closed Lost while load_orders creates its order: the write-back sets no status
     but records the order's NetSuite id, so the next run says that order exists (to cancel in NetSuite)
     instead of claiming nothing was ordered, and sends nothing."""
-    from crsync.runtime.dag_defaults import HOURLY
     from crsync.runtime.flows import opportunity_to_sales_order as flow
 
     [opp_id] = fresh_sandbox.control(SF, "seed", {"opportunities": 1, "order_type": "Contract New"})[
         "opportunity_ids"
     ]
-    context: dict[str, Any] = {
-        "params": {"opportunity_ids": [], "mode": "queued", "dry_run": False},
-        "dag_run": SimpleNamespace(run_after=clock.now(SF) + dt.timedelta(minutes=1), run_id="lost-during-run"),
-    }
-    plan = flow.transform(flow.extract(context, window_length=HOURLY))
-    request = flow.load_customers(plan, concurrency=2)
-    customers = request.perform(request.hook)
-    loaded = []
-    for chunk in flow.order_chunks(plan):
-        request = flow.load_orders(chunk, customers, concurrency=2)
-        loaded.append(request.perform(request.hook))
+    context, plan, customers, loaded = load_without_write_back(clock, "lost-during-run")
     [order] = orders_for(ns_sql, opp_id)
 
     sf_api.Opportunity.update(opp_id, {"StageName": "Closed Lost"})
