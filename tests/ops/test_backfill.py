@@ -73,21 +73,13 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
 
     stack.api_json("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})  # tasks of a paused DAG never run
     conf = {"mode": "window", "dry_run": False, "opportunity_ids": []}
-    for _attempt in range(5):
-        created = stack.airflow_cli(
-            "backfill", "create",
-            "--dag-id", DAG_ID,
-            "--from-date", starts[0].isoformat(),
-            "--to-date", starts[-1].isoformat(),  # inclusive: the logical date (window start) of the last run
-            "--dag-run-conf", json.dumps(conf),
-            "--max-active-runs", "3",
-        )  # fmt: skip
-        # The local SQLite metadata DB refuses a second writer outright when a read lock would have to be
-        # upgraded ("database is locked"; the transaction is rolled back), e.g. while the scheduler writes.
-        # Retrying is what a user does; PostgreSQL deployments do not see this.
-        if created.returncode == 0 or "database is locked" not in created.stdout + created.stderr:
-            break
-        time.sleep(5)
+    created = create_backfill(
+        stack,
+        "--from-date", starts[0].isoformat(),
+        "--to-date", starts[-1].isoformat(),  # inclusive: the logical date (window start) of the last run
+        "--dag-run-conf", json.dumps(conf),
+        "--max-active-runs", "3",
+    )  # fmt: skip
     assert created.returncode == 0, created.stdout + created.stderr
 
     runs = wait_for_backfill_runs(stack, count=WINDOWS, timeout=420)
@@ -136,15 +128,25 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
 
     # The same range again (default reprocess behaviour `none`): every window already has its run, so
     # no run is created.
-    again = stack.airflow_cli(
-        "backfill", "create", "--dag-id", DAG_ID,
-        "--from-date", starts[0].isoformat(), "--to-date", starts[-1].isoformat(),
-    )  # fmt: skip
+    again = create_backfill(stack, "--from-date", starts[0].isoformat(), "--to-date", starts[-1].isoformat())
     assert again.returncode == 0, again.stdout + again.stderr
     backfill_runs = stack.api_json(
         "GET", f"/dags/{DAG_ID}/dagRuns", params={"run_type": "backfill", "limit": 100}
     )
     assert backfill_runs["total_entries"] == WINDOWS
+
+
+def create_backfill(stack: AirflowStack, *args: str):
+    """``airflow backfill create --dag-id <the hourly DAG> *args``, sent again while SQLite says "database is
+    locked": the local SQLite metadata DB refuses a second writer outright when a read lock would have to be
+    upgraded (the transaction is rolled back, so nothing was created), e.g. while the scheduler writes.
+    Retrying is what a user does; PostgreSQL deployments do not see this (tests/cluster runs it without)."""
+    for _attempt in range(5):
+        created = stack.airflow_cli("backfill", "create", "--dag-id", DAG_ID, *args)
+        if created.returncode == 0 or "database is locked" not in created.stdout + created.stderr:
+            return created
+        time.sleep(5)
+    return created
 
 
 def wait_for_backfill_runs(stack: AirflowStack, *, count: int, timeout: float) -> list[dict]:
