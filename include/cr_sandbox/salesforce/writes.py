@@ -348,7 +348,7 @@ class Writer:
                     values[rel_field.name] = self._resolve_parent(rel_field, raw)
                     continue
                 raise RecordFailure("INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key])
-            if not (not creating and f.external_id and raw is not None):  # an upsert may repeat its external id
+            if creating or not f.external_id or raw is None:  # an update by upsert may repeat its external id
                 _check_writable(f, creating=creating)
             values[f.name] = self.coerce(f, raw)
         return values

@@ -16,9 +16,9 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundExceptio
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-#: What every message ends with: after the fix, the run is cleared (a retry would fail the same way). The
-#: hourly order flow's load tasks hold its load lock only from ``claim_load_lock`` on (docs/operations.md,
-#: "Clearing tasks of the hourly DAG"), so the message names that task rather than "the failed task".
+#: What every message ends with: after the fix, the failed task is cleared with its downstream tasks (a retry
+#: would fail the same way). The hourly order flow's load lock is taken only by ``claim_load_lock``
+#: (docs/operations.md, "Clearing tasks of the hourly DAG"), so for that flow the message names that task.
 THEN_CLEAR = (
     "then clear the failed task with its downstream tasks (in the hourly order flow, clear from "
     "claim_load_lock on)"
