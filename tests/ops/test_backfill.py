@@ -71,7 +71,6 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
         for opp_id in ids:
             assert start <= stamps[opp_id] < start + HOUR, (opp_id, stamps[opp_id], start)
 
-    stack.api_json("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})  # tasks of a paused DAG never run
     conf = {"mode": "window", "dry_run": False, "opportunity_ids": []}
     created = create_backfill(
         stack,
@@ -79,7 +78,7 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
         "--to-date", starts[-1].isoformat(),  # inclusive: the logical date (window start) of the last run
         "--dag-run-conf", json.dumps(conf),
         "--max-active-runs", "3",
-    )  # fmt: skip
+    )  # fmt: skip  (the DAG is unpaused after it: tasks of a paused DAG never run)
     assert created.returncode == 0, created.stdout + created.stderr
 
     runs = wait_for_backfill_runs(stack, count=WINDOWS, timeout=420)
@@ -137,15 +136,18 @@ def test_backfill_runs_every_hourly_window_once_and_duplicates_nothing(airflow_s
 
 
 def create_backfill(stack: AirflowStack, *args: str):
-    """``airflow backfill create --dag-id <the hourly DAG> *args``, sent again while SQLite says "database is
-    locked": the local SQLite metadata DB refuses a second writer outright when a read lock would have to be
-    upgraded (the transaction is rolled back, so nothing was created), e.g. while the scheduler writes.
-    Retrying is what a user does; PostgreSQL deployments do not see this (tests/cluster runs it without)."""
-    for _attempt in range(5):
-        created = stack.airflow_cli("backfill", "create", "--dag-id", DAG_ID, *args)
-        if created.returncode == 0 or "database is locked" not in created.stdout + created.stderr:
-            return created
-        time.sleep(5)
+    """``airflow backfill create --dag-id <the hourly DAG> *args`` with the DAG paused (see
+    ``AirflowStack.paused``), sent again while SQLite says "database is locked": the local SQLite metadata DB
+    refuses a second writer outright when a read lock would have to be upgraded, e.g. while the scheduler
+    writes, and Airflow then removes what the attempt had made. Pausing, retrying and unpausing is what a
+    user does (README, troubleshooting); PostgreSQL deployments do not see this (tests/cluster runs it
+    without). The DAG is unpaused afterwards."""
+    with stack.paused(DAG_ID):
+        for _attempt in range(5):
+            created = stack.airflow_cli("backfill", "create", "--dag-id", DAG_ID, *args)
+            if created.returncode == 0 or "database is locked" not in created.stdout + created.stderr:
+                return created
+            time.sleep(5)
     return created
 
 
@@ -160,6 +162,7 @@ def wait_for_backfill_runs(stack: AirflowStack, *, count: int, timeout: float) -
         if time.monotonic() > deadline:
             states = {r["dag_run_id"]: r["state"] for r in runs}
             pytest.fail(f"backfill not done after {timeout:.0f}s: {states}")
+        stack.fail_if_scheduler_died()
         time.sleep(3)
 
 
