@@ -15,7 +15,7 @@ def _modules(*folders: str) -> list[Path]:
     return sorted(p for folder in folders for p in (ROOT / folder).rglob("*.py"))
 
 
-@pytest.mark.parametrize("folder", ["plugins", "include/crsync"])
+@pytest.mark.parametrize("folder", ["plugins", "include/crsync", "include/cr_sandbox", "dags", "bench"])
 def test_no_module_is_over_600_lines(folder: str) -> None:
     too_long = {
         str(p.relative_to(ROOT)): n

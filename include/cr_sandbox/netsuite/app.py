@@ -24,7 +24,8 @@ from cr_sandbox.netsuite import preferences as lifecycle_preferences
 from cr_sandbox.netsuite.auth import Authenticator, TokenError, ensure_m2m_keys
 from cr_sandbox.netsuite.db import Store
 from cr_sandbox.netsuite.errors import NetSuiteError, error_body, governance_error_body
-from cr_sandbox.netsuite.records import RecordService, record_type
+from cr_sandbox.netsuite.record_types import record_type
+from cr_sandbox.netsuite.records import RecordService
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from cr_sandbox.netsuite.errors import NetSuiteError, invalid_content
 from cr_sandbox.netsuite.sublists import copy_lines
 
 if TYPE_CHECKING:
-    from cr_sandbox.netsuite.records import RecordService, RecordType
+    from cr_sandbox.netsuite.record_types import RecordType
+    from cr_sandbox.netsuite.records import RecordService
 
 INVOICE = "CustInvc"
 INVOICE_OPEN = "A"

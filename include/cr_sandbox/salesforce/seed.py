@@ -21,8 +21,8 @@ from typing import Any
 
 from cr_sandbox import catalog
 from cr_sandbox.salesforce.schema import Schema
-from cr_sandbox.salesforce.store import Store
-from cr_sandbox.salesforce.writes import SANDBOX_USER_USERNAME, SaveResult, WriteOp, Writer, add_months
+from cr_sandbox.salesforce.store import Store, add_months
+from cr_sandbox.salesforce.writes import SANDBOX_USER_USERNAME, SaveResult, WriteOp, Writer
 
 STANDARD_PRICEBOOK_NAME = "Standard Price Book"
 WRITE_CHUNK = 1000

@@ -9,12 +9,14 @@ sandbox clock (real time shifted by an offset) also lives here, persisted, becau
 
 from __future__ import annotations
 
+import calendar
 import json
 import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +228,30 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self._db.close()
+
+
+def parse_datetime(value: str) -> datetime:
+    """ISO-8601 datetime with ``Z``, ``+hh:mm``, ``+hhmm`` or no zone (UTC) -> aware UTC datetime."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and "T" in text:
+        text = f"{text[:-2]}:{text[-2:]}"
+    moment = datetime.fromisoformat(text)
+    if "T" not in value and " " not in value:
+        raise ValueError("a date is not a datetime")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=4096)
+def normalize_datetime_text(text: str) -> str:
+    """Any accepted datetime spelling in the stored REST format (cached: bulk files repeat timestamps)."""
+    return format_datetime(parse_datetime(text))
+
+
+def add_months(start: date, months: int) -> date:
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
