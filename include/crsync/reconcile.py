@@ -57,6 +57,7 @@ from crsync.reconcile_frames import (
     OPPORTUNITY_COLUMNS,
     OPPORTUNITY_ERROR,
     OPPORTUNITY_LINE_ITEM,
+    OPPORTUNITY_ORDER_MISSING,
     OPPORTUNITY_STUCK,
     REQUEUE_KINDS,
     SALES_ORDER_COLUMNS,
@@ -222,6 +223,43 @@ def unlinked_sales_orders(
                     f"{tranid} (id {order_id}) was created from it. Check which order is right in NetSuite.",
                 )
             )
+    return drift_rows(out)
+
+
+def opportunities_linked_to_missing_orders(
+    sales_orders: Rows,
+    opportunities: Rows,
+) -> pd.DataFrame:
+    """Opportunities whose ``NetSuite_Id__c`` names no sales order created from an Opportunity: the order
+    was deleted, or was made by hand without an external id (a re-send would then create a second order,
+    upserted by the Opportunity id).
+
+    :param sales_orders: columns :data:`SALES_ORDER_COLUMNS`: every sales order that carries an external id.
+    :param opportunities: columns :data:`OPPORTUNITY_COLUMNS`: the Opportunities with a ``NetSuite_Id__c``.
+    """
+    orders = frame(sales_orders, SALES_ORDER_COLUMNS)
+    opps = frame(opportunities, OPPORTUNITY_COLUMNS)
+    known = {norm_id(i) for i in orders[_NT.ID]}
+    out: list[dict[str, Any]] = []
+    for rec in opps.to_dict("records"):
+        linked, opp_id = norm_id(rec[_O.NETSUITE_ID]), opportunity_id(rec[_O.ID])
+        if linked is None or opp_id is None or linked in known:
+            continue
+        name = norm_text(rec[_O.NAME])
+        out.append(
+            drift_row(
+                OPPORTUNITY_ORDER_MISSING,
+                "Opportunity",
+                netsuite_id=linked,
+                salesforce_id=opp_id,
+                name=name,
+                field=_O.NETSUITE_ID,
+                salesforce_value=linked,
+                message=f"Opportunity {name or opp_id} points at NetSuite sales order {linked}, which NetSuite "
+                "does not have as an order created from an Opportunity (deleted, or made by hand without an "
+                "external id). Check the order in NetSuite; a re-send would create a new order for it.",
+            )
+        )
     return drift_rows(out)
 
 

@@ -24,6 +24,7 @@ SALES_ORDER_UNKNOWN_OPPORTUNITY: Final = "sales_order_unknown_opportunity"
 SALES_ORDER_UNLINKED: Final = "sales_order_unlinked"
 SALES_ORDER_LINK_MISMATCH: Final = "sales_order_link_mismatch"
 SALES_ORDER_LINE_DIFFERENT: Final = "sales_order_line_different"
+OPPORTUNITY_ORDER_MISSING: Final = "opportunity_order_missing"
 CONTRACT_MISSING_IN_SALESFORCE: Final = "contract_missing_in_salesforce"
 CONTRACT_DIFFERENT: Final = "contract_different"
 CONTRACT_MISSING_IN_NETSUITE: Final = "contract_missing_in_netsuite"
@@ -38,6 +39,7 @@ KINDS: Final = (
     SALES_ORDER_UNKNOWN_OPPORTUNITY,
     SALES_ORDER_UNLINKED,
     SALES_ORDER_LINK_MISMATCH,
+    OPPORTUNITY_ORDER_MISSING,
     SALES_ORDER_LINE_DIFFERENT,
     CONTRACT_MISSING_IN_SALESFORCE,
     CONTRACT_DIFFERENT,

@@ -32,6 +32,8 @@ class RowsRequest(BaseModel):
 
     dag_id: str
     keys: list[str] = Field(min_length=1, max_length=2000)
+    #: Resolve: per key, the last try the page showed (ISO time); a later failure stays listed.
+    tried: dict[str, str] = Field(default_factory=dict, max_length=2000)
 
 
 def _templates() -> Any:
@@ -97,6 +99,7 @@ def create_app() -> FastAPI:
                 user=user.get_name(),
                 statuses=statuses,
                 rows=rows,
+                problems=health_data.record_problems(sorted(readable)),
                 codes=sorted({r.error.code for r in all_rows}),
                 flows=[health_data.FLOWS[d] for d in health_data.FLOWS if d in readable],
                 selected_flow=flow,
@@ -136,7 +139,9 @@ def create_app() -> FastAPI:
                 403, f"You may not edit runs of {body.dag_id}, so you may not resolve its rows"
             )
         try:
-            return JSONResponse(health_actions.resolve(body.dag_id, body.keys, user_name=user.get_name()))
+            return JSONResponse(
+                health_actions.resolve(body.dag_id, body.keys, user_name=user.get_name(), tried=body.tried)
+            )
         except health_actions.ActionError as exc:
             raise HTTPException(400, str(exc)) from exc
 

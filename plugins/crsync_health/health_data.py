@@ -11,6 +11,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+
 from crsync.ids import OPPORTUNITY_ID_PREFIX, is_netsuite_internal_id, is_salesforce_id
 from crsync.runtime import health_log
 from crsync.settings import FlowId, SettingsError, load_settings
@@ -75,28 +78,78 @@ def read_variable(name: str) -> Any:
     return Variable.get(name, default_var=None)
 
 
-def resolved_marks(dag_id: str) -> dict[str, dict[str, str]]:
-    """The page's Resolve marks for a flow: ``{key: {"by", "at"}}``."""
+def parse_marks(raw: Any) -> tuple[dict[str, dict[str, str]], str]:
+    """Resolve marks from a Variable's text: ``({key: {"by", "at", "seen"}}, problem)``. Marks that are not
+    readable (hand-edited) are left out and ``problem`` says so; they never take the page down."""
     import json
 
-    raw = read_variable(health_log.resolved_variable(dag_id))
+    if not raw:
+        return {}, ""
     try:
-        marks = json.loads(raw) if raw else {}
+        marks = json.loads(raw)
     except ValueError:
-        log.warning("Variable %s is not JSON; ignoring it", health_log.resolved_variable(dag_id))
-        return {}
-    return marks if isinstance(marks, dict) else {}
+        return {}, "is not JSON"
+    if not isinstance(marks, dict):
+        return {}, "is not a JSON object"
+    valid = {str(k): v for k, v in marks.items() if _resolved_as_of(v) is not None}
+    bad = len(marks) - len(valid)
+    return valid, (f"has {bad} unreadable mark(s), left out" if bad else "")
+
+
+def resolved_marks(dag_id: str) -> dict[str, dict[str, str]]:
+    """The page's Resolve marks for a flow (the readable ones): ``{key: {"by", "at", "seen"}}``."""
+    return parse_marks(read_variable(health_log.resolved_variable(dag_id)))[0]
+
+
+def read_flow_health(dag_id: str) -> tuple[health_log.FlowHealth, str]:
+    """A flow's open errors and last run, and what is wrong with its Variable if it cannot be read."""
+    name = health_log.errors_variable(dag_id)
+    raw = read_variable(name)
+    if not raw:
+        return health_log.FlowHealth(), ""
+    try:
+        return health_log.FlowHealth.model_validate_json(raw), ""
+    except ValueError as exc:
+        reason = str(exc).splitlines()[0]
+        return health_log.FlowHealth(), (
+            f"Variable {name} is not a sync health record ({reason}), so the open errors of {dag_id} cannot "
+            "be shown; the flow's next run writes it again (or delete it)"
+        )
 
 
 def flow_health(dag_id: str) -> health_log.FlowHealth:
-    return health_log.parse_health(read_variable(health_log.errors_variable(dag_id)))
+    return read_flow_health(dag_id)[0]
+
+
+def record_problems(dag_ids: Any) -> list[str]:
+    """What is wrong with the page's Variables of these flows (hand-edited, say), shown on the page."""
+    problems = []
+    for dag_id in dag_ids:
+        problems += [p for p in [read_flow_health(dag_id)[1]] if p]
+        name = health_log.resolved_variable(dag_id)
+        _marks, problem = parse_marks(read_variable(name))
+        if problem:
+            problems.append(f"Variable {name} {problem}; Resolve writes it again")
+    return problems
+
+
+def _resolved_as_of(mark: Any) -> dt.datetime | None:
+    """The last try a mark resolved: ``seen`` (the last try the page showed when Resolve was clicked),
+    else ``at`` (marks written before ``seen`` existed); None for a mark that is not readable."""
+    if not isinstance(mark, dict):
+        return None
+    value = mark.get("seen") or mark.get("at")
+    try:
+        moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def is_resolved(error: health_log.OpenError, mark: dict[str, str] | None) -> bool:
-    """A row stays hidden once resolved, until the record fails again after that."""
-    if not mark or not mark.get("at"):
-        return False
-    return dt.datetime.fromisoformat(mark["at"]) >= error.last_tried
+    """A row stays hidden once resolved, until the record fails again after the try the user resolved."""
+    resolved_as_of = _resolved_as_of(mark)
+    return resolved_as_of is not None and resolved_as_of >= error.last_tried
 
 
 def open_errors(link_for: Any, *, flow: str = "", code: str = "") -> list[ErrorRow]:
@@ -165,23 +218,29 @@ def _scope(run: Any, flow: Flow) -> str:
     return ""
 
 
-def latest_reconciliation() -> dict[str, Any] | None:
-    """The latest reconciliation's counts and its report's first rows (from ``drift.csv``)."""
-    import json
+class ReconciliationRecord(BaseModel):
+    """What :func:`crsync.runtime.health_log.record_reconciliation` writes."""
 
-    raw = read_variable(health_log.RECONCILIATION_VARIABLE)
-    if not raw:
-        return None
-    try:
-        latest = json.loads(raw)
-        if not isinstance(latest, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        # A hand-edited Variable must not take the whole page down: say what is wrong with it instead.
-        return {"counts": {}, "rows": [], "columns": [], "rows_error": (
-            f"Variable {health_log.RECONCILIATION_VARIABLE} is not the reconciliation's record ({exc}); "
-            "delete it, the next crsync_reconciliation run writes it again")}
-    latest["rows"], latest["columns"], latest["rows_error"] = [], [], ""
+    run_id: str = ""
+    finished_at: str = ""
+    total: int = 0
+    counts: dict[str, int] = PydanticField(default_factory=dict)
+    reports: dict[str, str] = PydanticField(default_factory=dict)
+
+
+def latest_reconciliation() -> dict[str, Any] | None:
+    """The latest reconciliation's counts and its report's first rows (from ``drift.csv``), and the
+    reconciliation's newest run when that run is not the one the figures come from."""
+    latest = _reconciliation_record(read_variable(health_log.RECONCILIATION_VARIABLE))
+    newer = newer_reconciliation_run(_newest_run(health_log.RECONCILIATION_DAG_ID), latest)
+    if latest is None:
+        if newer is None:
+            return None
+        latest = {"run_id": "", "total": 0, "counts": {}, "reports": {}, "rows": [], "columns": [],
+                  "rows_error": ""}  # fmt: skip
+    latest["newer_run"] = newer
+    if latest["rows_error"]:
+        return latest
     path = (latest.get("reports") or {}).get("csv")
     if path:
         if not is_reconciliation_report(str(path)):
@@ -194,6 +253,43 @@ def latest_reconciliation() -> dict[str, Any] | None:
         except (OSError, ValueError) as exc:
             latest["rows_error"] = f"report {path} not readable: {exc}"
     return latest
+
+
+def _reconciliation_record(raw: Any) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        latest = ReconciliationRecord.model_validate_json(raw).model_dump()
+    except ValueError as exc:
+        # A hand-edited Variable must not take the whole page down: say what is wrong with it instead.
+        return {"run_id": "", "counts": {}, "reports": {}, "rows": [], "columns": [], "rows_error": (
+            f"Variable {health_log.RECONCILIATION_VARIABLE} is not the reconciliation's record "
+            f"({str(exc).splitlines()[0]}); delete it, the next crsync_reconciliation run writes it again")}
+    latest["rows"], latest["columns"], latest["rows_error"] = [], [], ""
+    return latest
+
+
+def newer_reconciliation_run(newest: dict[str, Any] | None, shown: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The reconciliation's newest run (``{"run_id", "state"}``) when its figures are not the ones shown:
+    it failed, or it has not finished yet. A failed run never writes the record, so without this the page
+    would go on showing an older, perhaps clean, reconciliation as the latest."""
+    if newest is None:
+        return None
+    if shown is not None and shown["run_id"] == newest["run_id"]:
+        return None
+    return newest if newest["state"] != "success" else None
+
+
+def _newest_run(dag_id: str) -> dict[str, Any] | None:
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalar(
+            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1)
+        )
+        return {"run_id": run.run_id, "state": str(run.state or "")} if run is not None else None
 
 
 def is_reconciliation_report(path: str) -> bool:

@@ -110,6 +110,25 @@ def test_sales_orders_without_a_salesforce_link():
     assert rc.requeue_ids(drift) == []
 
 
+def test_opportunities_pointing_at_an_order_netsuite_does_not_have():
+    orders = [
+        {"id": "3001", "tranid": "SO3001", "externalid": OPP_A},
+        {"id": "3002", "tranid": "SO3002", "externalid": OPP_GONE},  # another Opportunity's order: exists
+    ]
+    opps = [
+        {"Id": OPP_A, "Name": "A", "NetSuite_Id__c": "3001"},  # in step
+        {"Id": OPP_B, "Name": "B", "NetSuite_Id__c": "3002"},  # exists (the mismatch is the order's row)
+        {"Id": OPP_C, "Name": "C", "NetSuite_Id__c": "9999"},  # deleted, or made by hand: no such order
+        {"Id": OPP_GONE, "Name": "D", "NetSuite_Id__c": None},
+    ]
+    drift = rc.opportunities_linked_to_missing_orders(orders, opps)
+    assert _kinds(drift) == [("opportunity_order_missing", "9999", OPP_C, "NetSuite_Id__c")]
+    assert "points at NetSuite sales order 9999" in drift.iloc[0]["message"]
+    assert drift.iloc[0]["salesforce_value"] == "9999"
+    assert rc.requeue_ids(drift) == []  # reported, never re-queued by repair
+    assert rc.opportunities_linked_to_missing_orders([], []).empty
+
+
 def test_opportunity_id_recognition():
     assert rc.opportunity_id(OPP_A[:15]) == OPP_A
     assert rc.opportunity_id(OPP_A) == OPP_A

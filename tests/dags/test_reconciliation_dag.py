@@ -167,6 +167,10 @@ def drift_made(sandbox, sandbox_env, airflow_db) -> dict:
     ns.update_record("salesOrder", orders[0], {"externalId": UNKNOWN_OPPORTUNITY})
     ns.update_record("salesOrder", orders[1], {"externalId": unlinked})
 
+    # An Opportunity that points at a sales order NetSuite does not have (deleted by hand, say).
+    dangling = sandbox.control(SF, "seed", {"opportunities": 1, "account_netsuite_id": "1004"})["opportunity_ids"][0]
+    _ok(sf.update_collection("Opportunity", [{"Id": dangling, "NetSuite_Id__c": "987654"}]))
+
     # A NetSuite contract Salesforce does not have (no items).
     contract = next(
         iter(
@@ -221,6 +225,7 @@ def drift_made(sandbox, sandbox_env, airflow_db) -> dict:
         "stuck": stuck,
         "fresh_processing": fresh_processing,
         "unlinked": unlinked,
+        "dangling": dangling,
         "orders": orders[:2],
         "new_contract": str(new_contract),
         "changed_contract": (contract["id"], changed["Id"]),
@@ -258,6 +263,7 @@ def test_report_lists_exactly_the_drift_made(dag, drift_made, tmp_path, monkeypa
         ("opportunity_stuck", "", d["stuck"], "LastModifiedDate"),
         ("sales_order_unknown_opportunity", d["orders"][0], UNKNOWN_OPPORTUNITY, "externalid"),
         ("sales_order_unlinked", d["orders"][1], d["unlinked"], "NetSuite_Id__c"),
+        ("opportunity_order_missing", "987654", d["dangling"], "NetSuite_Id__c"),
         ("contract_missing_in_salesforce", d["new_contract"], "", ""),
         ("contract_different", contract_id, changed_sf_id, "End_Date__c"),
         ("contract_missing_in_netsuite", "99999", d["orphan_contract"], ""),
@@ -269,7 +275,7 @@ def test_report_lists_exactly_the_drift_made(dag, drift_made, tmp_path, monkeypa
     assert folder.name == dag_run.run_id.replace(":", "_").replace("+", "_")
 
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["total"] == 8
+    assert summary["total"] == 9
     assert (
         summary["counts"]["contract_item_different"] == 1
         and summary["counts"]["sales_order_link_mismatch"] == 0

@@ -291,6 +291,16 @@ def opportunities_by_ids_soql(ids: Iterable[str]) -> str:
     )
 
 
+def linked_opportunities_soql() -> str:
+    """The reconciliation's columns of every Opportunity that carries a NetSuite order id."""
+    from crsync import reconcile as rc
+
+    return (
+        f"SELECT {', '.join(rc.OPPORTUNITY_COLUMNS)} FROM {_O.SOBJECT} "
+        f"WHERE {_O.NETSUITE_ID} != null ORDER BY {_O.ID}"
+    )
+
+
 def salesforce_contracts_soql() -> str:
     """Every Contract that carries a NetSuite id (the reconciliation's columns)."""
     from crsync import reconcile as rc

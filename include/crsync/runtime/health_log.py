@@ -10,9 +10,10 @@ writes them through the Task SDK, the API server reads them from the metadata DB
   flow at a time (``max_active_tis_per_dag=1`` in ``crsync.runtime.dag_defaults.report_task``), so runs of
   one flow that end together cannot write over each other's rows. At most
   :data:`MAX_OPEN_ERRORS` rows are kept (the newest); the count of the others is kept in ``dropped``.
-- ``<dag id>.resolved_errors``: ``{record key: {"by": user, "at": ISO time}}``, written by the page's
-  Resolve only (never by a task, so the two never overwrite each other). A resolved row is hidden until the
-  record fails again after it was resolved.
+- ``<dag id>.resolved_errors``: ``{record key: {"by": user, "at": ISO time, "seen": ISO time}}``, written
+  by the page's Resolve only (never by a task, so the two never overwrite each other; two Resolves lock
+  its row in turn). A resolved row is hidden until the record fails again after ``seen``, the last try the
+  page showed when Resolve was clicked.
 - ``crsync_reconciliation.latest``: the latest reconciliation's counts and report paths
   (:func:`record_reconciliation`).
 

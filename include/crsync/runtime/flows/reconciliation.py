@@ -235,7 +235,13 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     order_drift = rc.unlinked_sales_orders(orders, linked_opps)
     compared["NetSuite sales orders with an external id"] = len(orders)
     pairs = rc.synced_order_pairs(orders, linked_opps)
-    del orders, linked, linked_opps
+    # Opportunities that point at an order NetSuite does not have (the other direction).
+    opps_with_order = _soql(
+        sf, queries.linked_opportunities_soql(), rc.OPPORTUNITY_COLUMNS, "Opportunities with a NetSuite id"
+    )
+    missing_order_drift = rc.opportunities_linked_to_missing_orders(orders, opps_with_order)
+    compared["Salesforce Opportunities with a NetSuite id"] = len(opps_with_order)
+    del orders, linked, linked_opps, opps_with_order
 
     # Lines of the synced orders against their Opportunities' products (item, quantity, rate).
     line_drift = _order_line_drift(ns, sf, pairs)
@@ -271,7 +277,9 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     compared["Salesforce Contract_Item__c with a NetSuite id"] = len(sf_items)
     del ns_items, sf_items
 
-    drift = rc.combine([opportunity_drift, order_drift, line_drift, contract_drift, item_drift])
+    drift = rc.combine(
+        [opportunity_drift, order_drift, missing_order_drift, line_drift, contract_drift, item_drift]
+    )
     per_kind = rc.counts(drift)
     title = f"Reconciliation {run_id}"
 
