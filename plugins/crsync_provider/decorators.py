@@ -68,7 +68,7 @@ class NetSuiteWriteRequest:
         dry run or when nothing is left to write: no request is made.
     :param record_type: the record type written (names the link's page).
     :param hook: the hook to write through (its concurrency and timeouts); by default the operator's
-        connection with the hook's defaults.
+        connection with the hook's defaults, at most ``pool_slots`` requests in flight.
     :param explain: turns the write results into the ones the task returns (e.g. adds the fix to a refusal
         only the caller can explain); called only when something was written.
     :param carry: members added to the task's output as they are (e.g. records refused before sending).
@@ -136,7 +136,7 @@ class NetSuiteReadRequest:
         SuiteQL (paged by ``NetSuiteHook.suiteql``: limit/offset, at most 100,000 rows).
     :param page_size: rows per request (at most 1000).
     :param hook: the hook to read through (its timeouts); by default the operator's connection with the
-        hook's defaults.
+        hook's defaults, at most ``pool_slots`` requests in flight.
     """
 
     query: KeysetPaged | str
@@ -202,7 +202,9 @@ class NetSuiteExtractDecoratedOperator(FunctionDecoratedOperator, NetSuiteSuiteQ
                     )
                 hook = request.hook
                 if hook is None:
-                    default_hook = default_hook or netsuite_hook(self.netsuite_conn_id)
+                    default_hook = default_hook or netsuite_hook(
+                        self.netsuite_conn_id, concurrency=self.pool_slots
+                    )
                     hook = default_hook
                 rows = self.read_rows(hook, request.query, page_size=request.page_size)
         finally:
@@ -232,7 +234,7 @@ class NetSuiteWriteDecoratedOperator(FunctionDecoratedOperator, NetSuiteUpsertOp
                 f"@task.netsuite_write function {self.python_callable.__name__} returned "
                 f"{type(request).__name__}; return a crsync_provider.decorators.NetSuiteWriteRequest"
             )
-        hook = request.hook or netsuite_hook(self.netsuite_conn_id)
+        hook = request.hook or netsuite_hook(self.netsuite_conn_id, concurrency=self.pool_slots)
         output = request.perform(hook, self.upsert)
         if not self.netsuite_link:  # nothing written: NetSuite's home page, never an empty "Extra Links"
             self.netsuite_link = netsuite_record_url(hook.ui_base_url, None, None)

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from cr_sandbox.config import SandboxConfig
-from crsync_provider.hooks.netsuite import NetSuiteHook
+from crsync_provider.hooks.netsuite import NetSuiteHook, NetSuiteRedirectError
+from crsync_provider.hooks.permanent import PermanentError
 
 MARKER = "INTERNAL-ADMIN-PANEL-7f3a"  # appears in the bodies of the non-NetSuite replies below
 
@@ -63,7 +64,7 @@ class _Reply(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = _answer
+    do_GET = do_POST = do_PUT = do_PATCH = _answer
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -149,9 +150,33 @@ def test_a_redirect_is_not_followed(monkeypatch, sent, internal_service):
 
     ok, message = hook.test_connection()
 
-    assert not ok and "did not answer like NetSuite (HTTP 302, text/html)" in message
+    assert not ok and "NetSuite answered 302 redirect to http://10.0.0.5:8080/admin" in message
     assert MARKER not in message
     assert [url for url in sent if "10.0.0.5" in url] == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307])
+def test_a_redirect_fails_the_write_and_is_never_read_as_a_record_id(monkeypatch, internal_service, status):
+    """A proxy or SSO login redirect is not a success: its Location (ending like a record URL) must never
+    become the id written back to Salesforce. It fails at once (a permanent error), naming where it pointed."""
+    internal_service.reply = (status, "application/json", b"")  # type: ignore[attr-defined]
+    internal_service.headers = {  # type: ignore[attr-defined]
+        "Location": "https://sso.example.com/login/record/v1/customer/4711?SAMLRequest=secret"
+    }
+    host = f"http://127.0.0.1:{internal_service.server_address[1]}"
+    hook = NetSuiteHook(define_connection(monkeypatch, "ns_sso_redirect", host, max_attempts=3))
+
+    with pytest.raises(NetSuiteRedirectError) as info:
+        hook.upsert_record("customer", "CRT-1", {"companyName": "Redirected Co"})
+    with pytest.raises(NetSuiteRedirectError):  # the load fails: no write result says "created"
+        hook.write_many(
+            [{"key": "a", "record_type": "customer", "external_id": "CRT-2", "body": {"companyName": "x"}}]
+        )
+
+    message = str(info.value)
+    assert isinstance(info.value, PermanentError) and not info.value.retryable
+    assert f"NetSuite answered {status} redirect to https://sso.example.com/login/record/v1/customer/4711;" in message
+    assert "account id / REST domain" in message and "SAMLRequest" not in message
 
 
 def test_a_netsuite_error_shows_its_code_and_message(monkeypatch, sandbox):

@@ -8,10 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from cr_sandbox.config import SandboxConfig
 from crsync_provider.hooks._http import HttpTimeoutError
 from crsync_provider.hooks.netsuite import (
     NetSuiteAuthError,
     NetSuiteHook,
+    NetSuiteServerError,
     NetSuiteValidationError,
     bind_suiteql,
     default_base_url,
@@ -68,6 +70,21 @@ def test_both_auth_methods_and_test_button(ns, netsuite_conn, auth):
     assert rows[0]["id"] in (1001, "1001")
 
 
+def test_tba_realm_is_the_account_id_as_netsuite_spells_it(ns, netsuite_conn):
+    """An account id typed in its host form (``1234567-sb1``) signs with realm ``1234567_SB1``: NetSuite
+    (and the stand-in) refuse any other spelling of the realm."""
+    account = SandboxConfig().netsuite.account_id  # 1234567_SB1
+    typed = account.lower().replace("_", "-")
+    hook = NetSuiteHook(netsuite_conn("ns_realm", account_id=typed))
+
+    signed = hook.auth(requests.Request("GET", f"{hook.api_root}record/v1/customer/1001").prepare())
+    header = signed.headers["Authorization"]
+    header = header.decode("ascii") if isinstance(header, bytes) else header
+
+    assert f'realm="{account}"' in header and typed == "1234567-sb1"
+    assert hook.suiteql_page("SELECT id FROM customer ORDER BY id", limit=1)["items"]
+
+
 def test_m2m_token_is_cached(ns, calls, netsuite_conn):
     hook = NetSuiteHook(netsuite_conn("ns_m2m_cache", auth="oauth2_m2m"))
     calls.reset(NS)
@@ -113,6 +130,28 @@ def test_bad_m2m_key_fails_fast(ns, calls, netsuite_conn, tmp_path):
     assert info.value.status in (400, 401)
     assert "certificate" in info.value.detail.lower() or info.value.code
     assert calls.stats(NS)["total"] == 1
+
+
+def test_a_token_endpoint_in_outage_is_asked_max_attempts_times_per_request(ns, calls, netsuite_conn):
+    """The token fetch has its own retries; the request's retries used to repeat them all (8 x 8 = 64 token
+    requests for one GET, under the process-wide token lock). Now one request makes max_attempts of them."""
+    hook = NetSuiteHook(
+        netsuite_conn(
+            "ns_m2m_token_503",
+            auth="oauth2_m2m",
+            max_attempts=3,
+            backoff_base=0.01,
+            certificate_id="cert-token-outage",  # no token of another test is cached for this client
+        )
+    )
+    ns.control(NS, "governance", {"rate_503": 1.0})
+    calls.reset(NS)
+    with pytest.raises(NetSuiteServerError) as info:
+        hook.request("GET", "record/v1/customer/1001")
+    ns.control(NS, "governance", {"rate_503": 0})
+    assert info.value.status == 503
+    assert calls.count(NS, method="POST", path_contains="oauth2/v1/token") == 3
+    assert calls.count(NS, path_contains="record/v1") == 0
 
 
 @pytest.mark.parametrize("missing", ["client_id", "certificate_id"])

@@ -105,3 +105,25 @@ def test_netsuite_link_empty_when_ui_unknown(ns, netsuite_conn):
     )
     op.execute({})
     assert NetSuiteRecordLink().get_link(op, ti_key=None) == ""
+
+
+def test_netsuite_upsert_operator_keeps_to_its_pool_slots(ns, calls, netsuite_conn):
+    """The hook the operator builds has at most ``pool_slots`` requests in flight, not the connection's
+    limit (5): otherwise 5 one-slot tasks in a 5-slot pool could have 25 requests in flight."""
+    writes = [
+        {
+            "key": f"k{i}",
+            "record_type": "customer",
+            "external_id": f"OP-SLOT-{i}",
+            "body": {"companyName": f"Slot {i}", "subsidiary": {"id": "1"}},
+            "transform_from": None,
+        }
+        for i in range(8)
+    ]
+    op = NetSuiteUpsertOperator(task_id="load", netsuite_conn_id=netsuite_conn("ns_ops_slots"), writes=writes)
+    assert op.pool_slots == 1
+    ns.control(NS, "governance", {"latency_ms": 40})
+    calls.reset(NS)
+    results = op.execute({})
+    assert [r["status"] for r in results] == ["created"] * 8
+    assert calls.stats(NS)["peak_concurrency"] == 1

@@ -3,17 +3,23 @@ Bulk 2.0, per-record errors, lock retries and fail-fast errors."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+import requests
 
+from crsync_provider.hooks.permanent import PermanentError
 from crsync_provider.hooks.salesforce import (
     SalesforceLimitExceededError,
+    SalesforceLoginError,
+    SalesforceServerError,
     SalesforceSessionError,
     SalesforceSyncHook,
     bind_soql,
     soql_literal,
 )
+from crsync_provider.hooks.salesforce_errors import is_retryable
 
 SF = "salesforce"
 
@@ -204,3 +210,74 @@ def test_soql_literals_of_lists_and_decimals():
 
     assert soql_literal(Decimal("1.50")) == "1.50"
     assert soql_literal([dt.datetime(2026, 1, 2, 3, 4, 5), "o'k"]) == "(2026-01-02T03:04:05Z,'o\\'k')"
+
+
+class _LoginReply(requests.adapters.BaseAdapter):
+    """Answers every request with one canned reply: ``login.salesforce.com`` in maintenance or refusing the
+    password. The stand-in cannot be reached by simple-salesforce's login flows (they always go to
+    ``*.salesforce.com``), so only ``requests`` is replaced here, not this project's code."""
+
+    def __init__(self, status: int, content_type: str, body: str) -> None:
+        super().__init__()
+        self.status, self.content_type, self.body = status, content_type, body
+        self.sent: list[str] = []
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN003
+        self.sent.append(request.url)
+        resp = requests.Response()
+        resp.status_code, resp.url, resp.request = self.status, request.url, request
+        resp.headers["Content-Type"] = self.content_type
+        resp._content = self.body.encode()
+        return resp
+
+    def close(self) -> None:
+        pass
+
+
+SOAP_INVALID_LOGIN = (
+    '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+    ' xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN'
+    "</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out."
+    "</faultstring><detail><sf:LoginFault><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode><sf:exceptionMessage>"
+    "Invalid username, password, security token; or user locked out.</sf:exceptionMessage></sf:LoginFault>"
+    "</detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+)
+
+
+@pytest.mark.parametrize("status", [503, 502, 500, 429])
+def test_login_during_salesforce_maintenance_is_retried_not_a_credentials_error(monkeypatch, status):
+    """A 429/5xx login reply (maintenance, overload) fails the attempt with a retryable error, not the
+    permanent "fix the credentials" one (which would fail the task without Airflow's retries)."""
+    monkeypatch.setenv("AIRFLOW_CONN_SF_LOGIN", json.dumps(
+        {"conn_type": "salesforce", "login": "user@example.com", "password": "pw", "extra": {"security_token": "t"}}
+    ))
+    session = requests.Session()
+    # A gateway's HTML page (not XML: simple-salesforce then reports the HTTP status as the code).
+    reply = _LoginReply(status, "text/html", "<html><body>Down for maintenance<br></body></html>")
+    session.mount("https://", reply)
+
+    with pytest.raises(SalesforceServerError) as info:
+        SalesforceSyncHook("sf_login", session=session).get_conn()
+
+    assert info.value.retryable and is_retryable(info.value)
+    assert not isinstance(info.value, PermanentError | SalesforceLoginError)
+    assert info.value.status == status and f"HTTP {status}" in str(info.value)
+    assert "maintenance" not in str(info.value).lower().split("(")[0]  # the page itself is not echoed
+    assert reply.sent and reply.sent[0].startswith("https://login.salesforce.com/")
+
+
+def test_refused_login_is_permanent_and_says_why(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SF_LOGIN_BAD", json.dumps(
+        {"conn_type": "salesforce", "login": "user@example.com", "password": "bad", "extra": {"security_token": "t"}}
+    ))
+    session = requests.Session()
+    session.mount("https://", _LoginReply(500, "text/xml", SOAP_INVALID_LOGIN))  # SOAP faults come as 500
+
+    with pytest.raises(SalesforceLoginError) as info:
+        SalesforceSyncHook("sf_login_bad", session=session).get_conn()
+
+    assert isinstance(info.value, PermanentError)
+    assert info.value.code == "INVALID_LOGIN"
+    assert "Invalid username, password, security token" in str(info.value)
+    assert "{content}" not in str(info.value)  # not simple-salesforce's unfilled message template
+    assert "'sf_login_bad'" in str(info.value)

@@ -50,6 +50,7 @@ from crsync_provider.hooks.netsuite_errors import (
     NetSuiteError,
     NetSuiteNotFoundError,
     NetSuiteRateLimitError,
+    NetSuiteRedirectError,
     NetSuiteServerError,
     NetSuiteUnexpectedReplyError,
     NetSuiteValidationError,
@@ -196,13 +197,18 @@ class NetSuiteHook(NetSuiteRecordsMixin, BaseHook):
 
     @cached_property
     def account_id(self) -> str:
+        """The account id as NetSuite spells it (the OAuth 1.0a realm): ``1234567-sb1`` becomes ``1234567_SB1``.
+
+        The host form (``1234567-sb1``, :func:`default_base_url`) is accepted too; NetSuite refuses a TBA
+        signature whose realm is not upper case with ``_``.
+        """
         account = self.extras.get("account_id")
         if not account:
             raise ConnectionConfigError(
                 f"Connection {self.netsuite_conn_id!r} has no account_id: set extra 'account_id' (Setup > "
                 "Company > Company Information in NetSuite)"
             )
-        return str(account)
+        return str(account).strip().upper().replace("-", "_")
 
     @cached_property
     def base_url(self) -> str:
@@ -542,6 +548,7 @@ __all__ = [
     "NetSuiteHook",
     "NetSuiteNotFoundError",
     "NetSuiteRateLimitError",
+    "NetSuiteRedirectError",
     "NetSuiteServerError",
     "NetSuiteUnexpectedReplyError",
     "NetSuiteValidationError",

@@ -17,7 +17,7 @@ import requests
 
 from crsync_provider.hooks._http import RETRYABLE_TRANSPORT, is_retryable_failure
 from crsync_provider.hooks.netsuite_endpoint import netsuite_error_of, not_netsuite_message
-from crsync_provider.hooks.permanent import PermanentError
+from crsync_provider.hooks.permanent import THEN_CLEAR, PermanentError
 
 # Use with fullmatch: match() with "$" would accept a trailing newline.
 EXTERNAL_ID_RE = re.compile(r"[A-Za-z0-9_-]+")
@@ -95,8 +95,35 @@ class NetSuiteUnexpectedReplyError(NetSuiteServerError):
     """
 
 
-def unexpected_reply(resp: requests.Response) -> NetSuiteUnexpectedReplyError | None:
-    """The error for a 2xx reply with a body that is not JSON (None when the reply is fine)."""
+class NetSuiteRedirectError(NetSuiteError, PermanentError):
+    """3xx: the host sent the request elsewhere (a proxy or SSO login page, the wrong REST domain).
+
+    Redirects are never followed (:mod:`~crsync_provider.hooks.netsuite_endpoint`) and a redirect's
+    ``Location`` is not a new record's, so the reply fails the task at once, saying what to check.
+    """
+
+
+def redirect_error(resp: requests.Response) -> NetSuiteRedirectError | None:
+    """The error for a 3xx reply (None for any other status)."""
+    if not 300 <= resp.status_code < 400:
+        return None
+    # Only the redirect's target, without its query string (an SSO redirect may carry a token).
+    location = _strip_query(resp.headers.get("Location")) or "(no Location header)"
+    return NetSuiteRedirectError(
+        resp.status_code,
+        "UNEXPECTED_REDIRECT",
+        f"NetSuite answered {resp.status_code} redirect to {location}; check the account id / REST domain "
+        f"(host) in the connection, {THEN_CLEAR}",
+        method=resp.request.method if resp.request is not None else None,
+        url=_strip_query(resp.url),
+    )
+
+
+def unexpected_reply(resp: requests.Response) -> NetSuiteError | None:
+    """The error for a 3xx reply, or a 2xx reply with a body that is not JSON (None when the reply is fine)."""
+    redirect = redirect_error(resp)
+    if redirect is not None:
+        return redirect
     if not resp.content:
         return None
     content_type = resp.headers.get("Content-Type", "")
@@ -199,12 +226,14 @@ __all__ = [
     "NetSuiteError",
     "NetSuiteNotFoundError",
     "NetSuiteRateLimitError",
+    "NetSuiteRedirectError",
     "NetSuiteServerError",
     "NetSuiteUnexpectedReplyError",
     "NetSuiteValidationError",
     "error_from_response",
     "is_retryable",
     "maybe_processed",
+    "redirect_error",
     "unexpected_reply",
     "validate_external_id",
 ]

@@ -6,7 +6,8 @@ wire), maps an error reply to its :class:`~crsync_provider.hooks.netsuite_errors
 retries 429, 5xx and dropped connections with exponential backoff and full jitter (``Retry-After``
 honoured; :func:`~crsync_provider.hooks._http.backoff_wait`). Auth and validation errors are never
 retried; a timed-out attempt is retried once; a loopback host that refuses the connection (the sandbox
-is not running) fails at once. Non-idempotent writes are resent only when it is safe (``already_done``).
+is not running) fails at once; an OAuth 2.0 token fetch, retried on its own, is not retried again with
+the request. Non-idempotent writes are resent only when it is safe (``already_done``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from crsync_provider.hooks.netsuite_errors import (
     error_from_response,
     is_retryable,
     maybe_processed,
+    redirect_error,
     unexpected_reply,
 )
 from crsync_provider.hooks.permanent import credentials_fix
@@ -117,6 +119,9 @@ class NetSuiteTransport:
                     verify=self.verify,
                     allow_redirects=False,
                 )
+            redirect = redirect_error(resp)
+            if redirect is not None:  # never read as a token reply
+                raise redirect
             if resp.status_code >= 400:
                 error = error_from_response(resp)
                 if 400 <= resp.status_code < 500 and resp.status_code != 429:
@@ -145,6 +150,7 @@ class NetSuiteTransport:
         json: Any,
         headers: Mapping[str, str] | None,
         refreshed: list[bool],
+        signing_failed: list[bool],
     ) -> requests.Response:
         """One attempt: authenticate (re-signing), hold a concurrency slot for the request only."""
         request_headers = {"Content-Type": "application/json"} if json is not None else {}
@@ -152,9 +158,15 @@ class NetSuiteTransport:
         auth = self.auth()
         # Build and sign the request (an M2M token may be fetched) before taking a slot, so a slot is busy
         # only on the wire.
-        prepared = self.session.prepare_request(
-            requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
-        )
+        try:
+            prepared = self.session.prepare_request(
+                requests.Request(method, url, params=params, json=json, headers=request_headers, auth=auth)
+            )
+        except Exception:
+            # The token fetch already had its own retries (post_token): retrying the request would repeat
+            # them all (max_attempts squared token requests, under the process-wide token lock).
+            signing_failed[0] = True
+            raise
         with self.slots():
             # No redirects: a reply may not send the hook to another host (netsuite_endpoint).
             resp = self.session.send(
@@ -213,6 +225,7 @@ class NetSuiteTransport:
         url = check_same_host(path, self.base_url) if absolute else self.api_root + path
         refreshed = [False]
         suspect = [False]
+        signing_failed = [False]
 
         def attempt() -> requests.Response | R:
             if suspect[0] and already_done is not None:
@@ -222,7 +235,13 @@ class NetSuiteTransport:
                     return outcome
             try:
                 return self._send_once(
-                    method, url, params=params, json=json, headers=headers, refreshed=refreshed
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers=headers,
+                    refreshed=refreshed,
+                    signing_failed=signing_failed,
                 )
             except Exception as exc:
                 if not idempotent and is_retryable(exc) and maybe_processed(exc):
@@ -232,7 +251,7 @@ class NetSuiteTransport:
         def retry(exc: BaseException) -> bool:
             if isinstance(exc, _RefreshToken):
                 return True
-            if not is_retryable(exc):
+            if signing_failed[0] or not is_retryable(exc):
                 return False
             if idempotent or not maybe_processed(exc):
                 return True

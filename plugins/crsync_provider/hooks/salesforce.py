@@ -43,7 +43,7 @@ from crsync_provider.hooks._http import (
     call_with_retries,
     make_session,
 )
-from crsync_provider.hooks.permanent import ConnectionConfigError, connection_or_fail, credentials_fix
+from crsync_provider.hooks.permanent import ConnectionConfigError, connection_or_fail
 from crsync_provider.hooks.salesforce_bulk import BulkUpsertMixin
 from crsync_provider.hooks.salesforce_collections import COLLECTION_LIMIT, CollectionsMixin
 from crsync_provider.hooks.salesforce_errors import (
@@ -54,6 +54,7 @@ from crsync_provider.hooks.salesforce_errors import (
     SalesforceSessionError,
     SalesforceSyncError,
     is_retryable,
+    login_error,
     translate_error,
 )
 from crsync_provider.hooks.salesforce_results import to_write_results
@@ -150,10 +151,8 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
         provider = SalesforceHook(salesforce_conn_id=self.conn_id, session_id=self.session_id, session=self.session)
         try:
             return provider.get_conn()
-        except SalesforceAuthenticationFailed as exc:
-            raise SalesforceLoginError(
-                401, str(exc.code), f"{exc.message}. " + credentials_fix(self.conn_id, "the login")
-            ) from exc
+        except SalesforceAuthenticationFailed as exc:  # 429/5xx retried by Airflow, a refusal is permanent
+            raise login_error(exc, self.conn_id) from exc
         except requests.exceptions.ConnectionError as exc:  # the login request (password, JWT, client credentials)
             refused = as_loopback_refused(exc, system="Salesforce", conn_id=self.conn_id)
             if refused is None:

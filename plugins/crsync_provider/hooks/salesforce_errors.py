@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.salesforce.hooks.salesforce import SalesforceHook
-from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
 from crsync_provider.hooks._http import is_retryable_failure
 from crsync_provider.hooks.permanent import PermanentError, credentials_fix
@@ -81,6 +81,27 @@ def translate_error(exc: SalesforceError, conn_id: str = DEFAULT_CONN_ID) -> Sal
     if status >= 500 or status == 429:
         return SalesforceServerError(status, code, message, url=url)
     return SalesforceSyncError(status, code, message, url=url)
+
+
+def login_error(exc: SalesforceAuthenticationFailed, conn_id: str = DEFAULT_CONN_ID) -> SalesforceSyncError:
+    """A failed login as one of ours: 429/5xx is retried (by Airflow), anything else fails the task at once.
+
+    simple-salesforce raises ``SalesforceAuthenticationFailed`` for every login reply but 200; its ``code``
+    is the HTTP status when the reply had no error body it could read (a maintenance or gateway page), else
+    Salesforce's own error code. Its ``message`` is the class's unfilled template: ``str(exc)`` holds the reason.
+    """
+    code = str(exc.code if exc.code is not None else "")
+    status = int(code) if code.isdigit() else 0
+    if status == 429 or status >= 500:
+        # Salesforce maintenance or overload: the credentials are fine, a later try may log in. Not the
+        # reply's body (a proxy's or maintenance page must not be echoed into logs).
+        return SalesforceServerError(
+            status,
+            "LOGIN_UNAVAILABLE",
+            f"the Salesforce login answered HTTP {status} (maintenance or overload); retry later, or check "
+            "Salesforce's status page if it persists",
+        )
+    return SalesforceLoginError(401, code or "LOGIN_FAILED", f"{exc}. " + credentials_fix(conn_id, "the login"))
 
 
 def is_retryable(exc: BaseException) -> bool:

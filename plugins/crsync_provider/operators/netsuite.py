@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 NETSUITE_POOL = "netsuite_api"
 
 
-def netsuite_hook(conn_id: str) -> NetSuiteHook:
+def netsuite_hook(conn_id: str, *, concurrency: int) -> NetSuiteHook:
     """The hook for ``conn_id``, imported when a task runs: it brings requests and the HTTP stack, which a
-    DAG file's parse (of every file that uses these operators or their task decorators) never needs."""
+    DAG file's parse (of every file that uses these operators or their task decorators) never needs.
+
+    :param concurrency: requests the task may have in flight: its ``netsuite_api`` pool slots, so tasks
+        sharing the pool never have more requests in flight than it has slots (never above the
+        connection's ``concurrency_limit`` either).
+    """
     from crsync_provider.hooks.netsuite import NetSuiteHook
 
-    return NetSuiteHook(netsuite_conn_id=conn_id)
+    return NetSuiteHook(netsuite_conn_id=conn_id, concurrency_limit=concurrency)
 
 
 def _as_datetime(value: Any) -> Any:
@@ -100,7 +105,7 @@ class NetSuiteSuiteQLOperator(BaseOperator):
         return values
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = netsuite_hook(self.netsuite_conn_id)
+        hook = netsuite_hook(self.netsuite_conn_id, concurrency=self.pool_slots)
         return self.read_rows(
             hook,
             self.query,
@@ -145,7 +150,8 @@ class NetSuiteUpsertOperator(BaseOperator):
     when the record does not exist yet. Returns one write result per instruction, in order:
     ``{"key", "external_id", "status": "created"|"updated"|"unchanged"|"failed", "id", "error"}``.
     Per-record failures do not fail the task (the run summary does that after write-back) unless
-    ``fail_on_error`` is set.
+    ``fail_on_error`` is set. At most ``pool_slots`` requests are in flight (and never more than the
+    connection's ``concurrency_limit``).
 
     :param writes: the write instructions (templated; usually an upstream task's XCom).
     :param netsuite_conn_id: the NetSuite connection.
@@ -172,7 +178,7 @@ class NetSuiteUpsertOperator(BaseOperator):
         self.netsuite_link = ""
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = netsuite_hook(self.netsuite_conn_id)
+        hook = netsuite_hook(self.netsuite_conn_id, concurrency=self.pool_slots)
         results = self.upsert(hook, list(self.writes or []))
         failed = sum(1 for result in results if result["status"] == "failed")
         if self.fail_on_error and failed:
