@@ -150,7 +150,7 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
         # mode hands it the token, so simple-salesforce goes straight to instance_url without a login.
         provider = SalesforceHook(salesforce_conn_id=self.conn_id, session_id=self.session_id, session=self.session)
         try:
-            return provider.get_conn()
+            client = provider.get_conn()
         except SalesforceAuthenticationFailed as exc:  # 429/5xx retried by Airflow, a refusal is permanent
             raise login_error(exc, self.conn_id) from exc
         except requests.exceptions.ConnectionError as exc:  # the login request (password, JWT, client credentials)
@@ -158,6 +158,9 @@ class SalesforceSyncHook(CollectionsMixin, BulkUpsertMixin, SalesforceHook):
             if refused is None:
                 raise
             raise refused from exc
+        if client.session_id and client.session_id != self.session_id:
+            self._mask(client.session_id)  # the access token a login (password, JWT, client credentials) got
+        return client
 
     @staticmethod
     def _mask(secret: str) -> None:
