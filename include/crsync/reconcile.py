@@ -229,17 +229,22 @@ def unlinked_sales_orders(
 def opportunities_linked_to_missing_orders(
     sales_orders: Rows,
     opportunities: Rows,
+    downsell_returns: Rows = None,
 ) -> pd.DataFrame:
-    """Opportunities whose ``NetSuite_Id__c`` names no sales order created from an Opportunity: the order
-    was deleted, or was made by hand without an external id (a re-send would then create a second order,
-    upserted by the Opportunity id).
+    """Opportunities whose ``NetSuite_Id__c`` names no order created from an Opportunity (a sales order, or
+    a downsell's return authorization): the order was deleted, or was made by hand without an external id
+    (a re-send would then create a second order, upserted by the Opportunity id).
+
+    Read the Opportunities before the orders: an order made in between is then among the orders read.
 
     :param sales_orders: columns :data:`SALES_ORDER_COLUMNS`: every sales order that carries an external id.
     :param opportunities: columns :data:`OPPORTUNITY_COLUMNS`: the Opportunities with a ``NetSuite_Id__c``.
+    :param downsell_returns: the same columns: every return authorization that carries an external id.
     """
     orders = frame(sales_orders, SALES_ORDER_COLUMNS)
+    returns = frame(downsell_returns, SALES_ORDER_COLUMNS)
     opps = frame(opportunities, OPPORTUNITY_COLUMNS)
-    known = {norm_id(i) for i in orders[_NT.ID]}
+    known = {norm_id(i) for i in orders[_NT.ID]} | {norm_id(i) for i in returns[_NT.ID]}
     out: list[dict[str, Any]] = []
     for rec in opps.to_dict("records"):
         linked, opp_id = norm_id(rec[_O.NETSUITE_ID]), opportunity_id(rec[_O.ID])
@@ -255,9 +260,10 @@ def opportunities_linked_to_missing_orders(
                 name=name,
                 field=_O.NETSUITE_ID,
                 salesforce_value=linked,
-                message=f"Opportunity {name or opp_id} points at NetSuite sales order {linked}, which NetSuite "
-                "does not have as an order created from an Opportunity (deleted, or made by hand without an "
-                "external id). Check the order in NetSuite; a re-send would create a new order for it.",
+                message=f"Opportunity {name or opp_id} points at NetSuite order {linked}, which NetSuite does "
+                "not have as a sales order or return authorization created from an Opportunity (deleted, or made "
+                "by hand without an external id). Check the order in NetSuite; a re-send would create a new "
+                "order for it.",
             )
         )
     return drift_rows(out)

@@ -17,6 +17,7 @@ OPP_A = to_18_char_id("006000000000001")
 OPP_B = to_18_char_id("006000000000002")
 OPP_C = to_18_char_id("006000000000003")
 OPP_GONE = to_18_char_id("006000000000009")
+OPP_DOWNSELL = to_18_char_id("006000000000010")
 
 
 def _kinds(drift: pd.DataFrame) -> list[tuple]:
@@ -120,10 +121,14 @@ def test_opportunities_pointing_at_an_order_netsuite_does_not_have():
         {"Id": OPP_B, "Name": "B", "NetSuite_Id__c": "3002"},  # exists (the mismatch is the order's row)
         {"Id": OPP_C, "Name": "C", "NetSuite_Id__c": "9999"},  # deleted, or made by hand: no such order
         {"Id": OPP_GONE, "Name": "D", "NetSuite_Id__c": None},
+        {"Id": OPP_DOWNSELL, "Name": "E", "NetSuite_Id__c": "4001"},  # a downsell: its return
     ]
-    drift = rc.opportunities_linked_to_missing_orders(orders, opps)
+    returns = [{"id": "4001", "tranid": "RMA4001", "externalid": OPP_DOWNSELL}]
+    drift = rc.opportunities_linked_to_missing_orders(orders, opps, returns)
     assert _kinds(drift) == [("opportunity_order_missing", "9999", OPP_C, "NetSuite_Id__c")]
-    assert "points at NetSuite sales order 9999" in drift.iloc[0]["message"]
+    assert "points at NetSuite order 9999" in drift.iloc[0]["message"]
+    # Without the return authorizations, the downsell's link would read as a deleted order.
+    assert len(rc.opportunities_linked_to_missing_orders(orders, opps)) == 2
     assert drift.iloc[0]["salesforce_value"] == "9999"
     assert rc.requeue_ids(drift) == []  # reported, never re-queued by repair
     assert rc.opportunities_linked_to_missing_orders([], []).empty

@@ -281,3 +281,35 @@ def test_refused_login_is_permanent_and_says_why(monkeypatch):
     assert "Invalid username, password, security token" in str(info.value)
     assert "{content}" not in str(info.value)  # not simple-salesforce's unfilled message template
     assert "'sf_login_bad'" in str(info.value)
+
+
+SOAP_SERVER_UNAVAILABLE = SOAP_INVALID_LOGIN.replace("INVALID_LOGIN", "SERVER_UNAVAILABLE")
+
+
+def test_a_login_fault_saying_salesforce_is_unavailable_is_retried(monkeypatch):
+    """A SOAP login fault (HTTP 500 with XML) carries Salesforce's code, not the HTTP status: the codes that
+    mean "cannot serve logins now" are retried like a 5xx."""
+    monkeypatch.setenv("AIRFLOW_CONN_SF_LOGIN_DOWN", json.dumps(
+        {"conn_type": "salesforce", "login": "user@example.com", "password": "pw", "extra": {"security_token": "t"}}
+    ))  # fmt: skip
+    session = requests.Session()
+    session.mount("https://", _LoginReply(500, "text/xml", SOAP_SERVER_UNAVAILABLE))
+
+    with pytest.raises(SalesforceServerError) as info:
+        SalesforceSyncHook("sf_login_down", session=session).get_conn()
+    assert is_retryable(info.value) and "SERVER_UNAVAILABLE" in str(info.value)
+
+
+def test_a_page_that_is_not_salesforces_login_reply_is_retried_and_not_echoed(monkeypatch):
+    """A proxy's or maintenance page (well-formed markup, so no status from simple-salesforce) is retried
+    like a 5xx, and its text never reaches the logs."""
+    monkeypatch.setenv("AIRFLOW_CONN_SF_LOGIN_PROXY", json.dumps(
+        {"conn_type": "salesforce", "login": "user@example.com", "password": "pw", "extra": {"security_token": "t"}}
+    ))  # fmt: skip
+    session = requests.Session()
+    session.mount("https://", _LoginReply(403, "text/html", "<html>Blocked by corp-proxy-7 policy</html>"))
+
+    with pytest.raises(SalesforceServerError) as info:
+        SalesforceSyncHook("sf_login_proxy", session=session).get_conn()
+    assert is_retryable(info.value) and "not Salesforce's" in str(info.value)
+    assert "corp-proxy-7" not in str(info.value)

@@ -87,7 +87,7 @@ class Authenticator:
             raise invalid_login() from exc
         creds = self.creds
         if (
-            params.get("realm") != creds.account_id
+            params.get("realm") != creds.account_id.upper().replace("-", "_")  # the realm as NetSuite spells it
             or params.get("oauth_consumer_key") != creds.consumer_key
             or params.get("oauth_token") != creds.token_id
             or params.get("oauth_signature_method") != "HMAC-SHA256"

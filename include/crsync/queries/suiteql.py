@@ -389,6 +389,15 @@ def reconciliation_contract_items_query() -> KeysetQuery:
     return _keyset(select, f"{_NI.TABLE} {i}", "", f"{i}.{_NI.ID}")
 
 
+def downsell_returns_query() -> KeysetQuery:
+    """Return authorizations that carry an external id (downsells, created from Opportunities)."""
+    where = (
+        f"{_NT.TYPE} = {suiteql_string(f.NsTransactionType.RETURN_AUTHORIZATION.value)} "
+        f"AND {_NT.EXTERNAL_ID} IS NOT NULL"
+    )
+    return _keyset([_NT.ID, _NT.TRANID, _NT.EXTERNAL_ID], _NT.TABLE, where, _NT.ID)
+
+
 def synced_sales_orders_query() -> KeysetQuery:
     """Sales orders that carry an external id (those created from Opportunities)."""
     where = (

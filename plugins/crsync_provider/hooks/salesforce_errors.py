@@ -83,6 +83,11 @@ def translate_error(exc: SalesforceError, conn_id: str = DEFAULT_CONN_ID) -> Sal
     return SalesforceSyncError(status, code, message, url=url)
 
 
+#: Login faults Salesforce answers while it cannot serve logins (SOAP ``sf:exceptionCode`` or OAuth
+#: ``error``): retried like a 5xx. A refused login (``INVALID_LOGIN``, ``invalid_grant``, ...) is not.
+LOGIN_UNAVAILABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "unknown_error"})
+
+
 def login_error(exc: SalesforceAuthenticationFailed, conn_id: str = DEFAULT_CONN_ID) -> SalesforceSyncError:
     """A failed login as one of ours: 429/5xx is retried (by Airflow), anything else fails the task at once.
 
@@ -92,15 +97,22 @@ def login_error(exc: SalesforceAuthenticationFailed, conn_id: str = DEFAULT_CONN
     """
     code = str(exc.code if exc.code is not None else "")
     status = int(code) if code.isdigit() else 0
-    if status == 429 or status >= 500:
+    if status == 429 or status >= 500 or code in LOGIN_UNAVAILABLE_CODES:
         # Salesforce maintenance or overload: the credentials are fine, a later try may log in. Not the
         # reply's body (a proxy's or maintenance page must not be echoed into logs).
         return SalesforceServerError(
             status,
             "LOGIN_UNAVAILABLE",
-            f"the Salesforce login answered HTTP {status} (maintenance or overload); retry later, or check "
-            "Salesforce's status page if it persists",
+            f"the Salesforce login answered {f'HTTP {status}' if status else code} (maintenance or overload); "
+            "retry later, or check Salesforce's status page if it persists",
         )
+    if status or not code:
+        # A page Salesforce's login did not write (a maintenance page, a proxy's or firewall's): retried,
+        # and not echoed (simple-salesforce gives its status only when the page is not well-formed XML).
+        return SalesforceServerError(
+            status or 0, "LOGIN_UNEXPECTED_REPLY", "the Salesforce login answered with a page that is not "
+            f"Salesforce's{f' (HTTP {status})' if status else ''}: maintenance, or a proxy or firewall in "
+            "between; check the connection's login URL (domain) and the network path if it persists")  # fmt: skip
     return SalesforceLoginError(401, code or "LOGIN_FAILED", f"{exc}. " + credentials_fix(conn_id, "the login"))
 
 

@@ -220,6 +220,12 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     compared["Opportunities in Error or Processing"] = len(opps)
     del opps
 
+    # Opportunities that carry a NetSuite order id: read before the orders, so that an order made meanwhile
+    # (the hourly flow runs at any time) is among the orders read, not reported missing.
+    opps_with_order = _soql(
+        sf, queries.linked_opportunities_soql(), rc.OPPORTUNITY_COLUMNS, "Opportunities with a NetSuite id"
+    )
+
     # Sales orders created from Opportunities, and those Opportunities.
     orders = _columnar(
         ns.suiteql_keyset(queries.synced_sales_orders_query(), page_size=page),
@@ -236,12 +242,14 @@ def reconcile(context: Mapping[str, Any], *, now: dt.datetime | None = None) -> 
     compared["NetSuite sales orders with an external id"] = len(orders)
     pairs = rc.synced_order_pairs(orders, linked_opps)
     # Opportunities that point at an order NetSuite does not have (the other direction).
-    opps_with_order = _soql(
-        sf, queries.linked_opportunities_soql(), rc.OPPORTUNITY_COLUMNS, "Opportunities with a NetSuite id"
+    returns = _columnar(
+        ns.suiteql_keyset(queries.downsell_returns_query(), page_size=page),
+        rc.SALES_ORDER_COLUMNS,
+        "NetSuite return authorizations with an external id",
     )
-    missing_order_drift = rc.opportunities_linked_to_missing_orders(orders, opps_with_order)
+    missing_order_drift = rc.opportunities_linked_to_missing_orders(orders, opps_with_order, returns)
     compared["Salesforce Opportunities with a NetSuite id"] = len(opps_with_order)
-    del orders, linked, linked_opps, opps_with_order
+    del orders, linked, linked_opps, opps_with_order, returns
 
     # Lines of the synced orders against their Opportunities' products (item, quantity, rate).
     line_drift = _order_line_drift(ns, sf, pairs)
