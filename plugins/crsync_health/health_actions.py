@@ -84,13 +84,15 @@ def _require_open_errors(dag_id: str, keys: list[str], action: str) -> dict[str,
     open_errors = {e.key: e for e in flow_health(dag_id).errors}
     unknown = [k for k in keys if k not in open_errors]
     if unknown:
+        then = (
+            f"nothing was done. To send other records, trigger {dag_id} with its params."
+            if action == "Retry"
+            else "nothing was resolved."
+        )
         raise ActionError(
             f"Not open errors of {dag_id} (written since the page was loaded?): {', '.join(unknown[:10])}. "
-            f"Reload the page; nothing was done. To send other records, trigger {dag_id} with its params."
-            if action == "Retry" else
-            f"Not open errors of {dag_id} (written since the page was loaded?): {', '.join(unknown[:10])}. "
-            "Reload the page; nothing was resolved."
-        )  # fmt: skip
+            f"Reload the page; {then}"
+        )
     return {k: open_errors[k] for k in keys}
 
 
@@ -131,6 +133,8 @@ def resolve(
         record that failed again since the page was loaded stays listed (``failed_again`` names it). A key
         without it resolves the record's current last try.
     """
+    from airflow.models.variable import Variable  # the ORM model: the API server has no Task SDK
+
     from crsync_health.health_data import flow_health, parse_marks
 
     flow_of(dag_id)
@@ -147,7 +151,7 @@ def resolve(
         marks = {k: v for k, v in parse_marks(raw)[0].items() if k in open_keys}
         for key in keys:
             marks[key] = {"by": user_name, "at": at, "seen": seen[key].isoformat()}
-        _set_variable(name, json.dumps(marks), session=session, description=(
+        Variable.set(name, json.dumps(marks), session=session, description=(
             f"Rows of {dag_id} marked resolved on the sync health page (/crsync/): who, when, and the last try "
             "they resolved."))  # fmt: skip
     log.info("Sync health: %s resolved %d row(s) of %s", user_name, len(keys), dag_id)
@@ -184,8 +188,3 @@ def _locked_variable(name: str) -> Iterator[tuple[Any, str | None]]:
         row = session.scalar(select(Variable).where(Variable.key == name).with_for_update())
         yield session, (row.val if row is not None else None)
 
-
-def _set_variable(name: str, value: str, *, session: Any, description: str) -> None:
-    from airflow.models.variable import Variable
-
-    Variable.set(name, value, description=description, session=session)

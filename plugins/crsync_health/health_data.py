@@ -104,17 +104,12 @@ def resolved_marks(dag_id: str) -> dict[str, dict[str, str]]:
 def read_flow_health(dag_id: str) -> tuple[health_log.FlowHealth, str]:
     """A flow's open errors and last run, and what is wrong with its Variable if it cannot be read."""
     name = health_log.errors_variable(dag_id)
-    raw = read_variable(name)
-    if not raw:
-        return health_log.FlowHealth(), ""
-    try:
-        return health_log.FlowHealth.model_validate_json(raw), ""
-    except ValueError as exc:
-        reason = str(exc).splitlines()[0]
-        return health_log.FlowHealth(), (
-            f"Variable {name} is not a sync health record ({reason}), so the open errors of {dag_id} cannot "
-            "be shown; the flow's next run writes it again (or delete it)"
-        )
+    health, reason = health_log.read_health(read_variable(name))
+    return health, (
+        f"Variable {name} is not a sync health record ({reason}), so the open errors of {dag_id} cannot be "
+        "shown; the flow's next run writes it again (or delete it)"
+        if reason else ""
+    )
 
 
 def flow_health(dag_id: str) -> health_log.FlowHealth:
@@ -170,7 +165,7 @@ def open_errors(link_for: Any, *, flow: str = "", code: str = "") -> list[ErrorR
 
 def flow_statuses() -> list[dict[str, Any]]:
     """Per flow: enabled in the settings, paused, last run (state, window, counts), next scheduled run."""
-    from airflow.models import DagModel, DagRun
+    from airflow.models import DagModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
@@ -184,9 +179,7 @@ def flow_statuses() -> list[dict[str, Any]]:
     with create_session() as session:
         for dag_id, info in FLOWS.items():
             model = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
-            run = session.scalar(
-                select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1)
-            )
+            run = latest_run(session, dag_id)
             health = flow_health(dag_id)
             counts = (
                 health.last_run if health.last_run and run and health.last_run.run_id == run.run_id else None
@@ -280,15 +273,19 @@ def newer_reconciliation_run(newest: dict[str, Any] | None, shown: dict[str, Any
     return newest if newest["state"] != "success" else None
 
 
-def _newest_run(dag_id: str) -> dict[str, Any] | None:
+def latest_run(session: Any, dag_id: str) -> Any:
+    """The DAG's run with the latest ``run_after`` (None if it never ran)."""
     from airflow.models import DagRun
-    from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    return session.scalar(select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1))
+
+
+def _newest_run(dag_id: str) -> dict[str, Any] | None:
+    from airflow.utils.session import create_session
+
     with create_session() as session:
-        run = session.scalar(
-            select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(1)
-        )
+        run = latest_run(session, dag_id)
         return {"run_id": run.run_id, "state": str(run.state or "")} if run is not None else None
 
 

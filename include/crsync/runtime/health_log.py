@@ -129,19 +129,27 @@ def apply_run(
     )
 
 
-def parse_health(value: Any) -> FlowHealth:
-    """A Variable's value (JSON text, a dict or nothing) as :class:`FlowHealth`; unreadable is empty."""
+def read_health(value: Any) -> tuple[FlowHealth, str]:
+    """A Variable's value (JSON text, a dict or nothing) as :class:`FlowHealth`, and why it is not one
+    (empty when it is, or when there is none): an unreadable value reads as an empty record."""
     if not value:
-        return FlowHealth()
+        return FlowHealth(), ""
     try:
         return (
             FlowHealth.model_validate_json(value)
             if isinstance(value, str)
             else FlowHealth.model_validate(value)
-        )
-    except ValueError:
-        log.warning("Sync health record is not readable; starting a new one")
-        return FlowHealth()
+        ), ""
+    except ValueError as exc:
+        return FlowHealth(), str(exc).splitlines()[0]
+
+
+def parse_health(value: Any) -> FlowHealth:
+    """A Variable's value as :class:`FlowHealth`; unreadable is empty (the report task starts a new one)."""
+    health, problem = read_health(value)
+    if problem:
+        log.warning("Sync health record is not readable (%s); starting a new one", problem)
+    return health
 
 
 def record_run(summary: RunSummary) -> None:

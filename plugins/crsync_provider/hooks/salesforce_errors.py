@@ -89,7 +89,8 @@ LOGIN_UNAVAILABLE_CODES = frozenset({"SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", 
 
 
 def login_error(exc: SalesforceAuthenticationFailed, conn_id: str = DEFAULT_CONN_ID) -> SalesforceSyncError:
-    """A failed login as one of ours: 429/5xx is retried (by Airflow), anything else fails the task at once.
+    """A failed login as one of ours: 429/5xx, a fault saying Salesforce cannot serve logins now, or a page
+    that is not Salesforce's is retried (by Airflow); a refused login fails the task at once.
 
     simple-salesforce raises ``SalesforceAuthenticationFailed`` for every login reply but 200; its ``code``
     is the HTTP status when the reply had no error body it could read (a maintenance or gateway page), else
@@ -110,7 +111,7 @@ def login_error(exc: SalesforceAuthenticationFailed, conn_id: str = DEFAULT_CONN
         # A page Salesforce's login did not write (a maintenance page, a proxy's or firewall's): retried,
         # and not echoed (simple-salesforce gives its status only when the page is not well-formed XML).
         return SalesforceServerError(
-            status or 0, "LOGIN_UNEXPECTED_REPLY", "the Salesforce login answered with a page that is not "
+            status, "LOGIN_UNEXPECTED_REPLY", "the Salesforce login answered with a page that is not "
             f"Salesforce's{f' (HTTP {status})' if status else ''}: maintenance, or a proxy or firewall in "
             "between; check the connection's login URL (domain) and the network path if it persists")  # fmt: skip
     return SalesforceLoginError(401, code or "LOGIN_FAILED", f"{exc}. " + credentials_fix(conn_id, "the login"))
